@@ -1,0 +1,383 @@
+//! The samplesheet: nf-core/sarek's CSV columns `patient,sex,status,sample,lane,fastq_1,fastq_2`
+//! plus an optional `library` column (default: the sample name).
+//!
+//! Rows of one sample (several lanes) become one [`Sample`] with one [`Lane`] per row, each later a
+//! read group. Relative FASTQ paths resolve against the samplesheet's folder. Everything is checked
+//! here, before anything runs: columns, names safe for files and shells, `status` 0/1, `sex`
+//! XX/XY/NA, duplicate (sample, lane), a sample under two patients, missing or unreadable files.
+//! Errors name the file, the line and the column.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Chromosomal sex, for ploidy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sex {
+    XX,
+    XY,
+    /// Unknown (`NA`): inferred from coverage once callers exist.
+    #[serde(rename = "NA")]
+    Unknown,
+}
+
+impl Sex {
+    pub fn parse(s: &str) -> Option<Sex> {
+        match s.trim() {
+            "XX" | "xx" | "female" | "F" => Some(Sex::XX),
+            "XY" | "xy" | "male" | "M" => Some(Sex::XY),
+            "NA" | "" | "unknown" => Some(Sex::Unknown),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Sex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sex::XX => "XX",
+            Sex::XY => "XY",
+            Sex::Unknown => "NA",
+        })
+    }
+}
+
+/// Normal (0) or tumour (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Normal,
+    Tumour,
+}
+
+/// One sequencing lane of a sample: one read group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lane {
+    pub lane: String,
+    pub fastq_1: PathBuf,
+    pub fastq_2: PathBuf,
+    pub library: String,
+    /// 1-based line of the samplesheet this lane came from (0 when given on the command line).
+    pub line: usize,
+}
+
+impl Lane {
+    /// Read-group ID, unique within the run: `<sample>.<lane>`.
+    pub fn read_group_id(&self, sample: &str) -> String {
+        format!("{sample}.{}", self.lane)
+    }
+}
+
+/// One sample with all its lanes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    pub name: String,
+    pub patient: String,
+    pub sex: Sex,
+    pub status: Status,
+    pub lanes: Vec<Lane>,
+}
+
+/// A tumour and the normal of the same patient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairNames {
+    pub tumour: String,
+    pub normal: String,
+}
+
+/// All samples of a run, in samplesheet order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Samplesheet {
+    /// Where it was read from (None when built from `--sample/--fastq1/--fastq2`).
+    pub source: Option<PathBuf>,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SamplesheetError {
+    #[error("{path}: cannot read the samplesheet: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Invalid { path: PathBuf, line: usize, message: String },
+}
+
+const REQUIRED: [&str; 7] = ["patient", "sex", "status", "sample", "lane", "fastq_1", "fastq_2"];
+const OPTIONAL: [&str; 1] = ["library"];
+/// Entity folder names the engine uses itself.
+const RESERVED_NAMES: [&str; 2] = ["reference", "work"];
+
+/// Checks that a name is safe as a file name and in a shell: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most
+/// 128 characters. Returns what is wrong.
+pub fn check_safe_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > 128 {
+        return Err("is longer than 128 characters".into());
+    }
+    let first = name.as_bytes()[0];
+    if !first.is_ascii_alphanumeric() {
+        return Err(format!("`{name}` must start with a letter or digit"));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!(
+            "`{name}` contains `{bad}`; use only letters, digits, `.`, `_` and `-` (names become file names and reach shells)"
+        ));
+    }
+    Ok(())
+}
+
+impl Samplesheet {
+    /// Reads and validates a samplesheet CSV.
+    pub fn from_csv(path: &Path) -> Result<Samplesheet, SamplesheetError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SamplesheetError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, path, &base)
+    }
+
+    /// One sample given on the command line (`--sample --fastq1 --fastq2 [--sex]`).
+    pub fn single(name: &str, fastq_1: &Path, fastq_2: &Path, sex: Sex) -> Result<Samplesheet, SamplesheetError> {
+        let invalid = |message: String| SamplesheetError::Invalid { path: PathBuf::from("--sample"), line: 0, message };
+        check_safe_name(name).map_err(|m| invalid(format!("sample name {m}")))?;
+        if RESERVED_NAMES.contains(&name) {
+            return Err(invalid(format!("sample name `{name}` is reserved for dagr's own folders")));
+        }
+        for (flag, p) in [("--fastq1", fastq_1), ("--fastq2", fastq_2)] {
+            check_readable(p).map_err(|m| invalid(format!("{flag} {m}")))?;
+        }
+        Ok(Samplesheet {
+            source: None,
+            samples: vec![Sample {
+                name: name.to_string(),
+                patient: name.to_string(),
+                sex,
+                status: Status::Normal,
+                lanes: vec![Lane {
+                    lane: "1".into(),
+                    fastq_1: fastq_1.to_path_buf(),
+                    fastq_2: fastq_2.to_path_buf(),
+                    library: name.to_string(),
+                    line: 0,
+                }],
+            }],
+        })
+    }
+
+    fn parse(text: &str, path: &Path, base: &Path) -> Result<Samplesheet, SamplesheetError> {
+        let invalid = |line: usize, message: String| SamplesheetError::Invalid { path: path.to_path_buf(), line, message };
+        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+        let (header_line, header) = lines
+            .by_ref()
+            .find(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+            .ok_or_else(|| invalid(1, "is empty: expected a header `patient,sex,status,sample,lane,fastq_1,fastq_2`".into()))?;
+        let columns: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+        for c in &columns {
+            if !REQUIRED.contains(&c.as_str()) && !OPTIONAL.contains(&c.as_str()) {
+                return Err(invalid(
+                    header_line,
+                    format!("unknown column `{c}`; columns are {} and optionally `library`", REQUIRED.join(",")),
+                ));
+            }
+        }
+        let index_of = |name: &str| columns.iter().position(|c| c == name);
+        for req in REQUIRED {
+            if index_of(req).is_none() {
+                return Err(invalid(header_line, format!("missing column `{req}`")));
+            }
+        }
+        let col = |name: &str| index_of(name).expect("required column checked above");
+        let library_col = index_of("library");
+
+        let mut samples: Vec<Sample> = Vec::new();
+        let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+        for (line_no, line) in lines {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            if fields.len() != columns.len() {
+                return Err(invalid(
+                    line_no,
+                    format!("has {} fields, the header has {} (commas inside values are not allowed)", fields.len(), columns.len()),
+                ));
+            }
+            let get = |name: &str| fields[col(name)];
+            let name = get("sample");
+            check_safe_name(name).map_err(|m| invalid(line_no, format!("column `sample`: {m}")))?;
+            if RESERVED_NAMES.contains(&name) {
+                return Err(invalid(line_no, format!("column `sample`: `{name}` is reserved for dagr's own folders")));
+            }
+            let patient = get("patient");
+            check_safe_name(patient).map_err(|m| invalid(line_no, format!("column `patient`: {m}")))?;
+            let lane = get("lane");
+            check_safe_name(lane).map_err(|m| invalid(line_no, format!("column `lane`: {m}")))?;
+            let sex = Sex::parse(get("sex"))
+                .ok_or_else(|| invalid(line_no, format!("column `sex`: `{}` is not XX, XY or NA", get("sex"))))?;
+            let status = match get("status") {
+                "0" => Status::Normal,
+                "1" => Status::Tumour,
+                other => return Err(invalid(line_no, format!("column `status`: `{other}` is not 0 (normal) or 1 (tumour)"))),
+            };
+            let library = match library_col.map(|i| fields[i]) {
+                Some(l) if !l.is_empty() => {
+                    check_safe_name(l).map_err(|m| invalid(line_no, format!("column `library`: {m}")))?;
+                    l.to_string()
+                }
+                _ => name.to_string(),
+            };
+            let mut fastq = [PathBuf::new(), PathBuf::new()];
+            for (i, column) in ["fastq_1", "fastq_2"].into_iter().enumerate() {
+                let raw = get(column);
+                if raw.is_empty() {
+                    return Err(invalid(line_no, format!("column `{column}` is empty")));
+                }
+                let p = Path::new(raw);
+                let resolved = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+                check_readable(&resolved).map_err(|m| invalid(line_no, format!("column `{column}`: {m}")))?;
+                fastq[i] = resolved;
+            }
+            let [fastq_1, fastq_2] = fastq;
+            let new_lane = Lane { lane: lane.to_string(), fastq_1, fastq_2, library, line: line_no };
+            match by_name.get(name) {
+                Some(&i) => {
+                    let s = &mut samples[i];
+                    if s.patient != patient {
+                        return Err(invalid(
+                            line_no,
+                            format!("sample `{name}` is listed under patient `{patient}` here and `{}` on an earlier line", s.patient),
+                        ));
+                    }
+                    if s.status != status || s.sex != sex {
+                        return Err(invalid(line_no, format!("sample `{name}` has a different sex or status than on an earlier line")));
+                    }
+                    if let Some(prev) = s.lanes.iter().find(|l| l.lane == lane) {
+                        return Err(invalid(
+                            line_no,
+                            format!("duplicate sample/lane `{name}`/`{lane}` (first on line {})", prev.line),
+                        ));
+                    }
+                    s.lanes.push(new_lane);
+                }
+                None => {
+                    by_name.insert(name.to_string(), samples.len());
+                    samples.push(Sample {
+                        name: name.to_string(),
+                        patient: patient.to_string(),
+                        sex,
+                        status,
+                        lanes: vec![new_lane],
+                    });
+                }
+            }
+        }
+        if samples.is_empty() {
+            return Err(invalid(header_line, "has a header but no samples".into()));
+        }
+        Ok(Samplesheet { source: Some(path.to_path_buf()), samples })
+    }
+
+    /// Tumour/normal pairs: each tumour with the normal of its patient. A tumour whose patient has
+    /// no normal (or more than one) is an error naming it.
+    pub fn pairs(&self) -> Result<Vec<PairNames>, String> {
+        let mut pairs = Vec::new();
+        for t in self.samples.iter().filter(|s| s.status == Status::Tumour) {
+            let normals: Vec<&Sample> =
+                self.samples.iter().filter(|s| s.status == Status::Normal && s.patient == t.patient).collect();
+            match normals.as_slice() {
+                [n] => pairs.push(PairNames { tumour: t.name.clone(), normal: n.name.clone() }),
+                [] => return Err(format!("tumour `{}` of patient `{}` has no normal sample (status 0)", t.name, t.patient)),
+                _ => {
+                    return Err(format!(
+                        "patient `{}` has {} normal samples; pair each tumour with exactly one normal",
+                        t.patient,
+                        normals.len()
+                    ));
+                }
+            }
+        }
+        Ok(pairs)
+    }
+
+    pub fn sample(&self, name: &str) -> Option<&Sample> {
+        self.samples.iter().find(|s| s.name == name)
+    }
+}
+
+fn check_readable(path: &Path) -> Result<(), String> {
+    match File::open(path) {
+        Ok(f) => match f.metadata() {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(format!("{} is not a regular file", path.display())),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("{} does not exist", path.display())),
+        Err(e) => Err(format!("{} cannot be read: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sheet(dir: &Path, body: &str) -> Result<Samplesheet, SamplesheetError> {
+        for f in ["a_R1.fq", "a_R2.fq", "b_R1.fq", "b_R2.fq"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let p = dir.join("s.csv");
+        std::fs::write(&p, body).unwrap();
+        Samplesheet::from_csv(&p)
+    }
+
+    const HEADER: &str = "patient,sex,status,sample,lane,fastq_1,fastq_2\n";
+
+    #[test]
+    fn lanes_group_into_samples_and_paths_resolve_against_the_sheet() {
+        let d = tempfile::tempdir().unwrap();
+        let s = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XX,0,N1,L2,b_R1.fq,b_R2.fq\n")).unwrap();
+        assert_eq!(s.samples.len(), 1);
+        assert_eq!(s.samples[0].lanes.len(), 2);
+        assert_eq!(s.samples[0].lanes[1].fastq_1, d.path().join("b_R1.fq"));
+        assert_eq!(s.samples[0].lanes[0].library, "N1");
+    }
+
+    #[test]
+    fn duplicate_lane_names_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XX,0,N1,L1,b_R1.fq,b_R2.fq\n")).unwrap_err();
+        assert!(e.to_string().contains(":3: duplicate sample/lane `N1`/`L1`"), "{e}");
+    }
+
+    #[test]
+    fn unsafe_names_and_missing_files_are_rejected() {
+        let d = tempfile::tempdir().unwrap();
+        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1;rm,L1,a_R1.fq,a_R2.fq\n")).unwrap_err();
+        assert!(e.to_string().contains("contains `;`"), "{e}");
+        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,missing.fq,a_R2.fq\n")).unwrap_err();
+        assert!(e.to_string().contains("missing.fq does not exist"), "{e}");
+    }
+
+    #[test]
+    fn sample_under_two_patients_is_rejected() {
+        let d = tempfile::tempdir().unwrap();
+        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP2,XX,0,N1,L2,b_R1.fq,b_R2.fq\n")).unwrap_err();
+        assert!(e.to_string().contains("listed under patient `P2`"), "{e}");
+    }
+
+    #[test]
+    fn tumours_pair_with_their_patients_normal() {
+        let d = tempfile::tempdir().unwrap();
+        let s = sheet(
+            d.path(),
+            &format!("{HEADER}P1,XY,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XY,1,T1,L1,b_R1.fq,b_R2.fq\nP1,XY,1,T2,L1,b_R1.fq,b_R2.fq\n"),
+        )
+        .unwrap();
+        let pairs = s.pairs().unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[1], PairNames { tumour: "T2".into(), normal: "N1".into() });
+        let s = sheet(d.path(), &format!("{HEADER}P2,XY,1,T9,L1,b_R1.fq,b_R2.fq\n")).unwrap();
+        assert!(s.pairs().unwrap_err().contains("has no normal"));
+    }
+}

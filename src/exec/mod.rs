@@ -1,0 +1,1 @@
+//! Where stage instances run.

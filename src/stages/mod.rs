@@ -1,0 +1,13 @@
+//! Stage kinds: each file adapts one domain module to the engine's [`Stage`] trait.
+
+use crate::engine::stage::Stage;
+
+/// Every stage kind dagr ships, for lookup by the name used in pipeline YAML.
+pub fn registry() -> Vec<&'static dyn Stage> {
+    vec![]
+}
+
+/// The stage kind called `kind`, if it exists.
+pub fn lookup(kind: &str) -> Option<&'static dyn Stage> {
+    registry().into_iter().find(|s| s.kind() == kind)
+}
