@@ -4,6 +4,7 @@
 //! `cli` → `engine`/`exec` → `stages` → domain modules (`reads`, `vcf`, `bench`) → `genome`.
 //! Domain modules never import the engine or the CLI.
 
+pub mod align;
 pub mod bench;
 pub mod cli;
 pub mod engine;

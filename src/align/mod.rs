@@ -1,0 +1,1 @@
+//! The in-process aligner (minimap2): index building and loading.
