@@ -7,6 +7,7 @@
 pub mod align;
 pub mod bench;
 pub mod cli;
+pub mod cpu_time;
 pub mod engine;
 pub mod exec;
 pub mod genome;

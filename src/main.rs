@@ -1,1 +1,16 @@
-fn main() {}
+//! The `dagr` binary: parse, set up logging, run, map errors to exit codes.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = dagr::cli::Cli::parse();
+    dagr::cli::logging::init(cli.log_format);
+    match dagr::cli::dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,1 +1,42 @@
-//! (being written)
+//! Accuracy against a truth set: precision, recall and F1 per variant class, the way the
+//! project's reference scoring (`bench/score.sh`: bcftools norm, view -T, isec) computes them.
+//!
+//! - [`compare()`]: both files normalized ([`crate::vcf::normalize`]), restricted to the regions
+//!   by POS alone (what `bcftools view -T file.bed` does: a deletion whose anchor base lies just
+//!   outside a region is out even if it deletes bases inside), filtered (truth: GT carries an ALT
+//!   when it has samples, everything otherwise; query: FILTER `PASS` or `.`, and GT carries an ALT
+//!   when it has samples), then matched exactly on (CHROM, POS, REF, ALT). SNV = REF and ALT one
+//!   base each; INDEL = everything else. Among matches where both sides have a GT, genotype
+//!   concordance counts those of equal zygosity.
+//! - [`report`]: the serializable [`CompareReport`], the human table, `--fail-below` thresholds.
+//!
+//! Differences from `score.sh` run with its defaults, all deliberate: FILTER `.` passes (bcftools
+//! 1.16's `FILTER="PASS"` rejects it, so bcftools' and freebayes' own output scores zero there;
+//! the numbers in the benchmark README were made with `.` accepted); one sample's GT is used
+//! (`--query-sample`/`--truth-sample`, default the first) where bcftools accepts any sample;
+//! REF mismatches are reported and kept instead of aborting; symbolic ALTs other than `<*>` and
+//! `<NON_REF>`, ALT == REF rows and records with ALT `.` are dropped and counted.
+//!
+//! Cost: dominated by reading and normalizing both files (linear in records, plus one sort each);
+//! matching is one hash-map probe per query record.
+
+mod compare;
+pub mod report;
+
+pub use compare::{CompareOptions, QueryFilter, TruthFilter, compare};
+pub use report::{
+    CallsetSummary, ClassScores, CompareReport, F1Threshold, GenotypeConcordance, RegionsSummary, parse_thresholds,
+    render_table,
+};
+
+use crate::genome::region::RegionError;
+use crate::vcf::VcfError;
+
+/// Why a comparison could not be made; each names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Variants(#[from] VcfError),
+    #[error(transparent)]
+    Regions(#[from] RegionError),
+}

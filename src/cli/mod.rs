@@ -2,6 +2,13 @@
 //! code or a [`CliError`] that carries one (0 ok, 1 runtime failure, 2 bad usage or input,
 //! 3 interrupted).
 
+pub mod bench;
+pub mod demo;
+pub mod logging;
+pub mod run;
+pub mod validate;
+
+use clap::{Parser, Subcommand};
 use std::fmt;
 
 /// Exit codes, as documented in the README.
@@ -35,3 +42,49 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+const ABOUT: &str = "dagr: whole-genome secondary analysis — paired FASTQ to duplicate-marked BAM/CRAM and \
+germline/somatic VCFs, as a DAG of parallel stages defined in YAML.";
+
+const EXAMPLES: &str = "\
+Examples:
+  dagr demo                                          # the whole thing on the bundled test data
+  dagr validate qc                                   # check a pipeline and print its DAG
+  dagr prepare-reference GRCh38.fa                   # .fai, .dict, MD5s, minimap2 index (cached)
+  dagr run qc --samplesheet samples.csv --reference GRCh38.fa --outdir results
+  dagr bench compare --truth truth.vcf.gz --query calls.vcf.gz --reference GRCh38.fa --regions conf.bed
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input, 3 interrupted (resume with --resume).";
+
+fn long_version() -> &'static str {
+    Box::leak(format!("{} (commit {})", crate::VERSION, crate::GIT_COMMIT).into_boxed_str())
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "dagr", about = ABOUT, after_help = EXAMPLES, version = long_version(), propagate_version = true)]
+pub struct Cli {
+    /// Log format on stderr: text for people, json (one object per line) for log collectors
+    #[arg(long, value_enum, global = true, default_value_t = logging::LogFormat::Text)]
+    pub log_format: logging::LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline on a samplesheet or one sample
+    Run(Box<run::RunArgs>),
+    /// Check a pipeline YAML and print its DAG
+    Validate(validate::ValidateArgs),
+    /// Run the shipped pipelines on the bundled test data
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: &Cli) -> Result<u8, CliError> {
+    match &cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}

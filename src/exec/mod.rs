@@ -1,1 +1,3 @@
-//! Where stage instances run.
+//! Where stage instances run. `local`: in this process, on a rayon pool per instance.
+
+pub mod local;

@@ -1,3 +1,19 @@
 //! Reference genome: contigs, typed 1-based positions and regions, FASTA indexing and access.
+//!
+//! - [`fasta_scan`]: one validating pass over a FASTA → `.fai` layout, per-contig MD5s, digest.
+//! - [`fai`], [`dict`]: the samtools `.fai`, the Picard `.dict` and dagr's MD5 table.
+//! - [`reference`]: memory-mapped random access to bases through a `.fai`.
+//! - [`contig`]: contig names, the reference digest.
 
+pub mod contig;
+pub mod dict;
+pub mod error;
+pub mod fai;
+pub mod fasta_scan;
+pub mod reference;
 pub mod region;
+
+pub use contig::{Contig, reference_digest};
+pub use error::ReferenceError;
+pub use fasta_scan::{FastaScan, scan_fasta};
+pub use reference::Reference;

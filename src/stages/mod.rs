@@ -1,10 +1,12 @@
 //! Stage kinds: each file adapts one domain module to the engine's [`Stage`] trait.
 
+pub mod prepare_reference;
+
 use crate::engine::stage::Stage;
 
 /// Every stage kind dagr ships, for lookup by the name used in pipeline YAML.
 pub fn registry() -> Vec<&'static dyn Stage> {
-    vec![]
+    vec![&prepare_reference::PrepareReference]
 }
 
 /// The stage kind called `kind`, if it exists.

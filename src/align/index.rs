@@ -1,0 +1,212 @@
+//! minimap2 short-read (`sr` preset) indexes: building a `.mmi` from a FASTA and loading it.
+//!
+//! Building runs minimap2's own indexer (`mm_idx_reader_read`: minimizer sampling with k-mer size
+//! `k` and window `w`, then sorting into hash buckets) on `threads` threads; it costs about one
+//! minute and 12 GB of memory per 3 Gb of reference with the `sr` defaults k=21, w=11 and writes a
+//! file of similar size. minimap2 writes by path, so the index goes to a temporary name beside its
+//! destination and is committed (hashed, fsynced, renamed) only once complete. Loading reads the
+//! whole `.mmi` into memory; share the loaded aligner (`Arc`) rather than loading twice.
+//!
+//! The index is always built from a file path (`with_index`), never from in-memory sequences:
+//! the crate's `with_seqs` crashes with more than one sequence.
+
+use crate::output_file::{Sidecar, TempPath, WrittenFile};
+use minimap2::{Aligner, Built};
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+/// minimap2 k-mer sizes dagr accepts.
+pub const K_RANGE: RangeInclusive<u8> = 10..=28;
+/// minimap2 minimizer window sizes dagr accepts.
+pub const W_RANGE: RangeInclusive<u8> = 1..=50;
+/// The first bytes of every `.mmi`.
+const MMI_MAGIC: &[u8; 4] = b"MMI\x02";
+
+/// Minimizer parameters of an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct IndexParams {
+    pub k: u8,
+    pub w: u8,
+}
+
+impl Default for IndexParams {
+    /// minimap2's `sr` preset: k=21, w=11.
+    fn default() -> Self {
+        IndexParams { k: 21, w: 11 }
+    }
+}
+
+impl IndexParams {
+    /// Checks `k` against [`K_RANGE`] and `w` against [`W_RANGE`].
+    pub fn new(k: i64, w: i64) -> Result<Self, IndexError> {
+        let k = u8::try_from(k).ok().filter(|k| K_RANGE.contains(k));
+        let w = u8::try_from(w).ok().filter(|w| W_RANGE.contains(w));
+        match (k, w) {
+            (Some(k), Some(w)) => Ok(IndexParams { k, w }),
+            _ => Err(IndexError::Params(format!(
+                "minimizer k must be in {}..={} and w in {}..={}",
+                K_RANGE.start(),
+                K_RANGE.end(),
+                W_RANGE.start(),
+                W_RANGE.end()
+            ))),
+        }
+    }
+
+    /// `k21w11`: part of index file names, so indexes of different parameters coexist.
+    pub fn tag(&self) -> String {
+        format!("k{}w{}", self.k, self.w)
+    }
+}
+
+/// Index building or loading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{0}")]
+    Params(String),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("minimap2 could not index {}: {detail}", fasta.display())]
+    Build { fasta: PathBuf, detail: String },
+    #[error("{}: not a usable minimap2 index: {detail}", path.display())]
+    Load { path: PathBuf, detail: String },
+}
+
+/// The bundled minimap2's version, e.g. `2.29-r1283`.
+pub fn minimap2_version() -> String {
+    minimap2::ffi::MM_VERSION.to_string_lossy().into_owned()
+}
+
+/// Builds the `sr` index of `fasta` with `params` on `threads` threads and commits it to `mmi`.
+pub fn build_index(fasta: &Path, mmi: &Path, params: IndexParams, threads: usize) -> Result<WrittenFile, IndexError> {
+    File::open(fasta).map_err(|source| IndexError::Io { path: fasta.to_path_buf(), source })?;
+    let tmp = TempPath::new(mmi);
+    let tmp_str = tmp.path().to_str().ok_or_else(|| IndexError::Io {
+        path: mmi.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "minimap2 needs a UTF-8 path"),
+    })?;
+    let mut builder = Aligner::builder().sr().with_index_threads(threads.max(1));
+    builder.idxopt.k = i16::from(params.k);
+    builder.idxopt.w = i16::from(params.w);
+    let aligner = builder
+        .with_index(fasta, Some(tmp_str))
+        .map_err(|e| IndexError::Build { fasta: fasta.to_path_buf(), detail: e.to_string() })?;
+    drop(aligner);
+    // minimap2 does not report failed writes: check that a whole index header is there.
+    check_magic(tmp.path()).map_err(|detail| IndexError::Build {
+        fasta: fasta.to_path_buf(),
+        detail: format!("the index file was not written ({detail})"),
+    })?;
+    tmp.commit(Sidecar::None).map_err(|source| IndexError::Io { path: mmi.to_path_buf(), source })
+}
+
+/// Loads a `.mmi` written by [`build_index`] with the `sr` mapping preset.
+pub fn load_index(mmi: &Path, threads: usize) -> Result<Aligner<Built>, IndexError> {
+    check_magic(mmi).map_err(|detail| IndexError::Load { path: mmi.to_path_buf(), detail })?;
+    Aligner::builder()
+        .sr()
+        .with_index_threads(threads.max(1))
+        .with_index(mmi, None)
+        .map_err(|e| IndexError::Load { path: mmi.to_path_buf(), detail: e.to_string() })
+}
+
+/// The k and w recorded in a `.mmi` header (magic, then w, k, bucket bits, n_seq, flags as u32).
+pub fn read_index_params(mmi: &Path) -> Result<IndexParams, IndexError> {
+    let header = read_header(mmi).map_err(|detail| IndexError::Load { path: mmi.to_path_buf(), detail })?;
+    let field = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    IndexParams::new(i64::from(field(8)), i64::from(field(4)))
+        .map_err(|e| IndexError::Load { path: mmi.to_path_buf(), detail: e.to_string() })
+}
+
+/// Ok when `path` is a readable file starting with the `.mmi` magic bytes.
+fn check_magic(path: &Path) -> Result<(), String> {
+    read_header(path).map(|_| ())
+}
+
+/// The first 12 bytes of a `.mmi`, checked to start with the magic.
+fn read_header(path: &Path) -> Result<[u8; 12], String> {
+    let mut header = [0u8; 12];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .map_err(|e| e.to_string())?;
+    if header.starts_with(MMI_MAGIC) {
+        Ok(header)
+    } else {
+        Err("it does not start with the minimap2 index magic".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    /// Deterministic pseudo-random bases (xorshift64).
+    fn random_bases(seed: u64, n: usize) -> String {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b"ACGT"[(x >> 33) as usize % 4])
+            })
+            .collect()
+    }
+
+    fn wrapped(seq: &str, width: usize) -> String {
+        let mut out = String::new();
+        for chunk in seq.as_bytes().chunks(width) {
+            let _ = writeln!(out, "{}", String::from_utf8_lossy(chunk));
+        }
+        out
+    }
+
+    #[test]
+    fn two_contig_index_builds_loads_and_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let fasta = dir.path().join("ref.fa");
+        let (c1, c2) = (random_bases(1, 20_000), random_bases(2, 20_000));
+        std::fs::write(&fasta, format!(">c1\n{}>c2 second\n{}", wrapped(&c1, 60), wrapped(&c2, 60))).unwrap();
+        let mmi = dir.path().join("ref.k19w10.mmi");
+        let params = IndexParams::new(19, 10).unwrap();
+        let written = build_index(&fasta, &mmi, params, 2).unwrap();
+        assert_eq!(written.path, mmi);
+        assert!(written.size > 1000);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary file left");
+
+        let aligner = load_index(&mmi, 1).unwrap();
+        assert_eq!(aligner.n_seq(), 2);
+        assert_eq!(read_index_params(&mmi).unwrap(), params);
+        for (contig, seq, start) in [("c1", &c1, 500usize), ("c2", &c2, 12_345)] {
+            let read = &seq.as_bytes()[start..start + 150];
+            let hits = aligner.map(read, false, false, None, None, Some(b"r")).unwrap();
+            let best = hits.iter().find(|m| m.is_primary).expect("a primary hit");
+            assert_eq!(best.target_name.as_deref().map(String::as_str), Some(contig));
+            assert_eq!(best.target_start as usize, start);
+        }
+    }
+
+    #[test]
+    fn params_are_checked() {
+        assert_eq!(IndexParams::default().tag(), "k21w11");
+        assert!(IndexParams::new(9, 11).is_err());
+        assert!(IndexParams::new(29, 11).is_err());
+        assert!(IndexParams::new(21, 0).is_err());
+        assert!(IndexParams::new(21, 51).is_err());
+        assert!(IndexParams::new(28, 50).is_ok());
+    }
+
+    #[test]
+    fn loading_a_fasta_or_missing_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let fasta = dir.path().join("ref.fa");
+        std::fs::write(&fasta, ">c1\nACGT\n").unwrap();
+        assert!(matches!(load_index(&fasta, 1), Err(IndexError::Load { .. })));
+        assert!(matches!(load_index(&dir.path().join("none.mmi"), 1), Err(IndexError::Load { .. })));
+        let e = build_index(&dir.path().join("none.fa"), &dir.path().join("x.mmi"), IndexParams::default(), 1);
+        assert!(matches!(e, Err(IndexError::Io { .. })));
+    }
+}

@@ -1,0 +1,106 @@
+//! `dagr demo`: the main job on the embedded default data. Runs the shipped pipelines on
+//! `testdata/` into a fresh folder and prints where the outputs are and a short summary.
+
+use super::CliError;
+use super::run::execute;
+use crate::engine::run::{RunRequest, SampleSource};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+const EXAMPLES: &str = "\
+Examples:
+  dagr demo                          # writes ./dagr-demo (or dagr-demo-2, ... if it exists)
+  dagr demo --outdir /tmp/try-dagr --threads 4";
+
+/// Shipped pipelines the demo runs, in order, each into `<outdir>/<pipeline>/`.
+const DEMO_PIPELINES: &[&str] = &["qc"];
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct DemoArgs {
+    /// Output folder (must not exist yet) [default: ./dagr-demo, or the next free dagr-demo-N]
+    #[arg(long)]
+    pub outdir: Option<PathBuf>,
+    /// The test data folder [default: the testdata/ of the source tree dagr was built from]
+    #[arg(long)]
+    pub testdata: Option<PathBuf>,
+    /// Threads for the run [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn fresh_outdir() -> PathBuf {
+    let base = PathBuf::from("dagr-demo");
+    if !base.exists() {
+        return base;
+    }
+    (2..).map(|i| PathBuf::from(format!("dagr-demo-{i}"))).find(|p| !p.exists()).unwrap_or(base)
+}
+
+fn testdata_dir(args: &DemoArgs) -> Result<PathBuf, CliError> {
+    let candidates: Vec<PathBuf> = match &args.testdata {
+        Some(p) => vec![p.clone()],
+        None => vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"), PathBuf::from("testdata")],
+    };
+    candidates
+        .into_iter()
+        .find(|p| p.join("samplesheet.csv").is_file() && p.join("ref/ref.fa").is_file())
+        .ok_or_else(|| CliError::bad_input("cannot find the test data (testdata/samplesheet.csv, testdata/ref/ref.fa); pass --testdata DIR"))
+}
+
+pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
+    let testdata = testdata_dir(args)?;
+    let outdir = match &args.outdir {
+        Some(p) if p.exists() => return Err(CliError::bad_input(format!("{}: exists already; the demo writes a fresh folder", p.display()))),
+        Some(p) => p.clone(),
+        None => fresh_outdir(),
+    };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let mut worst = 0u8;
+    for pipeline in DEMO_PIPELINES {
+        let dir = outdir.join(pipeline);
+        let request = RunRequest {
+            pipeline: pipeline.to_string(),
+            samples: SampleSource::Csv(testdata.join("samplesheet.csv")),
+            reference: testdata.join("ref/ref.fa"),
+            outdir: dir.clone(),
+            reference_cache: Some(outdir.join("reference-cache")),
+            threads,
+            max_memory: 4 << 30,
+            tmp_dir: std::env::temp_dir(),
+            resume: false,
+            dry_run: false,
+            command: format!("dagr run {pipeline} --samplesheet {} --reference {} --outdir {}", testdata.join("samplesheet.csv").display(), testdata.join("ref/ref.fa").display(), dir.display()),
+        };
+        eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
+        let code = execute(&request)?;
+        print_highlights(&dir);
+        worst = worst.max(code);
+        if code != 0 {
+            break;
+        }
+    }
+    println!("demo outputs: {}", outdir.display());
+    Ok(worst)
+}
+
+/// A few numbers per sample from the run report.
+fn print_highlights(outdir: &Path) {
+    let Ok(text) = std::fs::read_to_string(outdir.join("run_report.json")) else { return };
+    let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    let Some(stages) = report["stages"].as_array() else { return };
+    for s in stages {
+        let Some(metrics) = s["metrics"].as_object() else { continue };
+        let scalars: Vec<String> = metrics
+            .iter()
+            .filter(|(_, v)| v.is_number() || v.is_string() || v.is_boolean())
+            .map(|(k, v)| match v.as_f64() {
+                Some(x) if x.fract() != 0.0 => format!("{k}={x:.4}"),
+                _ => format!("{k}={}", v.to_string().trim_matches('"')),
+            })
+            .collect();
+        if !scalars.is_empty() {
+            println!("{:<10} {:<18} {}", s["entity"].as_str().unwrap_or(""), s["stage"].as_str().unwrap_or(""), scalars.join(" "));
+        }
+    }
+}

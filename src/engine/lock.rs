@@ -1,0 +1,59 @@
+//! One run per outdir: an exclusive lock on `<outdir>/.dagr.lock` (flock through std's
+//! `File::try_lock`), released by the kernel when the process ends, however it ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Holds the lock for as long as it lives.
+#[derive(Debug)]
+pub struct OutdirLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+/// Takes the lock or says which process holds it.
+pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, String> {
+    std::fs::create_dir_all(outdir).map_err(|e| format!("{}: cannot create the output folder: {e}", outdir.display()))?;
+    let path = outdir.join(".dagr.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("{}: cannot open the lock file: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(format!(
+                "{}: another dagr run ({}) is using this output folder; wait for it or choose another --outdir",
+                outdir.display(),
+                holder.trim()
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(format!("{}: cannot lock: {e}", path.display())),
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "pid {} on {}", std::process::id(), hostname());
+    let _ = file.flush();
+    Ok(OutdirLock { _file: file, path })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "this host".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn second_lock_is_refused_with_the_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let _held = super::lock_outdir(d.path()).unwrap();
+        let e = super::lock_outdir(d.path()).unwrap_err();
+        assert!(e.contains("another dagr run (pid"), "{e}");
+    }
+}

@@ -1,0 +1,327 @@
+//! The run report: `<outdir>/run_report.json` for the whole run and
+//! `<outdir>/<entity>/run_report.json` per sample, pair and the reference (schema
+//! [`SCHEMA`]), plus a short human summary on stderr.
+//!
+//! Genome equivalents: nominal counts a normal (30x) sample as 1 and a tumour (90x) as 3 (a pair
+//! is its tumour plus its normal, 4); measured is QC-passed bases / (30 × reference length).
+//! Core-seconds per measured genome equivalent let a user project cluster cost.
+
+use super::pipeline::Pipeline;
+use super::samplesheet::{Samplesheet, Status as SampleStatus};
+use super::scheduler::{InstanceRecord, Status};
+use super::stage::ArtifactKind;
+use crate::output_file::{Sidecar, write_atomic};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Version of the report layout; bump on incompatible changes.
+pub const SCHEMA: &str = "dagr.run_report/1";
+
+/// The overall outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    Failed,
+    Interrupted,
+    DryRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub dagr_version: String,
+    pub git_commit: String,
+    pub tools: BTreeMap<String, String>,
+    pub reference: PathBuf,
+    pub reference_digest: Option<String>,
+    /// The command line without execution-only flags.
+    pub command: String,
+    pub pipeline: String,
+    pub pipeline_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Execution {
+    pub threads: usize,
+    pub max_memory_bytes: u64,
+    pub host: String,
+    pub started_utc: String,
+    pub finished_utc: String,
+    pub wall_seconds: f64,
+    pub process_cpu_seconds: f64,
+    pub process_peak_rss_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GenomeEquivalents {
+    pub nominal: f64,
+    pub measured: Option<f64>,
+    pub qc_passed_bases: Option<u64>,
+    pub reference_length: Option<u64>,
+    /// CPU seconds of the stages that ran, per measured (else nominal) genome equivalent.
+    pub core_seconds_per_genome_equivalent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityReport {
+    pub schema: &'static str,
+    pub entity: String,
+    pub status: RunStatus,
+    pub provenance: Provenance,
+    pub execution: Execution,
+    pub genome_equivalents: GenomeEquivalents,
+    pub stages: Vec<InstanceRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub entity: String,
+    pub stage: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub schema: &'static str,
+    pub status: RunStatus,
+    pub exit_code: u8,
+    pub provenance: Provenance,
+    pub execution: Execution,
+    pub genome_equivalents: GenomeEquivalents,
+    /// Entity → its report file.
+    pub entities: BTreeMap<String, PathBuf>,
+    pub failures: Vec<Failure>,
+    pub stages: Vec<InstanceRecord>,
+}
+
+/// Exit code and status from the records: interrupted 3, runtime failure 1, bad input 2, else 0.
+pub fn outcome(records: &[InstanceRecord], dry_run: bool) -> (RunStatus, u8) {
+    let any = |s: Status| records.iter().any(|r| r.status == s);
+    if any(Status::Interrupted) {
+        (RunStatus::Interrupted, crate::cli::exit::INTERRUPTED)
+    } else if any(Status::Failed) {
+        (RunStatus::Failed, crate::cli::exit::FAILURE)
+    } else if any(Status::FailedInput) {
+        (RunStatus::Failed, crate::cli::exit::BAD_INPUT)
+    } else if dry_run {
+        (RunStatus::DryRun, 0)
+    } else {
+        (RunStatus::Succeeded, 0)
+    }
+}
+
+/// Total reference length from the prepared reference's `.fai`, if the run prepared one.
+pub fn reference_length(records: &[InstanceRecord]) -> Option<u64> {
+    let fai = records
+        .iter()
+        .flat_map(|r| r.outputs.values())
+        .filter(|a| a.kind == ArtifactKind::ReferenceIndex)
+        .find_map(|a| a.file("fai").ok().map(Path::to_path_buf))?;
+    let text = std::fs::read_to_string(fai).ok()?;
+    Some(text.lines().filter_map(|l| l.split('\t').nth(1)?.parse::<u64>().ok()).sum())
+}
+
+/// Nominal genome equivalents of an entity label.
+fn nominal(sheet: &Samplesheet, entity: &str) -> f64 {
+    let of = |name: &str| match sheet.sample(name).map(|s| s.status) {
+        Some(SampleStatus::Tumour) => 3.0,
+        Some(SampleStatus::Normal) => 1.0,
+        None => 0.0,
+    };
+    match entity.split_once("_vs_") {
+        _ if sheet.sample(entity).is_some() => of(entity),
+        Some((t, n)) => of(t) + of(n),
+        None => 0.0,
+    }
+}
+
+/// Genome equivalents of a set of records (one entity, or the whole run).
+pub fn genome_equivalents(nominal: f64, records: &[&InstanceRecord], ref_len: Option<u64>) -> GenomeEquivalents {
+    // Per sample, the largest QC-passed base count any stage reported (stages may re-count).
+    let mut per_entity: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in records {
+        if let Some(b) = r.qc_passed_bases {
+            let e = per_entity.entry(r.entity.as_str()).or_insert(0);
+            *e = (*e).max(b);
+        }
+    }
+    let bases: Option<u64> = if per_entity.is_empty() { None } else { Some(per_entity.values().sum()) };
+    let measured = match (bases, ref_len) {
+        (Some(b), Some(l)) if l > 0 => Some(b as f64 / (30.0 * l as f64)),
+        _ => None,
+    };
+    let cpu: f64 = records.iter().filter(|r| r.status == Status::Done).map(|r| r.cpu_seconds).sum();
+    let divisor = measured.filter(|m| *m > 0.0).unwrap_or(nominal);
+    GenomeEquivalents {
+        nominal,
+        measured,
+        qc_passed_bases: bases,
+        reference_length: ref_len,
+        core_seconds_per_genome_equivalent: (divisor > 0.0 && cpu > 0.0).then(|| cpu / divisor),
+    }
+}
+
+/// Inputs to report writing.
+pub struct ReportInput<'a> {
+    pub outdir: &'a Path,
+    pub pipeline: &'a Pipeline,
+    pub sheet: &'a Samplesheet,
+    pub records: &'a [InstanceRecord],
+    pub provenance: Provenance,
+    pub execution: Execution,
+    pub dry_run: bool,
+}
+
+/// Writes the per-entity reports and the run report; returns the run report.
+pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
+    let (status, exit_code) = outcome(input.records, input.dry_run);
+    let ref_len = reference_length(input.records);
+    let mut entity_order: Vec<&str> = Vec::new();
+    for r in input.records {
+        if !entity_order.contains(&r.entity.as_str()) {
+            entity_order.push(&r.entity);
+        }
+    }
+    let mut entities = BTreeMap::new();
+    for entity in &entity_order {
+        let records: Vec<&InstanceRecord> = input.records.iter().filter(|r| r.entity == *entity).collect();
+        let owned: Vec<InstanceRecord> = records.iter().map(|r| (*r).clone()).collect();
+        let (entity_status, _) = outcome(&owned, input.dry_run);
+        let report = EntityReport {
+            schema: SCHEMA,
+            entity: entity.to_string(),
+            status: entity_status,
+            provenance: input.provenance.clone(),
+            execution: input.execution.clone(),
+            genome_equivalents: genome_equivalents(nominal(input.sheet, entity), &records, ref_len),
+            stages: owned,
+        };
+        let dir = input.outdir.join(entity);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("run_report.json");
+        if !input.dry_run {
+            write_atomic(&path, &to_json(&report)?, Sidecar::None)?;
+        }
+        entities.insert(entity.to_string(), path);
+    }
+    let all: Vec<&InstanceRecord> = input.records.iter().collect();
+    let run_nominal: f64 = input.sheet.samples.iter().map(|s| nominal(input.sheet, &s.name)).sum();
+    let failures = input
+        .records
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed | Status::FailedInput))
+        .map(|r| Failure { entity: r.entity.clone(), stage: r.stage.clone(), error: r.error.clone().unwrap_or_default() })
+        .collect();
+    let report = RunReport {
+        schema: SCHEMA,
+        status,
+        exit_code,
+        provenance: input.provenance,
+        execution: input.execution,
+        genome_equivalents: genome_equivalents(run_nominal, &all, ref_len),
+        entities,
+        failures,
+        stages: input.records.to_vec(),
+    };
+    if !input.dry_run {
+        write_atomic(&input.outdir.join("run_report.json"), &to_json(&report)?, Sidecar::None)?;
+    }
+    Ok(report)
+}
+
+fn to_json<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
+    let mut v = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// The human summary printed on stderr at the end of a run.
+pub fn summary(report: &RunReport, outdir: &Path) -> String {
+    let mut out = String::new();
+    let count = |s: Status| report.stages.iter().filter(|r| r.status == s).count();
+    let verb = match report.status {
+        RunStatus::Succeeded => "finished",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Interrupted => "INTERRUPTED",
+        RunStatus::DryRun => "dry run",
+    };
+    out.push_str(&format!(
+        "dagr {} {verb}: {} stage runs ({} ran, {} reused, {} failed, {} skipped) in {:.1} s wall, {:.1} s CPU\n",
+        report.provenance.pipeline,
+        report.stages.len(),
+        count(Status::Done),
+        count(Status::Reused),
+        count(Status::Failed) + count(Status::FailedInput),
+        count(Status::Skipped),
+        report.execution.wall_seconds,
+        report.execution.process_cpu_seconds,
+    ));
+    for r in &report.stages {
+        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let detail = match (&r.error, r.status) {
+            (Some(e), _) => e.clone(),
+            (None, Status::WouldRun) => format!("would run: {}", r.reasons.join("; ")),
+            (None, Status::Skipped) => r.reasons.join("; "),
+            _ => format!("{:.1} s", r.wall_seconds),
+        };
+        out.push_str(&format!("  {:<20} {:<20} {:<12} {detail}\n", r.entity, r.stage, status));
+    }
+    let ge = &report.genome_equivalents;
+    match ge.measured {
+        Some(m) => out.push_str(&format!("genome equivalents: nominal {:.2}, measured {m:.4}\n", ge.nominal)),
+        None => out.push_str(&format!("genome equivalents: nominal {:.2}\n", ge.nominal)),
+    }
+    if report.status != RunStatus::DryRun {
+        out.push_str(&format!("outputs: {}  (report: {})\n", outdir.display(), outdir.join("run_report.json").display()));
+    }
+    for f in &report.failures {
+        out.push_str(&format!("failed: {} ({}): {}\n", f.entity, f.stage, f.error));
+    }
+    if report.status == RunStatus::Interrupted {
+        out.push_str("interrupted: rerun the same command with --resume to continue\n");
+    }
+    out
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+pub fn utc_timestamp(epoch_seconds: u64) -> String {
+    let days = (epoch_seconds / 86400) as i64;
+    let secs = epoch_seconds % 86400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs % 3600) / 60, secs % 60)
+}
+
+/// Seconds since the epoch by the wall clock (for report timestamps).
+pub fn wall_clock_epoch() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Now, or `SOURCE_DATE_EPOCH` when set: for dates written into outputs (VCF `##fileDate`).
+pub fn now_epoch() -> u64 {
+    if let Some(s) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+        return s;
+    }
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(1_795_651_200), "2026-11-26T00:00:00Z");
+        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests: run the `dagr` binary, find `testdata/`, read reports.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+pub fn dagr() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dagr"));
+    c.env_remove("DAGR_FAULT_INJECT").env("RUST_LOG", "warn");
+    c
+}
+
+/// Runs and returns (exit code or -signal, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().expect("dagr binary runs");
+    let code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        -status.signal().unwrap_or(0)
+    });
+    (code, String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+}
+
+/// A samplesheet in `dir` with one sample `S1` (one lane) over the given FASTQs.
+pub fn one_sample_sheet(dir: &Path, r1: &Path, r2: &Path) -> PathBuf {
+    let p = dir.join("samples.csv");
+    std::fs::write(
+        &p,
+        format!("patient,sex,status,sample,lane,fastq_1,fastq_2\nP1,XX,0,S1,L1,{},{}\n", r1.display(), r2.display()),
+    )
+    .unwrap();
+    p
+}
+
+/// The run report of an outdir, parsed.
+pub fn report(outdir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(outdir.join("run_report.json")).expect("run_report.json exists");
+    serde_json::from_str(&text).expect("run_report.json is JSON")
+}
+
+/// (entity, stage) → status of every stage run in the report.
+pub fn statuses(outdir: &Path) -> Vec<(String, String, String)> {
+    report(outdir)["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["entity"].as_str().unwrap().to_string(),
+                s["stage"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `dagr run` with the test reference and its own reference cache under `work`.
+pub fn qc_run(work: &Path, pipeline: &str, sheet: &Path, outdir: &Path) -> Command {
+    let mut c = dagr();
+    c.args(["run", pipeline, "--threads", "2", "--max-memory", "2G"])
+        .arg("--samplesheet")
+        .arg(sheet)
+        .arg("--reference")
+        .arg(testdata().join("ref/ref.fa"))
+        .arg("--reference-cache")
+        .arg(work.join("refcache"))
+        .arg("--outdir")
+        .arg(outdir)
+        .arg("--tmp-dir")
+        .arg(work.join("tmp"));
+    std::fs::create_dir_all(work.join("tmp")).unwrap();
+    c
+}
