@@ -35,7 +35,7 @@ fn write_mate(path: &Path, mate: u8, rng: &mut Lcg) -> usize {
         text.extend_from_slice(format!("@SYN:1:FC:1:{}:{}:{}/{mate} 1:N:0:ACGT\n", i / 1000, i % 1000, i).as_bytes());
         text.extend((0..READ_LENGTH).map(|_| BASES[(rng.next() & 3) as usize]));
         text.extend_from_slice(b"\n+\n");
-        text.extend((0..READ_LENGTH).map(|_| QUALS[usize::from(rng.next() % 16 != 0) * 3]));
+        text.extend((0..READ_LENGTH).map(|_| QUALS[usize::from(!rng.next().is_multiple_of(16)) * 3]));
         text.push(b'\n');
     }
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::new(6));

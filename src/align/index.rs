@@ -11,7 +11,7 @@
 //! the crate's `with_seqs` crashes with more than one sequence.
 
 use crate::output_file::{Sidecar, TempPath, WrittenFile};
-use minimap2::{Aligner, Built};
+use minimap2::{Aligner, Built, PresetSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::RangeInclusive;
@@ -102,12 +102,21 @@ pub fn build_index(fasta: &Path, mmi: &Path, params: IndexParams, threads: usize
     tmp.commit(Sidecar::None).map_err(|source| IndexError::Io { path: mmi.to_path_buf(), source })
 }
 
-/// Loads a `.mmi` written by [`build_index`] with the `sr` mapping preset.
+/// Loads a `.mmi` written by [`build_index`] with the `sr` mapping preset and base-level
+/// alignment (CIGAR) on, as read mapping needs.
 pub fn load_index(mmi: &Path, threads: usize) -> Result<Aligner<Built>, IndexError> {
+    load_index_with(mmi, threads, |preset| preset.with_cigar())
+}
+
+/// Loads a `.mmi` with the `sr` preset adjusted by `configure` (mapping options only: the
+/// index's own k and w always apply).
+pub fn load_index_with(
+    mmi: &Path,
+    threads: usize,
+    configure: impl FnOnce(Aligner<PresetSet>) -> Aligner<PresetSet>,
+) -> Result<Aligner<Built>, IndexError> {
     check_magic(mmi).map_err(|detail| IndexError::Load { path: mmi.to_path_buf(), detail })?;
-    Aligner::builder()
-        .sr()
-        .with_index_threads(threads.max(1))
+    configure(Aligner::builder().sr().with_index_threads(threads.max(1)))
         .with_index(mmi, None)
         .map_err(|e| IndexError::Load { path: mmi.to_path_buf(), detail: e.to_string() })
 }
@@ -128,9 +137,7 @@ fn check_magic(path: &Path) -> Result<(), String> {
 /// The first 12 bytes of a `.mmi`, checked to start with the magic.
 fn read_header(path: &Path) -> Result<[u8; 12], String> {
     let mut header = [0u8; 12];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(|e| e.to_string())?;
+    File::open(path).and_then(|mut f| f.read_exact(&mut header)).map_err(|e| e.to_string())?;
     if header.starts_with(MMI_MAGIC) {
         Ok(header)
     } else {

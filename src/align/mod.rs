@@ -4,4 +4,4 @@
 
 pub mod index;
 
-pub use index::{IndexError, IndexParams, build_index, load_index, minimap2_version};
+pub use index::{IndexError, IndexParams, build_index, load_index, load_index_with, minimap2_version};

@@ -119,7 +119,8 @@ pub struct F1Threshold {
 pub fn parse_thresholds(text: &str) -> Result<Vec<F1Threshold>, String> {
     let mut out: Vec<F1Threshold> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = part.split_once('=').ok_or_else(|| format!("`{part}`: expected CLASS=F1, e.g. snv=0.99"))?;
+        let (name, value) =
+            part.split_once('=').ok_or_else(|| format!("`{part}`: expected CLASS=F1, e.g. snv=0.99"))?;
         let class = match name.trim().to_ascii_lowercase().as_str() {
             "snv" | "snp" => VariantClass::Snv,
             "indel" => VariantClass::Indel,
@@ -159,7 +160,11 @@ pub fn render_table(report: &CompareReport) -> String {
     if let Some(r) = &report.regions {
         let _ = writeln!(out, "regions: {} ({} intervals, {} bp)", r.path.display(), r.intervals, r.bases);
     }
-    let _ = writeln!(out, "\n{:<6} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}", "class", "TP", "FP", "FN", "precision", "recall", "F1");
+    let _ = writeln!(
+        out,
+        "\n{:<6} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}",
+        "class", "TP", "FP", "FN", "precision", "recall", "F1"
+    );
     for (name, s) in [("SNV", &report.snv), ("INDEL", &report.indel)] {
         let _ = writeln!(
             out,
@@ -188,7 +193,8 @@ pub fn render_table(report: &CompareReport) -> String {
         }
         let dropped = n.invalid_alt_dropped + n.alt_equals_ref_dropped;
         if dropped > 0 {
-            let _ = writeln!(out, "warning: {label}: {dropped} record(s) with an invalid ALT or ALT equal to REF dropped");
+            let _ =
+                writeln!(out, "warning: {label}: {dropped} record(s) with an invalid ALT or ALT equal to REF dropped");
         }
     }
     out
@@ -211,10 +217,13 @@ mod tests {
     #[test]
     fn thresholds_parse_and_reject() {
         let t = parse_thresholds("snv=0.99, INDEL=0.9").unwrap();
-        assert_eq!(t, vec![
-            F1Threshold { class: VariantClass::Snv, min_f1: 0.99 },
-            F1Threshold { class: VariantClass::Indel, min_f1: 0.9 }
-        ]);
+        assert_eq!(
+            t,
+            vec![
+                F1Threshold { class: VariantClass::Snv, min_f1: 0.99 },
+                F1Threshold { class: VariantClass::Indel, min_f1: 0.9 }
+            ]
+        );
         for bad in ["", "snv", "mnp=0.5", "snv=x", "snv=1.5", "snv=0.5,snv=0.6"] {
             assert!(parse_thresholds(bad).is_err(), "{bad}");
         }

@@ -133,9 +133,5 @@ fn run_compare(args: &CompareArgs) -> Result<u8, CliError> {
             .map_err(|e| CliError::failure(format!("{}: cannot write: {e}", path.display())))?;
     }
     let failures = args.fail_below.as_ref().map(|t| report.failures(&t.0)).unwrap_or_default();
-    if failures.is_empty() {
-        Ok(exit::SUCCESS)
-    } else {
-        Err(CliError::failure(failures.join("; ")))
-    }
+    if failures.is_empty() { Ok(exit::SUCCESS) } else { Err(CliError::failure(failures.join("; "))) }
 }

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod demo;
 pub mod logging;
+pub mod prepare_reference;
 pub mod run;
 pub mod validate;
 
@@ -78,6 +79,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Run the shipped pipelines on the bundled test data
     Demo(demo::DemoArgs),
+    /// Index a reference FASTA: .fai, .dict, per-contig MD5s, minimap2 index (cached by digest)
+    PrepareReference(prepare_reference::PrepareReferenceArgs),
 }
 
 /// Runs the parsed command line.
@@ -86,5 +89,6 @@ pub fn dispatch(cli: &Cli) -> Result<u8, CliError> {
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::PrepareReference(a) => prepare_reference::run(a),
     }
 }

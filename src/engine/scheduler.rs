@@ -268,7 +268,7 @@ fn prepare(
     let decision = if config.resume || config.dry_run {
         cache::decide(&material, cache::read_manifest(&work_dir(config, pipeline, instance)).as_ref())
     } else {
-        Decision::Run(vec!["--resume not given".into()])
+        Decision::Run(vec!["fresh run (no --resume)".into()])
     };
     (material, inputs, decision, upstream_reruns)
 }

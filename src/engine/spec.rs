@@ -160,7 +160,11 @@ pub fn parse(source: &SpecSource) -> Result<PipelineSpec, SpecError> {
         let line = e.location().map(|l| l.line()).unwrap_or(0);
         let rendered = e.without_snippet().to_string();
         // The library appends "at line X column Y"; we report the line ourselves.
-        let message = rendered.lines().next().unwrap_or("invalid YAML").trim().to_string();
+        let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
+        let message = match first.rfind(" at line ") {
+            Some(i) if line > 0 => first[..i].to_string(),
+            _ => first.to_string(),
+        };
         SpecError { file: source.file.clone(), line, message }
     })
 }

@@ -50,7 +50,11 @@ pub fn write_md5_table<W: Write>(contigs: &[Contig], mut out: W) -> io::Result<(
 pub fn read_md5_table(path: &Path) -> Result<Vec<Contig>, ReferenceError> {
     let text = std::fs::read_to_string(path).map_err(|e| ReferenceError::io(path, e))?;
     let mut lines = text.lines().enumerate();
-    let bad = |line: usize, detail: String| ReferenceError::BadIndexFile { path: path.to_path_buf(), line: line as u64 + 1, detail };
+    let bad = |line: usize, detail: String| ReferenceError::BadIndexFile {
+        path: path.to_path_buf(),
+        line: line as u64 + 1,
+        detail,
+    };
     match lines.next() {
         Some((_, MD5_TABLE_HEADER)) => {}
         _ => return Err(bad(0, format!("expected the header `{MD5_TABLE_HEADER}`"))),

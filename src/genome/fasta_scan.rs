@@ -83,7 +83,8 @@ impl FastaScan {
 pub fn scan_fasta(path: &Path, cancel: &AtomicBool) -> Result<FastaScan, ReferenceError> {
     let file = File::open(path).map_err(|e| ReferenceError::io(path, e))?;
     let meta = file.metadata().map_err(|e| ReferenceError::io(path, e))?;
-    let not_fasta = |detail: &str| ReferenceError::NotFasta { path: path.to_path_buf(), line: 1, detail: detail.into() };
+    let not_fasta =
+        |detail: &str| ReferenceError::NotFasta { path: path.to_path_buf(), line: 1, detail: detail.into() };
     if !meta.is_file() {
         return Err(not_fasta("not a regular file"));
     }
@@ -103,11 +104,8 @@ pub fn scan_fasta(path: &Path, cancel: &AtomicBool) -> Result<FastaScan, Referen
         || layout.par_iter().map(|(rec, _)| contig_md5(path, data, rec, cancel)).collect::<Result<Vec<_>, _>>(),
     );
     let (file_md5, md5s) = (file_md5?, md5s?);
-    let contigs: Vec<ScannedContig> = layout
-        .into_iter()
-        .zip(md5s)
-        .map(|((fai, header_line), md5)| ScannedContig { fai, md5, header_line })
-        .collect();
+    let contigs: Vec<ScannedContig> =
+        layout.into_iter().zip(md5s).map(|((fai, header_line), md5)| ScannedContig { fai, md5, header_line }).collect();
     let digest = reference_digest(contigs.iter().map(|c| (c.fai.name.as_str(), c.fai.length, c.md5.as_str())));
     Ok(FastaScan { path: path.to_path_buf(), file_size: meta.len(), file_md5, contigs, digest })
 }
@@ -123,7 +121,7 @@ fn scan_layout(path: &Path, data: &[u8], cancel: &AtomicBool) -> Result<Vec<(Fai
             return Err(ReferenceError::Cancelled);
         }
         let rest = &data[pos..];
-        let (len, next) = match rest.iter().position(|&b| b == b'\n') {
+        let (len, next) = match memchr::memchr(b'\n', rest) {
             Some(i) => (i, pos + i + 1),
             None => (rest.len(), data.len()),
         };
@@ -164,7 +162,10 @@ impl Layout<'_> {
                 let detail = if first == b'@' {
                     "the first record starts with `@`: this looks like FASTQ, not FASTA".to_string()
                 } else {
-                    format!("expected a `>` header line, found {:?}", String::from_utf8_lossy(&content[..content.len().min(20)]))
+                    format!(
+                        "expected a `>` header line, found {:?}",
+                        String::from_utf8_lossy(&content[..content.len().min(20)])
+                    )
                 };
                 Err(ReferenceError::NotFasta { path: self.path.to_path_buf(), line: line_no, detail })
             }
@@ -247,13 +248,24 @@ impl OpenContig {
             detail,
         };
         if let Some(line) = self.blank_line {
-            return Err(ReferenceError::BlankLineInContig { path: path.to_path_buf(), line, contig: self.name.clone() });
+            return Err(ReferenceError::BlankLineInContig {
+                path: path.to_path_buf(),
+                line,
+                contig: self.name.clone(),
+            });
         }
         if let Some((line, bases, line_eol)) = self.short_line {
             let detail = if line_eol != self.eol {
-                format!("this line ends with {} but the contig's first line with {}", eol_name(line_eol), eol_name(self.eol))
+                format!(
+                    "this line ends with {} but the contig's first line with {}",
+                    eol_name(line_eol),
+                    eol_name(self.eol)
+                )
             } else {
-                format!("this line has {bases} bases, fewer than the {} of the contig's first line, but is not its last", self.line_bases)
+                format!(
+                    "this line has {bases} bases, fewer than the {} of the contig's first line, but is not its last",
+                    self.line_bases
+                )
             };
             return Err(inconsistent(line, detail));
         }
@@ -271,7 +283,8 @@ impl OpenContig {
             self.line_bases = bases;
             self.eol = eol;
         } else if bases > self.line_bases {
-            let detail = format!("this line has {bases} bases, more than the {} of the contig's first line", self.line_bases);
+            let detail =
+                format!("this line has {bases} bases, more than the {} of the contig's first line", self.line_bases);
             return Err(inconsistent(line_no, detail));
         } else if bases < self.line_bases || eol != self.eol {
             self.short_line = Some((line_no, bases, eol));
@@ -293,14 +306,13 @@ fn contig_md5(path: &Path, data: &[u8], rec: &FaiRecord, cancel: &AtomicBool) ->
     while pos < rec.length {
         let n = rec.line_bases.min(rec.length - pos);
         let start = rec.byte_of(pos);
-        let bytes = usize::try_from(start)
-            .ok()
-            .and_then(|s| data.get(s..s + n as usize))
-            .ok_or_else(|| ReferenceError::IndexMismatch {
+        let bytes = usize::try_from(start).ok().and_then(|s| data.get(s..s + n as usize)).ok_or_else(|| {
+            ReferenceError::IndexMismatch {
                 index: path.to_path_buf(),
                 fasta: path.to_path_buf(),
                 contig: rec.name.clone(),
-            })?;
+            }
+        })?;
         buf.extend_from_slice(bytes);
         pos += n;
         if buf.len() >= CHUNK || pos == rec.length {

@@ -145,11 +145,8 @@ fn parse_bed_line(path: &Path, line_no: u64, line: &str) -> Result<Option<Region
     if line.trim().is_empty() || line.starts_with('#') || line.starts_with("track") || line.starts_with("browser") {
         return Ok(None);
     }
-    let fields: Vec<&str> = if line.contains('\t') {
-        line.split('\t').collect()
-    } else {
-        line.split_whitespace().collect()
-    };
+    let fields: Vec<&str> =
+        if line.contains('\t') { line.split('\t').collect() } else { line.split_whitespace().collect() };
     if fields.len() < 3 {
         return Err(RegionError::TooFewColumns { path: path.to_path_buf(), line: line_no, found: fields.len() });
     }
@@ -163,9 +160,12 @@ fn parse_bed_line(path: &Path, line_no: u64, line: &str) -> Result<Option<Region
     };
     let start = number("start", fields[1])?;
     let end = number("end", fields[2])?;
-    Region::from_zero_based_half_open(fields[0].trim(), start, end)
-        .map(Some)
-        .ok_or(RegionError::EmptyInterval { path: path.to_path_buf(), line: line_no, start, end })
+    Region::from_zero_based_half_open(fields[0].trim(), start, end).map(Some).ok_or(RegionError::EmptyInterval {
+        path: path.to_path_buf(),
+        line: line_no,
+        start,
+        end,
+    })
 }
 
 /// Regions grouped by contig, sorted and merged, for fast membership tests.
@@ -238,9 +238,7 @@ impl RegionSet {
 /// Reads the whole of `reader` (for callers that hold BED text in memory, e.g. tests).
 pub fn read_bed_from(path_label: &Path, mut reader: impl Read) -> Result<Vec<Region>, RegionError> {
     let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|source| RegionError::Io { path: path_label.to_path_buf(), source })?;
+    reader.read_to_string(&mut text).map_err(|source| RegionError::Io { path: path_label.to_path_buf(), source })?;
     let mut regions = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if let Some(region) = parse_bed_line(path_label, index as u64 + 1, line)? {

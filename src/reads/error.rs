@@ -74,7 +74,9 @@ pub enum FastqError {
     #[error("{path}: line {line} (record {record}): the read name is empty")]
     EmptyName { path: PathBuf, record: u64, line: u64 },
 
-    #[error("{path}: line {line} (record {record}, read {name}): the third line of a record must start with '+', found {found}")]
+    #[error(
+        "{path}: line {line} (record {record}, read {name}): the third line of a record must start with '+', found {found}"
+    )]
     BadSeparator { path: PathBuf, record: u64, line: u64, name: String, found: String },
 
     #[error(
@@ -94,6 +96,9 @@ pub enum FastqError {
 
     #[error("{path}: line {line}: record {record} is cut off at the end of the file (truncated file?)")]
     TruncatedRecord { path: PathBuf, record: u64, line: u64 },
+
+    #[error("{path}: line {line}: record {record} is longer than {max} bytes (not a FASTQ file?)")]
+    RecordTooLong { path: PathBuf, record: u64, line: u64, max: usize },
 
     #[error(
         "read names of the pair differ at record {record}: {r1_name} in {r1_path} vs {r2_name} in {r2_path} (R1 and R2 must list the same reads in the same order)"
@@ -116,10 +121,13 @@ pub enum FastqError {
 }
 
 impl FastqError {
-    /// True when the input itself is at fault (bad, truncated, missing or unreadable file), as
-    /// opposed to cancellation or an internal failure.
+    /// True when the input itself is at fault (bad content, truncated, missing or unopenable
+    /// file), as opposed to an I/O failure while reading, cancellation or an internal failure.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, FastqError::Thread(_) | FastqError::Internal(_) | FastqError::Cancelled)
+        !matches!(
+            self,
+            FastqError::Read { .. } | FastqError::Thread(_) | FastqError::Internal(_) | FastqError::Cancelled
+        )
     }
 }
 

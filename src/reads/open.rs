@@ -60,10 +60,14 @@ impl FastqSource {
     pub(crate) fn open(path: &Path) -> Result<Self, FastqError> {
         let open_err = |source| FastqError::Open { path: path.to_path_buf(), source };
         let mut file = File::open(path).map_err(open_err)?;
+        let meta = file.metadata().map_err(open_err)?;
+        if meta.is_dir() {
+            return Err(open_err(io::Error::from(io::ErrorKind::IsADirectory)));
+        }
         let mut magic = Vec::with_capacity(MAGIC_LEN as usize);
         (&mut file).take(MAGIC_LEN).read_to_end(&mut magic).map_err(open_err)?;
         let compression = detect(path, &magic)?;
-        if compression == Compression::Bgzf && file.metadata().map_err(open_err)?.is_file() {
+        if compression == Compression::Bgzf && meta.is_file() {
             check_bgzf_eof(path)?;
         }
         let raw = Cursor::new(magic).chain(file);

@@ -108,7 +108,7 @@ impl std::fmt::Debug for PairBatch {
 enum MateMsg {
     Chunk(MateChunk),
     /// The file ended cleanly; its statistics (`pairs` 0).
-    End(FastqStats),
+    End(Box<FastqStats>),
     Failed(FastqError),
 }
 
@@ -121,7 +121,12 @@ struct MateStream {
 }
 
 impl MateStream {
-    fn spawn(mate: Mate, source: FastqSource, options: ScanOptions, stop: &Arc<AtomicBool>) -> Result<Self, FastqError> {
+    fn spawn(
+        mate: Mate,
+        source: FastqSource,
+        options: ScanOptions,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<Self, FastqError> {
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
         let (recycle, spare) = bounded(RECYCLED_CHUNKS);
         let thread_stop = Arc::clone(stop);
@@ -182,7 +187,7 @@ fn produce(
             if parser.tally().reads() == 0 {
                 return Err(FastqError::Empty { path: parser.path().to_path_buf() });
             }
-            let _ = tx.send(MateMsg::End(parser.tally().to_stats(options.min_base_quality)));
+            let _ = tx.send(MateMsg::End(Box::new(parser.tally().to_stats(options.min_base_quality))));
             return Ok(());
         }
     }
@@ -281,7 +286,7 @@ impl<'c> PairedFastqReader<'c> {
             (MateMsg::End(mut s1), MateMsg::End(s2)) => {
                 s1.merge(&s2);
                 s1.pairs = self.pairs;
-                self.stats = Some(s1);
+                self.stats = Some(*s1);
                 Ok(None)
             }
             (MateMsg::End(_), MateMsg::Chunk(_)) => Err(self.count_mismatch(Mate::R2, self.pairs)),

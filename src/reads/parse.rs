@@ -20,6 +20,8 @@ use std::path::Path;
 const READ_STEP: usize = 256 * 1024;
 /// Initial buffer of a chunk; grows by doubling when a chunk's records need more.
 const INITIAL_CHUNK_BYTES: usize = 4 << 20;
+/// A record longer than this is refused (a file without line breaks would otherwise fill memory).
+const MAX_RECORD_BYTES: usize = 256 << 20;
 
 /// Where one record lies in its chunk's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -187,7 +189,19 @@ impl MateParser {
                     chunk.records.push(span);
                     pos = next;
                 }
-                Parsed::Incomplete if !self.eof => self.read_more(chunk)?,
+                Parsed::Incomplete if !self.eof => {
+                    if chunk.filled - pos > MAX_RECORD_BYTES {
+                        let record = self.tally.reads() + 1;
+                        let path = self.path().into();
+                        return Err(FastqError::RecordTooLong {
+                            path,
+                            record,
+                            line: 4 * record - 3,
+                            max: MAX_RECORD_BYTES,
+                        });
+                    }
+                    self.read_more(chunk)?
+                }
                 Parsed::Incomplete => {
                     let record = self.tally.reads() + 1;
                     return Err(FastqError::TruncatedRecord { path: self.path().into(), record, line: 4 * record - 3 });
@@ -273,7 +287,9 @@ impl MateParser {
         let name_end = memchr2(b' ', b'\t', &buf[name_start..header_end]).map_or(header_end, |i| name_start + i);
         let name = lossy(&buf[name_start..name_end]);
         match problem {
-            Problem::Header => FastqError::BadHeader { path, record, line: header_line, found: describe_byte(buf[pos]) },
+            Problem::Header => {
+                FastqError::BadHeader { path, record, line: header_line, found: describe_byte(buf[pos]) }
+            }
             Problem::EmptyName => FastqError::EmptyName { path, record, line: header_line },
             Problem::Separator => {
                 let plus = line_end(header_end + 1) + 1;

@@ -195,7 +195,16 @@ pub(crate) struct Tally {
 
 impl Tally {
     pub(crate) fn new() -> Self {
-        Self { reads: 0, bases: 0, len_min: u64::MAX, len_max: 0, gc: 0, at: 0, n: 0, qual_hist: Box::new([[0; 256]; 4]) }
+        Self {
+            reads: 0,
+            bases: 0,
+            len_min: u64::MAX,
+            len_max: 0,
+            gc: 0,
+            at: 0,
+            n: 0,
+            qual_hist: Box::new([[0; 256]; 4]),
+        }
     }
 
     /// Adds one validated record.

@@ -1,12 +1,13 @@
 //! Stage kinds: each file adapts one domain module to the engine's [`Stage`] trait.
 
+pub mod fastq_intake;
 pub mod prepare_reference;
 
 use crate::engine::stage::Stage;
 
 /// Every stage kind dagr ships, for lookup by the name used in pipeline YAML.
 pub fn registry() -> Vec<&'static dyn Stage> {
-    vec![&prepare_reference::PrepareReference]
+    vec![&prepare_reference::PrepareReference, &fastq_intake::FastqIntake]
 }
 
 /// The stage kind called `kind`, if it exists.

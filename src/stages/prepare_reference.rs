@@ -157,7 +157,12 @@ impl PreparedReference {
     ) -> Result<PreparedReference, PrepareError> {
         let mut files = Vec::new();
         let fasta = dir.join(format!("{}.fa", record.name));
-        files.push(PreparedFile { role: "fasta", path: fasta.clone(), md5: record.fasta_md5.clone(), size: record.fasta.size });
+        files.push(PreparedFile {
+            role: "fasta",
+            path: fasta.clone(),
+            md5: record.fasta_md5.clone(),
+            size: record.fasta.size,
+        });
         for role in ["fai", "dict", "md5"] {
             let f = record.files.get(role).ok_or_else(|| not_prepared(dir, format!("no `{role}` file recorded")))?;
             if !file_intact(dir, f) {
@@ -167,7 +172,12 @@ impl PreparedReference {
         }
         let index = record.indexes.get(&params.tag()).filter(|i| file_intact(dir, &i.file));
         let index = index.ok_or_else(|| not_prepared(dir, format!("no intact {} index", params.tag())))?;
-        files.push(PreparedFile { role: "mmi", path: dir.join(&index.file.file), md5: index.file.md5.clone(), size: index.file.size });
+        files.push(PreparedFile {
+            role: "mmi",
+            path: dir.join(&index.file.file),
+            md5: index.file.md5.clone(),
+            size: index.file.size,
+        });
         let info_path = dir.join(RECORD_FILE);
         let (md5, size) = match info {
             Some(w) => (w.md5, w.size),
@@ -245,8 +255,14 @@ pub fn prepare_reference(
 }
 
 /// The digest of `stat`'s FASTA: from its stat record, or by scanning (then remembered).
-fn find_digest(root: &Path, stat: &FastaStat, cancel: &AtomicBool) -> Result<(String, Option<FastaScan>), PrepareError> {
-    if let Some(digest) = cached_digest(root, stat).filter(|d| d.len() == 64) {
+fn find_digest(
+    root: &Path,
+    stat: &FastaStat,
+    cancel: &AtomicBool,
+) -> Result<(String, Option<FastaScan>), PrepareError> {
+    if let Some(digest) =
+        cached_digest(root, stat).filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
         return Ok((digest, None));
     }
     tracing::info!(fasta = %stat.path.display(), "scanning the reference FASTA");
@@ -261,10 +277,8 @@ fn find_digest(root: &Path, stat: &FastaStat, cancel: &AtomicBool) -> Result<(St
 
 /// Stem of the cache's file names: the FASTA's file name without `.fa`/`.fasta`/`.fna`.
 fn cache_name(file_name: &str) -> String {
-    let stem = [".fasta", ".fa", ".fna", ".fas"]
-        .iter()
-        .find_map(|ext| file_name.strip_suffix(ext))
-        .unwrap_or(file_name);
+    let stem =
+        [".fasta", ".fa", ".fna", ".fas"].iter().find_map(|ext| file_name.strip_suffix(ext)).unwrap_or(file_name);
     if stem.is_empty() || stem.starts_with('.') { "reference".to_string() } else { stem.to_string() }
 }
 
@@ -326,7 +340,8 @@ impl Todo {
             return Todo { link: true, fai: true, dict: true, md5: true, mmi: true };
         };
         let same_fasta = prev.fasta == *stat && prev.name == name;
-        let intact = |role: &str, file: String| prev.files.get(role).is_some_and(|f| f.file == file && file_intact(dir, f));
+        let intact =
+            |role: &str, file: String| prev.files.get(role).is_some_and(|f| f.file == file && file_intact(dir, f));
         let link_ok = std::fs::read_link(dir.join(format!("{name}.fa"))).is_ok_and(|t| t == stat.path);
         let mmi_ok = prev.indexes.get(&params.tag()).is_some_and(|i| {
             i.file.file == mmi_name(name, params) && i.minimap2 == minimap2_version() && file_intact(dir, &i.file)
@@ -341,7 +356,8 @@ impl Todo {
     }
 
     fn roles(&self) -> Vec<&'static str> {
-        let flags = [(self.link, "fasta"), (self.fai, "fai"), (self.dict, "dict"), (self.md5, "md5"), (self.mmi, "mmi")];
+        let flags =
+            [(self.link, "fasta"), (self.fai, "fai"), (self.dict, "dict"), (self.md5, "md5"), (self.mmi, "mmi")];
         flags.into_iter().filter(|(todo, _)| *todo).map(|(_, role)| role).collect()
     }
 }
@@ -384,13 +400,18 @@ impl Target<'_> {
         record.name = self.name.to_string();
         record.dagr_version = crate::VERSION.to_string();
         record.indexes.retain(|_, i| file_intact(self.dir, &i.file));
-        let contigs: Vec<Contig> = record.contigs.iter().map(|c| Contig { name: c.name.clone(), length: c.length, md5: Some(c.md5.clone()) }).collect();
+        let contigs: Vec<Contig> = record
+            .contigs
+            .iter()
+            .map(|c| Contig { name: c.name.clone(), length: c.length, md5: Some(c.md5.clone()) })
+            .collect();
         if todo.link {
             self.link()?;
         }
         if todo.fai {
             let scan = scan.ok_or_else(missing_scan)?;
-            let written = self.write_file(&format!("{}.fa.fai", self.name), |out| write_fai(&scan.fai_records(), out))?;
+            let written =
+                self.write_file(&format!("{}.fa.fai", self.name), |out| write_fai(&scan.fai_records(), out))?;
             record.files.insert("fai".into(), written);
         }
         if todo.dict {

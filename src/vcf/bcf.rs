@@ -29,8 +29,7 @@ impl BcfReader {
         if unsafe { reader.header().as_ptr() }.is_null() {
             return Err(VcfError::malformed(path, Location::Header, "the BCF header could not be parsed"));
         }
-        let samples =
-            reader.header().samples().iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+        let samples = reader.header().samples().iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
         let record = reader.empty_record();
         Ok(Self { path: path.to_path_buf(), reader, record, ordinal: 0, samples, sample_index: None })
     }

@@ -30,8 +30,11 @@ impl VariantReader {
         let io_err = |source| VcfError::Io { path: path.to_path_buf(), source };
         let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
         let compressed = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
-        let mut input: Box<dyn BufRead> =
-            if compressed { Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file))) } else { Box::new(file) };
+        let mut input: Box<dyn BufRead> = if compressed {
+            Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file)))
+        } else {
+            Box::new(file)
+        };
         let head = input.fill_buf().map_err(|e| VcfError::NotVariantFile {
             path: path.to_path_buf(),
             reason: format!("cannot decompress: {e}"),
@@ -42,7 +45,11 @@ impl VariantReader {
         } else if head.starts_with(b"#") {
             Inner::Text(TextReader::open(path, input)?)
         } else {
-            let reason = if head.is_empty() { "it is empty".to_string() } else { "no `##fileformat` or `#CHROM` line at its start".to_string() };
+            let reason = if head.is_empty() {
+                "it is empty".to_string()
+            } else {
+                "no `##fileformat` or `#CHROM` line at its start".to_string()
+            };
             return Err(VcfError::NotVariantFile { path: path.to_path_buf(), reason });
         };
         let samples = match &inner {

@@ -7,7 +7,7 @@ use super::error::{Location, VcfError};
 use flate2::read::MultiGzDecoder;
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 /// Random access to reference bases.
@@ -35,15 +35,13 @@ impl InMemoryFasta {
         let io_err = |source| VcfError::Io { path: path.to_path_buf(), source };
         let mut file = BufReader::new(File::open(path).map_err(io_err)?);
         let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
-        let input: Box<dyn BufRead> = if gz { Box::new(BufReader::new(MultiGzDecoder::new(file))) } else { Box::new(file) };
+        let input: Box<dyn BufRead> =
+            if gz { Box::new(BufReader::new(MultiGzDecoder::new(file))) } else { Box::new(file) };
         let mut fasta = Self { path: path.to_path_buf(), ..Self::default() };
         let mut current: Option<(String, Vec<u8>)> = None;
         for (index, line) in input.split(b'\n').enumerate() {
             let location = Location::Line(index as u64 + 1);
-            let line = line.map_err(|source| match source.kind() {
-                ErrorKind::InvalidData => VcfError::malformed(path, location, "cannot decompress"),
-                _ => VcfError::Io { path: path.to_path_buf(), source },
-            })?;
+            let line = line.map_err(|e| VcfError::malformed(path, location, format!("cannot read this line: {e}")))?;
             let line = line.strip_suffix(b"\r").unwrap_or(&line);
             if let Some(header) = line.strip_prefix(b">") {
                 if let Some((name, seq)) = current.take() {

@@ -4,7 +4,7 @@
 use super::error::{Location, VcfError};
 use super::record::{Filter, Genotype, VcfRecord};
 use crate::genome::region::Position;
-use std::io::{BufRead, ErrorKind};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// Reads the header, then yields records.
@@ -20,8 +20,14 @@ pub(crate) struct TextReader {
 impl TextReader {
     /// Consumes the header up to and including the `#CHROM` line.
     pub(crate) fn open(path: &Path, input: Box<dyn BufRead>) -> Result<Self, VcfError> {
-        let mut reader =
-            Self { path: path.to_path_buf(), input, line_no: 0, buf: String::new(), samples: Vec::new(), sample_index: None };
+        let mut reader = Self {
+            path: path.to_path_buf(),
+            input,
+            line_no: 0,
+            buf: String::new(),
+            samples: Vec::new(),
+            sample_index: None,
+        };
         loop {
             if !reader.next_line()? {
                 return Err(VcfError::malformed(path, Location::Header, "no `#CHROM` header line"));
@@ -59,8 +65,7 @@ impl TextReader {
         match self.input.read_line(&mut self.buf) {
             Ok(0) => Ok(false),
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::InvalidData => Err(self.error("not valid UTF-8 text")),
-            Err(source) => Err(VcfError::Io { path: self.path.clone(), source }),
+            Err(e) => Err(self.error(format!("cannot read this line: {e}"))),
         }
     }
 
@@ -81,7 +86,9 @@ impl TextReader {
                 continue;
             }
             let location = Location::Line(self.line_no);
-            return Some(parse_record(line, location, self.samples.len(), self.sample_index).map_err(|m| self.error(m)));
+            return Some(
+                parse_record(line, location, self.samples.len(), self.sample_index).map_err(|m| self.error(m)),
+            );
         }
     }
 }
@@ -121,7 +128,10 @@ fn parse_record(
         Some(index) => {
             let expected = 9 + sample_count;
             if fields.len() < expected {
-                return Err(format!("expected {expected} columns (8 + FORMAT + {sample_count} samples), found {}", fields.len()));
+                return Err(format!(
+                    "expected {expected} columns (8 + FORMAT + {sample_count} samples), found {}",
+                    fields.len()
+                ));
             }
             sample_genotype(fields[8], fields[9 + index], alts.len())?
         }
@@ -161,7 +171,8 @@ mod tests {
 
     #[test]
     fn reads_records_and_the_chosen_sample() {
-        let text = format!("{HEADER}c\t5\t.\tac\tG,T\t.\tPASS\t.\tDP:GT\t3:0/1\t4:1|2\r\n\nc\t6\t.\tA\t.\t.\tq10\t.\tGT\t1\n");
+        let text =
+            format!("{HEADER}c\t5\t.\tac\tG,T\t.\tPASS\t.\tDP:GT\t3:0/1\t4:1|2\r\n\nc\t6\t.\tA\t.\t.\tq10\t.\tGT\t1\n");
         let mut r = reader(&text).unwrap();
         assert_eq!(r.samples(), ["A", "B"]);
         r.set_sample_index(Some(1));

@@ -60,7 +60,7 @@ pub fn statuses(outdir: &Path) -> Vec<(String, String, String)> {
 /// `dagr run` with the test reference and its own reference cache under `work`.
 pub fn qc_run(work: &Path, pipeline: &str, sheet: &Path, outdir: &Path) -> Command {
     let mut c = dagr();
-    c.args(["run", pipeline, "--threads", "2", "--max-memory", "2G"])
+    c.args(["run", pipeline])
         .arg("--samplesheet")
         .arg(sheet)
         .arg("--reference")

@@ -79,7 +79,12 @@ impl Stage for PrepareReference {
         let files = prepared
             .files
             .iter()
-            .map(|f| ArtifactFile { role: f.role.to_string(), path: f.path.clone(), digest: f.md5.clone(), size: f.size })
+            .map(|f| ArtifactFile {
+                role: f.role.to_string(),
+                path: f.path.clone(),
+                digest: f.md5.clone(),
+                size: f.size,
+            })
             .collect();
         let mut outputs = StageOutputs::default();
         outputs.artifacts.insert("index".into(), Artifact { kind: ArtifactKind::ReferenceIndex, files });

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::align::load_index;
-use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, CancelFlag, Entity, FaultPlan, ParamValue, Params, Stage, StageContext};
+use crate::engine::stage::{
+    Artifact, ArtifactFile, ArtifactKind, CancelFlag, Entity, FaultPlan, ParamValue, Params, Stage, StageContext,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -58,10 +60,7 @@ fn first_run_writes_everything_second_is_up_to_date() {
     assert_eq!(first.fai, first.dir.join("ref.fa.fai"));
     assert_eq!(first.mmi, first.dir.join("ref.k21w11.mmi"));
     assert_eq!(std::fs::read_link(&first.fasta).unwrap(), fasta.canonicalize().unwrap());
-    assert_eq!(
-        std::fs::read_to_string(&first.fai).unwrap(),
-        "chrA\t6000\t18\t60\t61\nchrB\t6000\t6136\t60\t61\n"
-    );
+    assert_eq!(std::fs::read_to_string(&first.fai).unwrap(), "chrA\t6000\t18\t60\t61\nchrB\t6000\t6136\t60\t61\n");
     let dict = std::fs::read_to_string(&first.dict).unwrap();
     let uri = format!("UR:file://{}", fasta.canonicalize().unwrap().display());
     assert!(dict.starts_with("@HD\tVN:1.6\n@SQ\tSN:chrA\tLN:6000\tM5:"), "{dict}");
@@ -183,17 +182,27 @@ fn cancelled_before_work_is_interrupted() {
 fn concurrent_jobs_do_not_race() {
     let (_tmp, fasta, cache) = setup();
     let results: Vec<_> = std::thread::scope(|s| {
-        let jobs: Vec<_> = (0..3).map(|_| s.spawn(|| prepare(&fasta, Some(&cache), &PrepareOptions::default()))).collect();
+        let jobs: Vec<_> =
+            (0..3).map(|_| s.spawn(|| prepare(&fasta, Some(&cache), &PrepareOptions::default()))).collect();
         jobs.into_iter().map(|j| j.join().unwrap().unwrap()).collect()
     });
     assert_eq!(results.iter().filter(|r| !r.up_to_date()).count(), 1, "exactly one job builds");
     assert!(results.windows(2).all(|w| w[0].files == w[1].files));
 }
 
-fn run_stage(fasta: &Path, cache: &Path, params: &[(&str, i64)]) -> Result<crate::engine::stage::StageOutputs, crate::engine::stage::StageError> {
+fn run_stage(
+    fasta: &Path,
+    cache: &Path,
+    params: &[(&str, i64)],
+) -> Result<crate::engine::stage::StageOutputs, crate::engine::stage::StageError> {
     let input = Artifact {
         kind: ArtifactKind::ReferenceFasta,
-        files: vec![ArtifactFile { role: "fasta".into(), path: fasta.to_path_buf(), digest: "stat:0:0".into(), size: 0 }],
+        files: vec![ArtifactFile {
+            role: "fasta".into(),
+            path: fasta.to_path_buf(),
+            digest: "stat:0:0".into(),
+            size: 0,
+        }],
     };
     let inputs = BTreeMap::from([("fasta".to_string(), input)]);
     let params = Params(params.iter().map(|(k, v)| (k.to_string(), ParamValue::Int(*v))).collect());

@@ -164,9 +164,18 @@ mod tests {
     #[test]
     fn mnp_becomes_snvs() {
         let got = rows("AC", &["GT"]);
-        assert_eq!(got, vec![(0, "A".into(), "G".into(), vec![false, true], false), (1, "C".into(), "T".into(), vec![false, true], false)]);
+        assert_eq!(
+            got,
+            vec![
+                (0, "A".into(), "G".into(), vec![false, true], false),
+                (1, "C".into(), "T".into(), vec![false, true], false)
+            ]
+        );
         let got = rows("AGATCA", &["TGATGA"]);
-        assert_eq!(got.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect::<Vec<_>>(), vec![(0, "A", "T"), (4, "C", "G")]);
+        assert_eq!(
+            got.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect::<Vec<_>>(),
+            vec![(0, "A", "T"), (4, "C", "G")]
+        );
     }
 
     #[test]
@@ -176,7 +185,10 @@ mod tests {
         assert_eq!(got.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect::<Vec<_>>(), vec![(1, "CGT", "G")]);
         // ATCGAC>AGG: SNV T>G, then CGAC>G.
         let got = rows("ATCGAC", &["AGG"]);
-        assert_eq!(got.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect::<Vec<_>>(), vec![(1, "T", "G"), (2, "CGAC", "G")]);
+        assert_eq!(
+            got.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect::<Vec<_>>(),
+            vec![(1, "T", "G"), (2, "CGAC", "G")]
+        );
         // GGG>GGGGA: insertion anchored on the last G.
         let got = rows("GGG", &["GGGGA"]);
         assert_eq!(got.iter().map(|r| (r.0, r.1.as_str(), r.2.as_str())).collect::<Vec<_>>(), vec![(2, "G", "GGA")]);

@@ -60,9 +60,10 @@ impl NormalizedVariant {
 pub struct NormalizationStats {
     /// Records read from the file.
     pub records_read: u64,
-    /// Biallelic records after atomizing and splitting, `*` companions not counted.
+    /// Biallelic sequence records produced by atomizing and splitting (before de-duplication).
     pub biallelic_records: u64,
-    /// Records whose REF differs from the reference (left unnormalized, as `bcftools norm -c w`).
+    /// Biallelic rows whose REF differs from the reference (left unnormalized, as `bcftools norm
+    /// -c w`); bcftools also warns for the `*` companions, not counted here.
     pub ref_mismatches: u64,
     /// The first few mismatches, `contig:pos REF=x reference=y`.
     pub ref_mismatch_examples: Vec<String>,
@@ -123,7 +124,7 @@ impl<'a> Normalizer<'a> {
             if row.star {
                 self.stats.spanning_deletions_dropped += 1;
             }
-            let pos0 = rec.pos.zero_based() + row.offset;
+            let pos0 = rec.pos.zero_based().saturating_add(row.offset);
             let Some(variant) = self.normalize_row(rec, &contig, contig_len, pos0, &row)? else {
                 continue;
             };
@@ -164,7 +165,8 @@ impl<'a> Normalizer<'a> {
             end0,
             message,
         };
-        let ref_ok = realign::ref_matches(self.reference, contig, contig_len, pos0, &row.ref_allele).map_err(fetch_err)?;
+        let ref_ok =
+            realign::ref_matches(self.reference, contig, contig_len, pos0, &row.ref_allele).map_err(fetch_err)?;
         if !ref_ok {
             self.note_mismatch(contig, contig_len, pos0, &row.ref_allele);
         }
@@ -213,13 +215,18 @@ impl<'a> Normalizer<'a> {
     fn note_mismatch(&mut self, contig: &str, contig_len: u64, pos0: u64, ref_allele: &[u8]) {
         self.stats.ref_mismatches += 1;
         if self.stats.ref_mismatch_examples.len() < MISMATCH_EXAMPLES {
-            let end0 = (pos0 + ref_allele.len() as u64).min(contig_len);
-            let actual = if pos0 < end0 { self.reference.fetch(contig, pos0, end0).unwrap_or_default() } else { Vec::new() };
+            let end0 = pos0.saturating_add(ref_allele.len() as u64).min(contig_len);
+            let actual =
+                if pos0 < end0 { self.reference.fetch(contig, pos0, end0).unwrap_or_default() } else { Vec::new() };
             self.stats.ref_mismatch_examples.push(format!(
                 "{contig}:{} REF={} reference={}",
-                pos0 + 1,
+                pos0.saturating_add(1),
                 String::from_utf8_lossy(ref_allele),
-                if actual.is_empty() { "(past the contig end)".to_string() } else { String::from_utf8_lossy(&actual).to_ascii_uppercase() }
+                if actual.is_empty() {
+                    "(past the contig end)".to_string()
+                } else {
+                    String::from_utf8_lossy(&actual).to_ascii_uppercase()
+                }
             ));
         }
     }
@@ -235,9 +242,8 @@ impl<'a> Normalizer<'a> {
             if kept.get(group_start).is_none_or(|first| first.contig != variant.contig || first.pos != variant.pos) {
                 group_start = kept.len();
             }
-            let duplicate = kept[group_start..]
-                .iter()
-                .any(|k| k.ref_allele == variant.ref_allele && k.alt == variant.alt);
+            let duplicate =
+                kept[group_start..].iter().any(|k| k.ref_allele == variant.ref_allele && k.alt == variant.alt);
             if duplicate {
                 self.stats.duplicates_removed += 1;
             } else {
@@ -251,11 +257,8 @@ impl<'a> Normalizer<'a> {
 
 /// Re-codes a GT for a biallelic row: allele k → 1 when `carriers[k]`, else 0; missing stays.
 fn recode(gt: &Genotype, carriers: &[bool]) -> Genotype {
-    let alleles = gt
-        .alleles
-        .iter()
-        .map(|a| a.map(|k| u32::from(carriers.get(k as usize).copied().unwrap_or(false))))
-        .collect();
+    let alleles =
+        gt.alleles.iter().map(|a| a.map(|k| u32::from(carriers.get(k as usize).copied().unwrap_or(false)))).collect();
     Genotype { alleles, phased: gt.phased }
 }
 
@@ -272,7 +275,11 @@ pub struct NormalizedCallset {
 }
 
 /// Reads and normalizes `path` (VCF, VCF.gz or BCF) against `reference`.
-pub fn normalize_file(path: &Path, sample: Option<&str>, reference: &dyn SequenceSource) -> Result<NormalizedCallset, VcfError> {
+pub fn normalize_file(
+    path: &Path,
+    sample: Option<&str>,
+    reference: &dyn SequenceSource,
+) -> Result<NormalizedCallset, VcfError> {
     let reader = VariantReader::open(path, sample)?;
     let samples = reader.samples().to_vec();
     let chosen = reader.sample().map(str::to_string);

@@ -5,7 +5,8 @@ use super::*;
 use crate::vcf::sequence::InMemoryFasta;
 
 /// 1-based: A1 C2 G3 T4 A5 C6 G7 T8 A9 A10 ... (see the index comments).
-const SEQ: &[u8] = b"ACGTACGTAAAAAGGCTTTTTCCCACGTAGGGGGGTTTACAGATCAGAGAGAGAGTTTCCGAAGCTAGCATCGACTAGCATCGACTGGGCATCAGCAC";
+const SEQ: &[u8] =
+    b"ACGTACGTAAAAAGGCTTTTTCCCACGTAGGGGGGTTTACAGATCAGAGAGAGAGTTTCCGAAGCTAGCATCGACTAGCATCGACTGGGCATCAGCAC";
 
 fn run(body: &str) -> (Vec<String>, NormalizationStats) {
     let dir = tempfile::tempdir().unwrap();
@@ -50,9 +51,25 @@ fn matches_bcftools_on_mixed_cases() {
     .concat();
     let (got, stats) = run(&body);
     let want = [
-        "2 CGT G 0/1", "5 A G 1|0", "6 C T 1|0", "9 A AT 1/0", "9 A G 0/1", "14 G A 1/1", "15 G C 0/1",
-        "16 CT C 1/0", "16 CTT C 0/1", "25 AC GT 1/0", "29 AGGG A 0/1", "35 G GGA 1/1", "41 A T 0/1",
-        "45 C G 0/1", "48 AGAG A 0/1", "60 CGA G 0/0", "71 T G 0/1", "72 CGAC G 0/1", "81 TCGA T 1/0",
+        "2 CGT G 0/1",
+        "5 A G 1|0",
+        "6 C T 1|0",
+        "9 A AT 1/0",
+        "9 A G 0/1",
+        "14 G A 1/1",
+        "15 G C 0/1",
+        "16 CT C 1/0",
+        "16 CTT C 0/1",
+        "25 AC GT 1/0",
+        "29 AGGG A 0/1",
+        "35 G GGA 1/1",
+        "41 A T 0/1",
+        "45 C G 0/1",
+        "48 AGAG A 0/1",
+        "60 CGA G 0/0",
+        "71 T G 0/1",
+        "72 CGAC G 0/1",
+        "81 TCGA T 1/0",
     ];
     assert_eq!(got, want);
     assert_eq!(stats.records_read, 14);
@@ -138,4 +155,23 @@ fn unknown_sample_lists_the_samples() {
     assert!(err.contains("sample `X`") && err.contains("N, T"), "{err}");
     let set = normalize_file(&path, Some("T"), &fasta).unwrap();
     assert_eq!(set.sample.as_deref(), Some("T"));
+}
+
+#[test]
+fn truncated_gzip_names_the_file_and_line() {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.vcf.gz");
+    let mut text = String::from("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n");
+    for pos in 1..2000 {
+        text.push_str(&format!("c\t{}\t.\tA\tG\t.\t.\t.\n", pos % 90 + 1));
+    }
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    let bytes = gz.finish().unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let fasta = InMemoryFasta::from_sequences([("c", SEQ)]);
+    let err = normalize_file(&path, None, &fasta).unwrap_err().to_string();
+    assert!(err.contains("cut.vcf.gz: line") && err.contains("cannot read"), "{err}");
 }
