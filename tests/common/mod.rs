@@ -59,12 +59,17 @@ pub fn statuses(outdir: &Path) -> Vec<(String, String, String)> {
 
 /// `dagr run` with the test reference and its own reference cache under `work`.
 pub fn qc_run(work: &Path, pipeline: &str, sheet: &Path, outdir: &Path) -> Command {
+    qc_run_with_reference(work, pipeline, sheet, outdir, &testdata().join("ref/ref.fa"))
+}
+
+/// `dagr run` with another reference.
+pub fn qc_run_with_reference(work: &Path, pipeline: &str, sheet: &Path, outdir: &Path, reference: &Path) -> Command {
     let mut c = dagr();
     c.args(["run", pipeline])
         .arg("--samplesheet")
         .arg(sheet)
         .arg("--reference")
-        .arg(testdata().join("ref/ref.fa"))
+        .arg(reference)
         .arg("--reference-cache")
         .arg(work.join("refcache"))
         .arg("--outdir")
