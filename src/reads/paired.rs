@@ -130,14 +130,13 @@ impl MateStream {
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
         let (recycle, spare) = bounded(RECYCLED_CHUNKS);
         let thread_stop = Arc::clone(stop);
-        let handle = std::thread::Builder::new()
-            .name(format!("fastq-{mate}"))
-            .spawn(move || {
-                if let Err(e) = produce(source, options, &thread_stop, &tx, &spare) {
-                    let _ = tx.send(MateMsg::Failed(e));
-                }
-            })
-            .map_err(FastqError::Thread)?;
+        // Started through cpu_time so that its CPU is charged to the calling stage.
+        let handle = crate::cpu_time::spawn(format!("fastq-{mate}"), move || {
+            if let Err(e) = produce(source, options, &thread_stop, &tx, &spare) {
+                let _ = tx.send(MateMsg::Failed(e));
+            }
+        })
+        .map_err(FastqError::Thread)?;
         Ok(Self { rx, recycle, stop: Arc::clone(stop), handle: Some(handle) })
     }
 
