@@ -81,6 +81,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Index a reference FASTA: .fai, .dict, per-contig MD5s, minimap2 index (cached by digest)
     PrepareReference(prepare_reference::PrepareReferenceArgs),
+    /// Accuracy against a truth VCF (precision, recall, F1 for SNVs and indels)
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command line.
@@ -90,5 +92,6 @@ pub fn dispatch(cli: &Cli) -> Result<u8, CliError> {
         Command::Validate(a) => validate::run(a),
         Command::Demo(a) => demo::run(a),
         Command::PrepareReference(a) => prepare_reference::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
