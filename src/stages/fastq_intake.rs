@@ -103,6 +103,7 @@ impl Stage for FastqIntake {
 
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         let sample = ctx.sample()?;
+        tracing::info!("validating {} lane(s)", sample.lanes.len());
         ctx.input("reads")?;
         let min_base_quality = u8::try_from(ctx.params.int("min_base_quality")?)
             .map_err(|_| StageError::Runtime("internal: min_base_quality outside 0..=93 after validation".into()))?;
@@ -112,8 +113,7 @@ impl Stage for FastqIntake {
         let mut lanes = Vec::with_capacity(sample.lanes.len());
         let mut total = FastqStats::new(min_base_quality);
         for lane in &sample.lanes {
-            let stats = reads::scan_lane(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())
-                .map_err(stage_error)?;
+            let stats = scan_with_progress(&lane.fastq_1, &lane.fastq_2, &lane.lane, &options, ctx)?;
             total.merge(&stats);
             lanes.push(LaneMetrics {
                 lane: lane.lane.clone(),
@@ -180,6 +180,29 @@ fn write_metrics(
 }
 
 /// Sum of the contig lengths in a `.fai`.
+/// Scans one lane, logging the pairs read every [`PROGRESS_EVERY`] on long lanes.
+fn scan_with_progress(
+    r1: &std::path::Path,
+    r2: &std::path::Path,
+    lane: &str,
+    options: &ScanOptions,
+    ctx: &StageContext<'_>,
+) -> Result<FastqStats, StageError> {
+    let mut reader = reads::PairedFastqReader::open_with(r1, r2, options, ctx.cancel.as_atomic()).map_err(stage_error)?;
+    let mut last_report = std::time::Instant::now();
+    while let Some(batch) = reader.next_batch().map_err(stage_error)? {
+        drop(batch);
+        if last_report.elapsed() >= PROGRESS_EVERY {
+            tracing::info!(lane, "{} read pairs validated", reader.pairs_read());
+            last_report = std::time::Instant::now();
+        }
+    }
+    reader.into_stats().map_err(stage_error)
+}
+
+/// How often a long lane reports progress in the log.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
 fn reference_length(fai: &Path) -> Result<u64, StageError> {
     let records = read_fai(fai).map_err(|e| {
         if e.is_bad_input() { StageError::BadInput(e.to_string()) } else { StageError::Runtime(e.to_string()) }
