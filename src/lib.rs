@@ -5,6 +5,7 @@
 //! Domain modules never import the engine or the CLI.
 
 pub mod align;
+pub mod alignments;
 pub mod bench;
 pub mod cli;
 pub mod cpu_time;

@@ -98,6 +98,7 @@ pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> 
         dry_run: req.dry_run,
         cancel: cancel.clone(),
         faults,
+        command: req.command.clone(),
     };
     tracing::info!(
         "pipeline {} ({} stages, {} stage runs for {} samples), {} threads",

@@ -29,6 +29,8 @@ pub struct SchedulerConfig {
     pub dry_run: bool,
     pub cancel: CancelFlag,
     pub faults: FaultPlan,
+    /// The canonical command line, handed to stages for output headers.
+    pub command: String,
 }
 
 /// How an instance ended.
@@ -179,6 +181,7 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                     memory_bytes: memory,
                     cancel: config.cancel.clone(),
                     faults: config.faults.clone(),
+                    command: config.command.clone(),
                 };
                 tracing::info!(sample = %instance.entity.label(), stage = %node.name, threads, "running: {}", reasons.join("; "));
                 slots[i].running = true;

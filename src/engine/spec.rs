@@ -29,7 +29,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Pipelines shipped with dagr, by name.
-pub const SHIPPED: &[(&str, &str)] = &[("qc", include_str!("../../pipelines/qc.yaml"))];
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("qc", include_str!("../../pipelines/qc.yaml")),
+    ("align", include_str!("../../pipelines/align.yaml")),
+];
 
 /// A spec-level error: the file, the 1-based line (0 if unknown) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

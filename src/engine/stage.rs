@@ -50,6 +50,8 @@ pub enum ArtifactKind {
     FastqReads,
     /// Read counts and quality metrics of a sample's FASTQ (JSON).
     FastqMetrics,
+    /// A coordinate-sorted, duplicate-marked BAM or CRAM with its index and alignment QC files.
+    Alignments,
 }
 
 impl fmt::Display for ArtifactKind {
@@ -366,6 +368,8 @@ pub struct StageContext<'a> {
     pub pool: &'a rayon::ThreadPool,
     pub cancel: &'a CancelFlag,
     pub faults: &'a FaultPlan,
+    /// The run's canonical command line (execution-only flags dropped), for `@PG` and `##dagr_command`.
+    pub command: &'a str,
 }
 
 impl StageContext<'_> {

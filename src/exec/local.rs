@@ -26,6 +26,7 @@ pub struct InstanceJob {
     pub memory_bytes: u64,
     pub cancel: CancelFlag,
     pub faults: FaultPlan,
+    pub command: String,
 }
 
 /// How an instance ended, with its measurements.
@@ -60,6 +61,7 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
             pool: &pool,
             cancel: &job.cancel,
             faults: &job.faults,
+            command: &job.command,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.kind.run(&ctx)));
         pool_micros = cpu_time::pool_cpu_micros(&pool);

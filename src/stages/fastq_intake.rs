@@ -222,7 +222,7 @@ fn file_name(path: &Path) -> String {
 
 /// Cancellation → `Interrupted`; bad, truncated, missing or unreadable FASTQ → `BadInput`; the
 /// rest (I/O failure mid-read, internal) → `Runtime`.
-fn stage_error(e: FastqError) -> StageError {
+pub(crate) fn stage_error(e: FastqError) -> StageError {
     match e {
         FastqError::Cancelled => StageError::Interrupted,
         e if e.is_bad_input() => StageError::BadInput(e.to_string()),
@@ -279,6 +279,7 @@ mod tests {
             pool: &pool,
             cancel: &CancelFlag::default(),
             faults: &FaultPlan::parse(faults).unwrap(),
+            command: "dagr test",
         };
         FastqIntake.run(&ctx)
     }

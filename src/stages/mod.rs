@@ -1,5 +1,6 @@
 //! Stage kinds: each file adapts one domain module to the engine's [`Stage`] trait.
 
+pub mod align;
 pub mod fastq_intake;
 pub mod prepare_reference;
 
@@ -7,7 +8,7 @@ use crate::engine::stage::Stage;
 
 /// Every stage kind dagr ships, for lookup by the name used in pipeline YAML.
 pub fn registry() -> Vec<&'static dyn Stage> {
-    vec![&prepare_reference::PrepareReference, &fastq_intake::FastqIntake]
+    vec![&prepare_reference::PrepareReference, &fastq_intake::FastqIntake, &align::Align]
 }
 
 /// The stage kind called `kind`, if it exists.

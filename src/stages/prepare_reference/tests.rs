@@ -222,6 +222,7 @@ fn run_stage(
         pool: &pool,
         cancel: &cancel,
         faults: &faults,
+        command: "dagr test",
     };
     stage::PrepareReference.run(&ctx)
 }

@@ -1,0 +1,297 @@
+//! Writing coordinate-sorted records as an indexed BAM or CRAM, atomically.
+//!
+//! [`AlignmentWriter`] drives htslib directly (through `rust_htslib::htslib`) rather than through
+//! `rust_htslib::bam::Writer`, because that writer ignores the results of the header write and
+//! of the final close (the BGZF EOF block and the last blocks), and cannot set CRAM options before
+//! the header goes out. Here every call is checked:
+//!
+//! 1. htslib writes `<stem>.bam|.cram` under a temporary name in the destination folder
+//!    ([`TempPath`]); BAM is BGZF at htslib's default level, CRAM is version 3.0 with the reference
+//!    external (`embed_ref=0`), the header written with our `M5`/`UR`, then the reference FASTA
+//!    (with its `.fai` beside it) attached for encoding. `threads` compression threads come from
+//!    an htslib pool owned by the file. BGZF blocks and CRAM containers are cut by content, not
+//!    by thread, so the bytes do not depend on the thread count.
+//! 2. [`AlignmentWriter::finish`] closes the file (errors reported), builds the index (`.bai`,
+//!    or `.crai` for CRAM) from the temporary file into its own temporary name, then commits:
+//!    first it removes any index and `.md5` sidecars of an earlier run at the final names, then
+//!    renames the data (fsync, rename, `.md5` sidecar), and the index last. The index is the
+//!    completion mark: an index under its final name implies the data beside it is complete and
+//!    is the one it indexes. A crash before the data rename leaves only temporary names (removed
+//!    by the next run); between the two renames it leaves data without an index, which no reader
+//!    takes for a finished indexed pair (and the stage is not recorded as done, so `--resume`
+//!    reruns it). Renaming the index first would instead pair a new index with old or missing
+//!    data. Cost: one extra read of the file for the index and one for the MD5 (both usually from
+//!    the page cache).
+
+use crate::output_file::{Sidecar, TempPath, WrittenFile};
+use rust_htslib::bam::{self, Header, Read as _, Record};
+use rust_htslib::htslib;
+use std::ffi::CString;
+use std::io;
+use std::os::raw::{c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The container to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFormat {
+    Bam,
+    /// CRAM 3.0 against `reference_fasta`, which must have its `.fai` beside it.
+    Cram {
+        reference_fasta: PathBuf,
+    },
+}
+
+impl OutputFormat {
+    fn extension(&self) -> &'static str {
+        match self {
+            OutputFormat::Bam => "bam",
+            OutputFormat::Cram { .. } => "cram",
+        }
+    }
+    fn index_extension(&self) -> &'static str {
+        match self {
+            OutputFormat::Bam => "bai",
+            OutputFormat::Cram { .. } => "crai",
+        }
+    }
+}
+
+/// A committed alignment file and its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenAlignment {
+    pub data: WrittenFile,
+    pub index: WrittenFile,
+    pub records: u64,
+}
+
+/// Writing or reading alignments failed; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{}: an alignment output must be named *.{expected}", path.display())]
+    BadName { path: PathBuf, expected: &'static str },
+    #[error("{}: the CRAM reference has no index beside it ({} is missing); prepare the reference first", fasta.display(), fai.display())]
+    MissingFai { fasta: PathBuf, fai: PathBuf },
+    #[error("{}: htslib cannot {action}", path.display())]
+    Hts { path: PathBuf, action: &'static str },
+    #[error("{}: htslib cannot write record {qname:?}", path.display())]
+    Record { path: PathBuf, qname: String },
+    #[error("{}: building the index failed (htslib code {code})", path.display())]
+    Index { path: PathBuf, code: i32 },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: rust_htslib::errors::Error },
+}
+
+/// An open htslib output, closed (unchecked) on drop unless [`HtsFile::close`] ran.
+struct HtsFile(*mut htslib::htsFile);
+
+// SAFETY: the handle is used by one thread at a time (all access goes through `&mut self`), and
+// htslib's own compression threads synchronise internally.
+unsafe impl Send for HtsFile {}
+
+impl HtsFile {
+    fn close(mut self) -> c_int {
+        let fp = std::mem::replace(&mut self.0, std::ptr::null_mut());
+        // SAFETY: `fp` came from hts_open and is closed exactly once.
+        unsafe { htslib::hts_close(fp) }
+    }
+}
+
+impl Drop for HtsFile {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: as in `close`; the result is irrelevant for an abandoned temporary file.
+            unsafe { htslib::hts_close(self.0) };
+        }
+    }
+}
+
+/// A parsed header owned by the writer (htslib's `sam_hdr_t`), destroyed on drop.
+struct HtsHeader(*mut htslib::sam_hdr_t);
+
+// SAFETY: only read after parsing, from one thread at a time.
+unsafe impl Send for HtsHeader {}
+
+impl HtsHeader {
+    /// Parses `header`; `None` when htslib rejects a line (unlike `HeaderView::from_header`,
+    /// which would dereference the null result).
+    fn parse(header: &Header) -> Option<Self> {
+        let mut text = header.to_bytes();
+        if text.last() != Some(&b'\n') {
+            text.push(b'\n');
+        }
+        let len = text.len();
+        let text = CString::new(text).ok()?;
+        // SAFETY: `text` is valid for `len` bytes (plus its NUL); a null result is checked.
+        let parsed = unsafe { htslib::sam_hdr_parse(len, text.as_ptr()) };
+        (!parsed.is_null()).then_some(HtsHeader(parsed))
+    }
+}
+
+impl Drop for HtsHeader {
+    fn drop(&mut self) {
+        // SAFETY: created by sam_hdr_parse, destroyed once.
+        unsafe { htslib::sam_hdr_destroy(self.0) };
+    }
+}
+
+/// Writes records (already in coordinate order) to a BAM or CRAM and commits it with its index.
+pub struct AlignmentWriter {
+    // Declared first so it closes before the temporary files are removed on drop.
+    file: HtsFile,
+    header: HtsHeader,
+    data: TempPath,
+    index: TempPath,
+    threads: usize,
+    records: u64,
+}
+
+impl AlignmentWriter {
+    /// Opens `final_path` (`<stem>.bam` or `<stem>.cram`, matching `format`) for writing under a
+    /// temporary name and writes `header`. `threads`: htslib compression threads (0: inline).
+    pub fn create(
+        final_path: &Path,
+        format: OutputFormat,
+        header: &Header,
+        threads: usize,
+    ) -> Result<Self, WriteError> {
+        let expected = format.extension();
+        if final_path.extension().and_then(|e| e.to_str()) != Some(expected) || final_path.file_stem().is_none() {
+            return Err(WriteError::BadName { path: final_path.to_path_buf(), expected });
+        }
+        let data = TempPath::new(final_path);
+        let index = TempPath::new(with_suffix(final_path, format.index_extension()));
+        let path = final_path.to_path_buf();
+        let hts = |action| WriteError::Hts { path: path.clone(), action };
+        let mode: &[u8] = match format {
+            OutputFormat::Bam => b"wb\0",
+            OutputFormat::Cram { .. } => b"wc\0",
+        };
+        if let OutputFormat::Cram { reference_fasta } = &format {
+            let fai = with_suffix(reference_fasta, "fai");
+            if !fai.is_file() {
+                return Err(WriteError::MissingFai { fasta: reference_fasta.clone(), fai });
+            }
+        }
+        let c_data = c_path(data.path(), &path)?;
+        // SAFETY: both strings are NUL-terminated; a null result is checked.
+        let fp = unsafe { htslib::hts_open(c_data.as_ptr(), mode.as_ptr().cast::<c_char>()) };
+        if fp.is_null() {
+            return Err(hts("create the file"));
+        }
+        let file = HtsFile(fp);
+        let header = HtsHeader::parse(header).ok_or_else(|| hts("parse the header"))?;
+        // SAFETY: `file.0` is open; options take the documented argument types.
+        unsafe {
+            if let OutputFormat::Cram { .. } = format {
+                let version = b"3.0\0";
+                if htslib::hts_set_opt(
+                    file.0,
+                    htslib::hts_fmt_option_CRAM_OPT_VERSION,
+                    version.as_ptr().cast::<c_char>(),
+                ) != 0
+                {
+                    return Err(hts("select CRAM version 3.0"));
+                }
+                if htslib::hts_set_opt(file.0, htslib::hts_fmt_option_CRAM_OPT_EMBED_REF, 0 as c_int) != 0 {
+                    return Err(hts("keep the reference external"));
+                }
+            }
+            if threads > 0 && htslib::hts_set_threads(file.0, c_int::try_from(threads).unwrap_or(c_int::MAX)) != 0 {
+                return Err(hts("start compression threads"));
+            }
+            if htslib::sam_hdr_write(file.0, header.0) != 0 {
+                return Err(hts("write the header"));
+            }
+        }
+        if let OutputFormat::Cram { reference_fasta } = &format {
+            let c_ref = c_path(reference_fasta, &path)?;
+            // SAFETY: open file, NUL-terminated path.
+            if unsafe { htslib::hts_set_fai_filename(file.0, c_ref.as_ptr()) } != 0 {
+                return Err(hts("load the CRAM reference"));
+            }
+        }
+        Ok(AlignmentWriter { file, header, data, index, threads, records: 0 })
+    }
+
+    /// Appends one record (records must come in coordinate order for the index).
+    pub fn write(&mut self, record: &Record) -> Result<(), WriteError> {
+        // SAFETY: open file, header and record valid for the call.
+        let rc = unsafe { htslib::sam_write1(self.file.0, self.header.0, std::ptr::from_ref(record.inner())) };
+        if rc < 0 {
+            let qname = String::from_utf8_lossy(record.qname()).into_owned();
+            return Err(WriteError::Record { path: self.data.final_path().to_path_buf(), qname });
+        }
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Closes the file, builds its index and commits both (data first, index last) with `.md5`s.
+    pub fn finish(self) -> Result<WrittenAlignment, WriteError> {
+        let AlignmentWriter { file, header, data, index, threads, records } = self;
+        let final_path = data.final_path().to_path_buf();
+        if file.close() != 0 {
+            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)" });
+        }
+        drop(header);
+        build_index(data.path(), index.path(), threads, &final_path)?;
+        let final_index = index.final_path().to_path_buf();
+        for stale in [final_index.clone(), with_suffix(&final_index, "md5"), with_suffix(&final_path, "md5")] {
+            match std::fs::remove_file(&stale) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(WriteError::Io { path: stale, source }),
+            }
+        }
+        let data = data.commit(Sidecar::Md5).map_err(|source| WriteError::Io { path: final_path, source })?;
+        let index = index.commit(Sidecar::Md5).map_err(|source| WriteError::Io { path: final_index, source })?;
+        Ok(WrittenAlignment { data, index, records })
+    }
+}
+
+fn build_index(data: &Path, index: &Path, threads: usize, final_path: &Path) -> Result<(), WriteError> {
+    let c_data = c_path(data, final_path)?;
+    let c_index = c_path(index, final_path)?;
+    let threads = c_int::try_from(threads).unwrap_or(c_int::MAX);
+    // SAFETY: NUL-terminated paths; min_shift 0 asks for BAI (CRAM always gets CRAI).
+    let code = unsafe { htslib::sam_index_build3(c_data.as_ptr(), c_index.as_ptr(), 0, threads) };
+    if code != 0 {
+        return Err(WriteError::Index { path: final_path.to_path_buf(), code });
+    }
+    Ok(())
+}
+
+/// `path` with `.suffix` appended to its full name (`x.bam` → `x.bam.bai`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn c_path(path: &Path, named: &Path) -> Result<CString, WriteError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| WriteError::Io {
+        path: named.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"),
+    })
+}
+
+/// Reads every record of a BAM or CRAM (CRAM decoded against `reference`): for tests and checks.
+pub fn read_all(path: &Path, reference: Option<&Path>) -> Result<Vec<Record>, WriteError> {
+    let read_err = |source| WriteError::Read { path: path.to_path_buf(), source };
+    let mut reader = bam::Reader::from_path(path).map_err(read_err)?;
+    if let Some(reference) = reference {
+        reader.set_reference(reference).map_err(read_err)?;
+    }
+    reader.records().map(|r| r.map_err(read_err)).collect()
+}
+
+#[cfg(test)]
+mod tests;

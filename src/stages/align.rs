@@ -1,0 +1,308 @@
+//! Stage `align` (scope sample): paired FASTQ → duplicate-marked, coordinate-sorted BAM/CRAM with
+//! its index and alignment QC, in one streaming pass inside one process.
+//!
+//! Per lane (one read group each): [`crate::reads::PairedFastqReader`] decompresses and validates
+//! R1/R2 on two threads (the same checks as `fastq_intake`, one decompression pass) and hands
+//! fixed-size batches to [`crate::align::PairAligner`], which maps each batch on the stage's rayon
+//! pool with minimap2 (`sr`) and builds the records, their sort keys and the pairs' duplicate keys
+//! while both mates are in hand. Records go to [`crate::alignments::sort::RecordSorter`] (in-memory
+//! runs, spilled under `--tmp-dir` past the memory budget); duplicate keys to a vector. At the end,
+//! [`crate::alignments::markdup::resolve`] reduces the keys per library, and one merge pass over
+//! the sorted records sets 0x400 on duplicates, feeds [`crate::alignments::qc::AlignmentQc`] and
+//! writes through [`crate::alignments::writer::AlignmentWriter`] (htslib compression threads).
+//! Output does not depend on the thread count: batches are a fixed number of pairs, results are
+//! reassembled in input order, and sort keys and duplicate ties are broken by input order or by
+//! read-name hash.
+//!
+//! Cost: minimap2 mapping dominates; sorting is O(n log n) in memory plus one spill write and one
+//! read per record past the budget; the write pass is one BGZF compression per record.
+
+mod outputs;
+mod shared_index;
+
+use crate::align::{AlignOptions, PairAligner, ReadGroup};
+use crate::alignments::header::{ContigLine, HeaderSpec, ProgramLine, ReadGroupLine, build_header};
+use crate::alignments::keys::{Mate, PairId};
+use crate::alignments::markdup::{self, MarkdupOptions};
+use crate::alignments::qc::{AlignmentQc, territory_from_reference};
+use crate::alignments::sort::{RecordSorter, SortOptions};
+use crate::alignments::writer::{AlignmentWriter, OutputFormat};
+use crate::engine::stage::{
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
+    StageOutputs,
+};
+use crate::engine::samplesheet::Sample;
+use crate::genome::Reference;
+use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Bits of a [`PairId`] left for the pair's ordinal within its lane (the lane index is above).
+const LANE_SHIFT: u32 = 40;
+/// How often a long lane reports progress in the log.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+
+pub struct Align;
+
+static INPUTS: [SlotSpec; 2] = [
+    SlotSpec { name: "reads", kind: ArtifactKind::FastqReads, doc: "the sample's paired FASTQ lanes" },
+    SlotSpec { name: "reference", kind: ArtifactKind::ReferenceIndex, doc: "prepared reference (minimap2 index, MD5s)" },
+];
+static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
+    name: "alignments",
+    kind: ArtifactKind::Alignments,
+    doc: "<sample>.bam/.cram + index, alignment QC, duplicate metrics",
+}];
+static PARAMS: [ParamSpec; 3] = [
+    ParamSpec {
+        name: "format",
+        kind: ParamKind::Choice(&["bam", "cram"]),
+        default: ParamDefault::Choice("bam"),
+        doc: "output container: BAM, or CRAM 3.0 against the reference (not embedded)",
+    },
+    ParamSpec {
+        name: "optical_pixel_distance",
+        kind: ParamKind::Int { min: 0, max: 100_000 },
+        default: ParamDefault::Int(2500),
+        doc: "duplicates closer than this on one tile are optical (2500 patterned flow cells, 100 older ones)",
+    },
+    ParamSpec {
+        name: "max_fragment_length",
+        kind: ParamKind::Int { min: 50, max: 100_000 },
+        default: ParamDefault::Int(800),
+        doc: "longest fragment minimap2 pairs and the proper-pair flag accepts",
+    },
+];
+
+impl Stage for Align {
+    fn kind(&self) -> &'static str {
+        "align"
+    }
+    fn description(&self) -> &'static str {
+        "FASTQ to a duplicate-marked, coordinate-sorted BAM/CRAM + index and alignment QC (minimap2, one pass)"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn scope(&self) -> Scope {
+        Scope::Sample
+    }
+    fn inputs(&self) -> &'static [SlotSpec] {
+        &INPUTS
+    }
+    fn outputs(&self) -> &'static [SlotSpec] {
+        &OUTPUTS
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        &PARAMS
+    }
+    fn default_resources(&self) -> Resources {
+        Resources { threads: 16, memory_bytes: 32 << 30, time_seconds: 24 * 3600 }
+    }
+    fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+        run(ctx)
+    }
+}
+
+/// The prepared reference's files, from the input artifact.
+struct PreparedFiles {
+    /// The cache's FASTA (a symlink with the `.fai` beside it: what htslib and CRAM need).
+    fasta: PathBuf,
+    fai: PathBuf,
+    md5: PathBuf,
+    mmi: PathBuf,
+}
+
+fn prepared_files(ctx: &StageContext<'_>) -> Result<PreparedFiles, StageError> {
+    let r = ctx.input("reference")?;
+    Ok(PreparedFiles {
+        fasta: r.file("fasta")?.to_path_buf(),
+        fai: r.file("fai")?.to_path_buf(),
+        md5: r.file("md5")?.to_path_buf(),
+        mmi: r.file("mmi")?.to_path_buf(),
+    })
+}
+
+/// What the alignment pass collected before the write pass.
+struct Aligned {
+    sorter: RecordSorter,
+    candidates: Vec<crate::alignments::keys::DupCandidate>,
+    fastq: FastqStats,
+    align: crate::align::AlignStats,
+    /// Per library index: reads without a mapped primary, and supplementary/secondary records.
+    unmapped_by_library: Vec<u64>,
+    extra_records_by_library: Vec<u64>,
+    read_groups: Vec<ReadGroupLine>,
+}
+
+fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+    let sample = ctx.sample()?;
+    let files = prepared_files(ctx)?;
+    let format = match ctx.params.text("format")? {
+        "cram" => OutputFormat::Cram { reference_fasta: files.fasta.clone() },
+        _ => OutputFormat::Bam,
+    };
+    let aligner = shared_index::load(&files.mmi, ctx.threads)?;
+    let max_fragment = usize::try_from(ctx.params.int("max_fragment_length")?).unwrap_or(800);
+    let pair_aligner = PairAligner::new(aligner, AlignOptions { max_fragment_len: Some(max_fragment), secondary: false })
+        .map_err(|e| StageError::Runtime(format!("{}: {e}", files.mmi.display())))?;
+    let contigs = header_contigs(&files.md5, &pair_aligner)?;
+    let libraries: Vec<String> =
+        sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+
+    let aligned = align_lanes(ctx, sample, &pair_aligner, &libraries)?;
+    tracing::info!(pairs = aligned.align.pairs, "aligned; marking duplicates and writing");
+    let mut marks = markdup::resolve(
+        aligned.candidates,
+        &libraries,
+        &MarkdupOptions { optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500) },
+    );
+    for (library, (&unmapped, &extra)) in aligned.unmapped_by_library.iter().zip(&aligned.extra_records_by_library).enumerate() {
+        marks.add_unmapped_reads(library as u32, unmapped);
+        marks.add_secondary_or_supplementary(library as u32, extra);
+    }
+    ctx.fault_point("before_write")?;
+
+    let header = build_header(&HeaderSpec {
+        contigs,
+        reference_uri: crate::genome::dict::file_uri(&std::fs::canonicalize(&files.fasta).unwrap_or(files.fasta.clone())),
+        assembly: None,
+        read_groups: aligned.read_groups.clone(),
+        program: ProgramLine {
+            id: "dagr".into(),
+            name: "dagr".into(),
+            version: crate::VERSION.into(),
+            command_line: ctx.command.to_string(),
+        },
+    })
+    .map_err(|e| StageError::BadInput(format!("sample `{}`: {e}", sample.name)))?;
+    let reference = Reference::open(&files.fasta, &files.fai).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let territory = territory_from_reference(&reference).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let mut qc = AlignmentQc::new(territory);
+
+    let extension = if matches!(format, OutputFormat::Cram { .. }) { "cram" } else { "bam" };
+    let out_path = ctx.output_dir.join(format!("{}.{extension}", sample.name));
+    let mut writer = AlignmentWriter::create(&out_path, format, &header, ctx.threads)
+        .map_err(|e| StageError::Runtime(e.to_string()))?;
+    let sorted = aligned.sorter.finish(ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+    for (n, item) in sorted.enumerate() {
+        let (key, mut record) = item.map_err(|e| StageError::Runtime(e.to_string()))?;
+        let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
+        if marks.is_duplicate(key.pair_id, mate) {
+            record.set_flags(record.flags() | 0x400);
+        }
+        qc.observe(&record);
+        writer.write(&record).map_err(|e| StageError::Runtime(e.to_string()))?;
+        if n % 1_000_000 == 0 {
+            ctx.cancel.check()?;
+        }
+    }
+    let written = writer.finish().map_err(|e| StageError::Runtime(e.to_string()))?;
+    outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.align)
+}
+
+/// `@SQ` lines in the index's contig order, checked against the prepared reference's MD5 table.
+fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigLine>, StageError> {
+    let table = crate::genome::dict::read_md5_table(md5_table).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let index = aligner.contigs();
+    let same = table.len() == index.len()
+        && table.iter().zip(index).all(|(t, i)| t.name == i.name && t.length == u64::from(i.len));
+    if !same {
+        return Err(StageError::Runtime(format!(
+            "{}: the minimap2 index and the reference's MD5 table list different contigs; rerun prepare_reference",
+            md5_table.display()
+        )));
+    }
+    table
+        .into_iter()
+        .map(|c| {
+            let md5 = c.md5.ok_or_else(|| StageError::Runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name)))?;
+            Ok(ContigLine { name: c.name, length: c.length, md5 })
+        })
+        .collect()
+}
+
+fn align_lanes(ctx: &StageContext<'_>, sample: &Sample, aligner: &PairAligner, libraries: &[String]) -> Result<Aligned, StageError> {
+    let mut sorter = RecordSorter::new(SortOptions {
+        // Leave a quarter of the budget to the index, the reader buffers and the write pass.
+        memory_bytes: (ctx.memory_bytes / 4 * 3).max(64 << 20),
+        tmp_dir: ctx.tmp_dir.to_path_buf(),
+    })
+    .map_err(|e| StageError::Runtime(e.to_string()))?;
+    let mut aligned = Aligned {
+        sorter: RecordSorter::new(SortOptions { memory_bytes: 1, tmp_dir: ctx.tmp_dir.to_path_buf() })
+            .map_err(|e| StageError::Runtime(e.to_string()))?,
+        candidates: Vec::new(),
+        fastq: FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY),
+        align: Default::default(),
+        unmapped_by_library: vec![0; libraries.len()],
+        extra_records_by_library: vec![0; libraries.len()],
+        read_groups: Vec::new(),
+    };
+    for (lane_index, lane) in sample.lanes.iter().enumerate() {
+        let library_index = libraries.iter().position(|l| *l == lane.library).unwrap_or(0);
+        let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
+        let options = ScanOptions { min_base_quality: crate::reads::DEFAULT_MIN_BASE_QUALITY };
+        let mut reader = PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())
+            .map_err(super::fastq_intake::stage_error)?;
+        let lane_base: PairId = (lane_index as u64) << LANE_SHIFT;
+        let mut platform_unit = None;
+        let mut lane_stats = crate::align::AlignStats::default();
+        let mut last_report = Instant::now();
+        while let Some(batch) = reader.next_batch().map_err(super::fastq_intake::stage_error)? {
+            if platform_unit.is_none() && !batch.is_empty() {
+                platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
+            }
+            let first = lane_base + batch.first_pair_number() - 1;
+            let out = aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+            drop(batch);
+            lane_stats.merge(&out.stats);
+            aligned.candidates.extend(out.candidates);
+            sorter.push(out.records, ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+            if last_report.elapsed() >= PROGRESS_EVERY {
+                tracing::info!(lane = %lane.lane, "{} read pairs aligned", reader.pairs_read());
+                last_report = Instant::now();
+            }
+        }
+        aligned.fastq.merge(&reader.into_stats().map_err(super::fastq_intake::stage_error)?);
+        aligned.unmapped_by_library[library_index] += lane_stats.reads - lane_stats.mapped_reads;
+        aligned.extra_records_by_library[library_index] += lane_stats.supplementary_records + lane_stats.secondary_records;
+        aligned.align.merge(&lane_stats);
+        aligned.read_groups.push(ReadGroupLine {
+            id: rg.id.clone(),
+            sample: sample.name.clone(),
+            library: lane.library.clone(),
+            platform: "ILLUMINA".into(),
+            platform_unit: platform_unit.unwrap_or_else(|| rg.id.clone()),
+        });
+        ctx.fault_point("after_lane")?;
+    }
+    aligned.sorter = sorter;
+    Ok(aligned)
+}
+
+/// `PU` from an Illumina read name (`instrument:run:flowcell:lane:...` → `flowcell.lane`), else
+/// the read-group ID.
+fn platform_unit_of(name: &[u8], fallback: &str) -> String {
+    let fields: Vec<&[u8]> = name.split(|&b| b == b':').collect();
+    if fields.len() >= 7
+        && let (Ok(flowcell), Ok(lane)) = (std::str::from_utf8(fields[2]), std::str::from_utf8(fields[3]))
+        && !flowcell.is_empty()
+        && lane.bytes().all(|b| b.is_ascii_digit())
+    {
+        return format!("{flowcell}.{lane}");
+    }
+    fallback.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::platform_unit_of;
+
+    #[test]
+    fn platform_unit_from_illumina_names() {
+        assert_eq!(platform_unit_of(b"GERM:1:HBENCHXX:3:1143:20184:9274", "x"), "HBENCHXX.3");
+        assert_eq!(platform_unit_of(b"read42", "S1.L1"), "S1.L1");
+    }
+}
