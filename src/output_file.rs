@@ -1,7 +1,7 @@
 //! Durable, atomic output files.
 //!
 //! Every file dagr hands to a user or to a later stage is written under a temporary name in its
-//! destination folder (`.<name>.dagr-tmp.<pid>`), hashed (MD5) while it is written, flushed,
+//! destination folder (`.<name>.dagr-tmp`), hashed (MD5) while it is written, flushed,
 //! fsynced and only then renamed to its final name; the folder is fsynced after the rename. A
 //! killed run therefore never leaves a file that looks finished: what carries a final name is
 //! complete. Final outputs also get an `<name>.md5` sidecar in `md5sum -c` format, as national
@@ -16,8 +16,13 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Prefix and infix of temporary names; anything matching is garbage from an interrupted run.
-const TMP_MARK: &str = ".dagr-tmp.";
+/// Suffix of temporary names; anything matching is garbage from an interrupted run.
+///
+/// The name holds no process id: a run holds an exclusive lock on its output folder (and the
+/// reference cache on its own), so one writer per final path is guaranteed, and a name that does
+/// not vary keeps outputs byte-identical (CRAM, for one, records the first 20 characters of the
+/// file name it was written under).
+const TMP_MARK: &str = ".dagr-tmp";
 
 /// A committed file: where it is, its MD5 (lower-case hex) and size in bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,18 +39,18 @@ pub enum Sidecar {
     None,
 }
 
-/// The temporary name used for `final_path` by this process.
+/// The temporary name used for `final_path`.
 pub fn temp_name_for(final_path: &Path) -> PathBuf {
     let name = final_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".to_string());
-    final_path.with_file_name(format!(".{name}{TMP_MARK}{}", std::process::id()))
+    final_path.with_file_name(format!(".{name}{TMP_MARK}"))
 }
 
 /// True for names that [`temp_name_for`] produces (leftovers of a killed run).
 pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with('.') && name.contains(TMP_MARK)
+    name.starts_with('.') && name.ends_with(TMP_MARK)
 }
 
 /// Removes temporary files left in `dir` by interrupted runs (not recursive). Returns how many.

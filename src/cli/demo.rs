@@ -13,7 +13,7 @@ Examples:
   dagr demo --outdir /tmp/try-dagr --threads 4";
 
 /// Shipped pipelines the demo runs, in order, each into `<outdir>/<pipeline>/`.
-const DEMO_PIPELINES: &[&str] = &["qc"];
+const DEMO_PIPELINES: &[&str] = &["qc", "align"];
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXAMPLES)]

@@ -186,6 +186,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let mut writer = AlignmentWriter::create(&out_path, format, &header, ctx.threads)
         .map_err(|e| StageError::Runtime(e.to_string()))?;
     let sorted = aligned.sorter.finish(ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let sort_stats = sorted.stats();
     for (n, item) in sorted.enumerate() {
         let (key, mut record) = item.map_err(|e| StageError::Runtime(e.to_string()))?;
         let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
@@ -199,7 +200,11 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         }
     }
     let written = writer.finish().map_err(|e| StageError::Runtime(e.to_string()))?;
-    outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.align)
+    let mut outputs = outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.align)?;
+    // How the sort went (runs spilled under --tmp-dir past the memory budget): run report only.
+    outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
+    outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
+    Ok(outputs)
 }
 
 /// `@SQ` lines in the index's contig order, checked against the prepared reference's MD5 table.
