@@ -7,6 +7,7 @@
 pub mod align;
 pub mod alignments;
 pub mod bench;
+pub mod call;
 pub mod cli;
 pub mod cpu_time;
 pub mod engine;

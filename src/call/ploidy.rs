@@ -1,0 +1,249 @@
+//! Ploidy by region, from the sample's sex, and sex inference from X/Y coverage.
+//!
+//! Built in: GRCh37 (`X`/`Y` or `chrX`/`chrY` of GRCh37 length) and GRCh38 (`chrX`/`chrY`)
+//! pseudo-autosomal regions. An XX sample is diploid everywhere and has no chrY; an XY sample is
+//! haploid on chrX and chrY outside the PARs, diploid in the chrX PARs, and chrY's PARs are
+//! absent (their reads map to the chrX copy, which is called diploid, as GATK and DRAGEN do).
+//! Autosomes and every other contig are diploid. A BED with a fourth column (`0`, `1` or `2`)
+//! overrides any of it, for other assemblies or species; its intervals win over the built-in map.
+//! Lookups are a binary search over at most a few intervals per contig.
+//!
+//! Sex inference: mean depth on chrX and chrY outside the PARs relative to the autosomes; XX has
+//! X/A ≈ 1 and Y/A ≈ 0, XY has X/A ≈ 0.5 and Y/A ≈ 0.5.
+
+use super::types::Ploidy;
+use crate::engine::samplesheet::Sex;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Which human assembly's PAR coordinates apply, recognised by chrX's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assembly {
+    Grch37,
+    Grch38,
+}
+
+const GRCH37_X_LEN: u64 = 155_270_560;
+const GRCH38_X_LEN: u64 = 156_040_895;
+
+/// 0-based half-open PARs: (X intervals, Y intervals).
+fn pars(assembly: Assembly) -> ([(u64, u64); 2], [(u64, u64); 2]) {
+    match assembly {
+        Assembly::Grch37 => ([(60_000, 2_699_520), (154_931_043, 155_260_560)], [(10_000, 2_649_520), (59_034_049, 59_363_566)]),
+        Assembly::Grch38 => {
+            ([(10_000, 2_781_479), (155_701_382, 156_030_895)], [(10_000, 2_781_479), (56_887_902, 57_217_415)])
+        }
+    }
+}
+
+/// The role of a contig for ploidy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContigRole {
+    X,
+    Y,
+    Other,
+}
+
+/// Recognises chrX/chrY by name (`X`, `chrX`, `Y`, `chrY`).
+pub fn contig_role(name: &str) -> ContigRole {
+    match name.strip_prefix("chr").unwrap_or(name) {
+        "X" => ContigRole::X,
+        "Y" => ContigRole::Y,
+        _ => ContigRole::Other,
+    }
+}
+
+/// Detects the assembly from the contigs (name, length), if human.
+pub fn detect_assembly(contigs: &[(String, u64)]) -> Option<Assembly> {
+    contigs.iter().find(|(n, _)| contig_role(n) == ContigRole::X).and_then(|(_, len)| match *len {
+        GRCH37_X_LEN => Some(Assembly::Grch37),
+        GRCH38_X_LEN => Some(Assembly::Grch38),
+        _ => None,
+    })
+}
+
+/// Ploidy intervals per contig name; positions outside any interval are diploid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PloidyMap {
+    /// contig → sorted, non-overlapping (start, end, ploidy).
+    intervals: BTreeMap<String, Vec<(u64, u64, Ploidy)>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PloidyError {
+    #[error("{path}: cannot read the ploidy BED: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Invalid { path: String, line: usize, message: String },
+}
+
+impl PloidyMap {
+    /// The built-in map for `sex` on these contigs. Unknown sex is treated as XX for chrX
+    /// (diploid) and leaves chrY diploid where reads exist: infer sex first where possible.
+    pub fn for_sex(contigs: &[(String, u64)], sex: Sex) -> PloidyMap {
+        let mut map = PloidyMap::default();
+        let assembly = detect_assembly(contigs);
+        for (name, len) in contigs {
+            let role = contig_role(name);
+            let (x_pars, y_pars) = assembly.map(pars).unwrap_or(([(0, 0); 2], [(0, 0); 2]));
+            let intervals = match (sex, role) {
+                (Sex::XY, ContigRole::X) => complement(*len, &x_pars, Ploidy::Haploid, Some(Ploidy::Diploid)),
+                (Sex::XY, ContigRole::Y) => complement(*len, &y_pars, Ploidy::Haploid, Some(Ploidy::Absent)),
+                (Sex::XX, ContigRole::Y) => vec![(0, *len, Ploidy::Absent)],
+                _ => continue,
+            };
+            map.intervals.insert(name.clone(), intervals);
+        }
+        map
+    }
+
+    /// Applies a BED (`contig start end ploidy`, 0-based half-open) over the map.
+    pub fn override_with_bed(&mut self, path: &Path) -> Result<(), PloidyError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PloidyError::Read { path: p.clone(), source })?;
+        for (i, line) in text.lines().enumerate() {
+            let line_no = i + 1;
+            if line.trim().is_empty() || line.starts_with('#') || line.starts_with("track") || line.starts_with("browser") {
+                continue;
+            }
+            let bad = |message: String| PloidyError::Invalid { path: p.clone(), line: line_no, message };
+            let f: Vec<&str> = line.split('\t').collect();
+            if f.len() < 4 {
+                return Err(bad("expected 4 tab-separated columns: contig, start, end, ploidy (0, 1 or 2)".into()));
+            }
+            let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start `{}` is not a number", f[1])))?;
+            let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end `{}` is not a number", f[2])))?;
+            if end <= start {
+                return Err(bad(format!("end {end} is not after start {start}")));
+            }
+            let ploidy = match f[3].trim() {
+                "0" => Ploidy::Absent,
+                "1" => Ploidy::Haploid,
+                "2" => Ploidy::Diploid,
+                other => return Err(bad(format!("ploidy `{other}` is not 0, 1 or 2"))),
+            };
+            self.set(f[0], start, end, ploidy);
+        }
+        Ok(())
+    }
+
+    /// Sets `ploidy` on `[start, end)` of `contig`, replacing what was there.
+    pub fn set(&mut self, contig: &str, start: u64, end: u64, ploidy: Ploidy) {
+        let list = self.intervals.entry(contig.to_string()).or_default();
+        let mut next = Vec::with_capacity(list.len() + 2);
+        for &(s, e, p) in list.iter() {
+            if e <= start || s >= end {
+                next.push((s, e, p));
+                continue;
+            }
+            if s < start {
+                next.push((s, start, p));
+            }
+            if e > end {
+                next.push((end, e, p));
+            }
+        }
+        next.push((start, end, ploidy));
+        next.sort_unstable_by_key(|&(s, _, _)| s);
+        *list = next;
+    }
+
+    /// Ploidy at a 0-based position.
+    pub fn at(&self, contig: &str, pos: u64) -> Ploidy {
+        let Some(list) = self.intervals.get(contig) else { return Ploidy::Diploid };
+        let i = list.partition_point(|&(s, _, _)| s <= pos);
+        match i.checked_sub(1).map(|j| list[j]) {
+            Some((_, e, p)) if pos < e => p,
+            _ => Ploidy::Diploid,
+        }
+    }
+}
+
+/// Intervals of `[0, len)`: `inside` the `pars` (when given) and `outside` elsewhere.
+fn complement(len: u64, pars: &[(u64, u64)], outside: Ploidy, inside: Option<Ploidy>) -> Vec<(u64, u64, Ploidy)> {
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    for &(s, e) in pars.iter().filter(|(s, e)| e > s && *s < len) {
+        if s > cursor {
+            out.push((cursor, s, outside));
+        }
+        if let Some(p) = inside {
+            out.push((s, e.min(len), p));
+        }
+        cursor = e.min(len);
+    }
+    if cursor < len {
+        out.push((cursor, len, outside));
+    }
+    out
+}
+
+/// Sex inferred from mean depths, or `None` when the reference has no chrX or the depth is too
+/// low to say (autosomal mean below 1).
+pub fn infer_sex(autosomal_depth: f64, x_depth: Option<f64>, y_depth: Option<f64>) -> Option<Sex> {
+    let x = x_depth?;
+    if autosomal_depth < 1.0 {
+        return None;
+    }
+    let x_ratio = x / autosomal_depth;
+    let y_ratio = y_depth.map(|y| y / autosomal_depth).unwrap_or(0.0);
+    if x_ratio > 0.8 && y_ratio < 0.1 {
+        Some(Sex::XX)
+    } else if x_ratio < 0.7 && y_ratio > 0.2 {
+        Some(Sex::XY)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grch38() -> Vec<(String, u64)> {
+        vec![("chr1".into(), 248_956_422), ("chrX".into(), GRCH38_X_LEN), ("chrY".into(), 57_227_415)]
+    }
+
+    #[test]
+    fn xy_is_haploid_outside_the_pars() {
+        let m = PloidyMap::for_sex(&grch38(), Sex::XY);
+        assert_eq!(m.at("chr1", 1_000_000), Ploidy::Diploid);
+        assert_eq!(m.at("chrX", 5_000), Ploidy::Haploid);
+        assert_eq!(m.at("chrX", 1_000_000), Ploidy::Diploid, "PAR1");
+        assert_eq!(m.at("chrX", 50_000_000), Ploidy::Haploid);
+        assert_eq!(m.at("chrX", 155_800_000), Ploidy::Diploid, "PAR2");
+        assert_eq!(m.at("chrY", 20_000_000), Ploidy::Haploid);
+        assert_eq!(m.at("chrY", 1_000_000), Ploidy::Absent, "chrY PAR reads map to chrX");
+    }
+
+    #[test]
+    fn xx_has_no_y() {
+        let m = PloidyMap::for_sex(&grch38(), Sex::XX);
+        assert_eq!(m.at("chrX", 50_000_000), Ploidy::Diploid);
+        assert_eq!(m.at("chrY", 20_000_000), Ploidy::Absent);
+    }
+
+    #[test]
+    fn a_bed_declares_a_haploid_contig() {
+        let d = tempfile::tempdir().unwrap();
+        let bed = d.path().join("p.bed");
+        std::fs::write(&bed, "# test\nctg1\t0\t1000\t1\nctg1\t100\t200\t2\n").unwrap();
+        let mut m = PloidyMap::default();
+        m.override_with_bed(&bed).unwrap();
+        assert_eq!(m.at("ctg1", 50), Ploidy::Haploid);
+        assert_eq!(m.at("ctg1", 150), Ploidy::Diploid);
+        assert_eq!(m.at("ctg1", 500), Ploidy::Haploid);
+        assert_eq!(m.at("ctg1", 1000), Ploidy::Diploid);
+        std::fs::write(&bed, "ctg1\t0\t1000\t3\n").unwrap();
+        let e = m.override_with_bed(&bed).unwrap_err().to_string();
+        assert!(e.contains("p.bed:1: ploidy `3`"), "{e}");
+    }
+
+    #[test]
+    fn sex_from_depth_ratios() {
+        assert_eq!(infer_sex(30.0, Some(29.0), Some(0.5)), Some(Sex::XX));
+        assert_eq!(infer_sex(30.0, Some(15.0), Some(14.0)), Some(Sex::XY));
+        assert_eq!(infer_sex(30.0, None, None), None);
+        assert_eq!(infer_sex(0.2, Some(0.1), None), None);
+    }
+}

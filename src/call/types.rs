@@ -1,0 +1,113 @@
+//! Types shared by the callers' building blocks: reads as the callers see them, active regions,
+//! candidate variants and haplotypes from local assembly, and called variants and reference
+//! blocks as the VCF/gVCF writer takes them. Coordinates are 0-based half-open on the reference
+//! (`tid` = index in the BAM header / reference order); VCF's 1-based POS is made at the writer.
+
+/// One read as the callers use it: filtered (MAPQ, duplicates, secondary, QC-fail), with the
+/// bases of its alignment and where it is placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadView {
+    /// FNV-1a hash of the read name (see `alignments::keys::name_hash`): stable tie-breaks and
+    /// deterministic downsampling.
+    pub name_hash: u64,
+    /// Bases as sequenced on the reference strand (as in BAM SEQ), upper case.
+    pub bases: Vec<u8>,
+    /// Phred base qualities, same length as `bases`.
+    pub quals: Vec<u8>,
+    pub mapq: u8,
+    pub reverse: bool,
+    pub first_of_pair: bool,
+    /// 0-based reference position of the first aligned (non-clipped) base.
+    pub ref_start: u64,
+    /// CIGAR as (op, length) with BAM op codes (0 M, 1 I, 2 D, 3 N, 4 S, 5 H, 6 P, 7 =, 8 X).
+    pub cigar: Vec<(u8, u32)>,
+}
+
+/// A stretch of the reference with evidence of variation, padded, where haplotypes are
+/// assembled and scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActiveRegion {
+    pub tid: u32,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A candidate biallelic variant, left-aligned and trimmed to parsimony (VCF-style: an indel
+/// carries its anchor base before the event).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CandidateVariant {
+    pub tid: u32,
+    /// 0-based position of the first base of `ref_allele`.
+    pub pos: u64,
+    pub ref_allele: Vec<u8>,
+    pub alt_allele: Vec<u8>,
+}
+
+/// A haplotype of an active region: its full sequence over the region and which candidate
+/// variants (indices into the region's candidate list) it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Haplotype {
+    pub bases: Vec<u8>,
+    pub is_reference: bool,
+    pub variants: Vec<usize>,
+}
+
+/// Copies of a region in the sample's genome (from the ploidy map and the sample's sex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Ploidy {
+    Absent,
+    Haploid,
+    Diploid,
+}
+
+impl Ploidy {
+    pub fn copies(self) -> usize {
+        match self {
+            Ploidy::Absent => 0,
+            Ploidy::Haploid => 1,
+            Ploidy::Diploid => 2,
+        }
+    }
+}
+
+/// A called site, ready for the VCF: alleles are VCF alleles (REF first), genotype alleles are
+/// indices into `[ref, alts...]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalledVariant {
+    pub tid: u32,
+    /// 0-based position of the first base of `ref_allele`.
+    pub pos: u64,
+    pub ref_allele: Vec<u8>,
+    pub alt_alleles: Vec<Vec<u8>>,
+    /// Allele indices, one per copy (ploidy), sorted ascending (unphased).
+    pub genotype: Vec<u8>,
+    /// Phred-scaled probability that the site is not variant.
+    pub qual: f64,
+    pub gq: u32,
+    /// Phred-scaled genotype likelihoods in VCF order over `[ref, alts...]` (without `<NON_REF>`).
+    pub pl: Vec<u32>,
+    /// Reads supporting each allele (ref first), informative reads only.
+    pub allele_depths: Vec<u32>,
+    /// Filtered depth at the site.
+    pub depth: u32,
+    /// Names of failed filters (declared by the writer's header); empty means PASS.
+    pub filters: Vec<String>,
+    /// Strand-bias statistic (Phred-scaled Fisher exact test, as FS), when computed.
+    pub fisher_strand: Option<f64>,
+}
+
+/// A run of reference-confident positions for the gVCF (`<NON_REF>` block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefBlock {
+    pub tid: u32,
+    pub start: u64,
+    pub end: u64,
+    /// Smallest depth in the block (`FORMAT/MIN_DP`) and the median-ish representative depth (`DP`).
+    pub min_depth: u32,
+    pub depth: u32,
+    /// Smallest GQ in the block; blocks are cut where GQ leaves its band.
+    pub gq: u32,
+    /// Hom-ref PL triple (0/0, 0/1, 1/1 against `<NON_REF>`), or (0/0... ) pair when haploid.
+    pub ploidy: Ploidy,
+    pub pl: [u32; 3],
+}
