@@ -7,6 +7,7 @@ pub mod demo;
 pub mod logging;
 pub mod prepare_reference;
 pub mod run;
+pub mod slurm;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
@@ -83,6 +84,8 @@ pub enum Command {
     PrepareReference(prepare_reference::PrepareReferenceArgs),
     /// Accuracy against a truth VCF (precision, recall, F1 for SNVs and indels)
     Bench(bench::BenchArgs),
+    /// Many samples on a Slurm cluster: submit a samplesheet as a job array, follow it
+    Slurm(slurm::SlurmArgs),
 }
 
 /// Runs the parsed command line.
@@ -93,5 +96,6 @@ pub fn dispatch(cli: &Cli) -> Result<u8, CliError> {
         Command::Demo(a) => demo::run(a),
         Command::PrepareReference(a) => prepare_reference::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Slurm(a) => slurm::run(a),
     }
 }

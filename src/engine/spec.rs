@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 pub const SHIPPED: &[(&str, &str)] = &[
     ("qc", include_str!("../../pipelines/qc.yaml")),
     ("align", include_str!("../../pipelines/align.yaml")),
+    ("germline", include_str!("../../pipelines/germline.yaml")),
 ];
 
 /// A spec-level error: the file, the 1-based line (0 if unknown) and what is wrong.

@@ -52,6 +52,8 @@ pub enum ArtifactKind {
     FastqMetrics,
     /// A coordinate-sorted, duplicate-marked BAM or CRAM with its index and alignment QC files.
     Alignments,
+    /// Germline calls: VCF + index, gVCF + index, callable-regions BED, variant QC.
+    GermlineVariants,
 }
 
 impl fmt::Display for ArtifactKind {

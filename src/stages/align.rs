@@ -40,6 +40,9 @@ use std::time::{Duration, Instant};
 
 /// Bits of a [`PairId`] left for the pair's ordinal within its lane (the lane index is above).
 const LANE_SHIFT: u32 = 40;
+/// Smallest in-memory sort run, whatever `--max-memory` says (a few MiB keep spill files and the
+/// merge's fan-in sensible; small enough that a tiny budget still spills on test data).
+const MIN_SORT_BUFFER: u64 = 4 << 20;
 /// How often a long lane reports progress in the log.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
@@ -231,7 +234,7 @@ fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigL
 fn align_lanes(ctx: &StageContext<'_>, sample: &Sample, aligner: &PairAligner, libraries: &[String]) -> Result<Aligned, StageError> {
     let mut sorter = RecordSorter::new(SortOptions {
         // Leave a quarter of the budget to the index, the reader buffers and the write pass.
-        memory_bytes: (ctx.memory_bytes / 4 * 3).max(64 << 20),
+        memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
         tmp_dir: ctx.tmp_dir.to_path_buf(),
     })
     .map_err(|e| StageError::Runtime(e.to_string()))?;

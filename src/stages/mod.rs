@@ -1,6 +1,7 @@
 //! Stage kinds: each file adapts one domain module to the engine's [`Stage`] trait.
 
 pub mod align;
+pub mod call_germline;
 pub mod fastq_intake;
 pub mod prepare_reference;
 
@@ -8,7 +9,7 @@ use crate::engine::stage::Stage;
 
 /// Every stage kind dagr ships, for lookup by the name used in pipeline YAML.
 pub fn registry() -> Vec<&'static dyn Stage> {
-    vec![&prepare_reference::PrepareReference, &fastq_intake::FastqIntake, &align::Align]
+    vec![&prepare_reference::PrepareReference, &fastq_intake::FastqIntake, &align::Align, &call_germline::CallGermline]
 }
 
 /// The stage kind called `kind`, if it exists.

@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod reader;
 pub mod record;
 pub mod sequence;
+pub mod writer;
 mod text;
 
 pub use error::{Location, VcfError};

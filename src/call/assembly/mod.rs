@@ -1,0 +1,184 @@
+//! Local assembly of one active region into candidate haplotypes and candidate variants.
+//!
+//! Algorithm: the reads' bases that fall in the region (soft clips included, placed by
+//! extrapolating the alignment) and the reference window build a de Bruijn graph ([`graph`]):
+//! k = 25 first, then 35, 45, 55 while a k-mer repeats in the reference window or the pruned
+//! graph has a cycle; read edges seen in fewer than 2 reads and k-mers with a base below
+//! quality 10 are pruned. Up to 128 paths, best first by transition probability, become
+//! haplotypes spanning the window; each is aligned to the reference ([`align`]: trimmed
+//! prefix/suffix, Gotoh affine gaps) and its differences become left-aligned VCF-style variants
+//! ([`variants`]: an MNP as its SNVs, a complex event as its SNVs and indels). Haplotypes with an
+//! indel longer than 50 bp are dropped. Pileup alleles ([`pileup`]) back assembly up: when no k
+//! gives a usable graph, every allele seen in ≥ 2 reads (bases of quality ≥ 20) becomes a
+//! candidate; when assembly worked, alleles it missed that have ≥ 2 reads and ≥ 20 % of the depth
+//! are added. Each pileup candidate gets a haplotype of its own (the reference plus it).
+//! Output: candidates sorted and unique; haplotypes with the reference haplotype first, each
+//! listing its candidates' indices. Deterministic: ties are broken by node ids, which follow
+//! reference then read order, and reads come sorted.
+//! Cost: graph O(bases in region); paths O(edges × 128); alignment O(haplotypes × d²) where d is
+//! the span between a haplotype's first and last difference.
+
+pub mod align;
+pub mod graph;
+pub mod pileup;
+pub mod variants;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use crate::call::reads::walk::{Event, walk};
+use crate::call::types::{ActiveRegion, CandidateVariant, Haplotype, ReadView};
+use graph::{Graph, Segment};
+use std::collections::BTreeSet;
+use variants::LocalVariant;
+
+/// Assembly parameters (defaults in the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssemblyConfig {
+    pub kmer_sizes: Vec<usize>,
+    pub min_kmer_qual: u8,
+    pub min_edge_weight: u32,
+    pub max_haplotypes: usize,
+    pub max_indel_len: usize,
+    pub pileup_min_base_qual: u8,
+    pub fallback_min_reads: u32,
+    pub rescue_min_reads: u32,
+    pub rescue_min_pct: u32,
+}
+
+impl Default for AssemblyConfig {
+    fn default() -> Self {
+        AssemblyConfig {
+            kmer_sizes: vec![25, 35, 45, 55],
+            min_kmer_qual: 10,
+            min_edge_weight: 2,
+            max_haplotypes: 128,
+            max_indel_len: 50,
+            pileup_min_base_qual: 20,
+            fallback_min_reads: 2,
+            rescue_min_reads: 2,
+            rescue_min_pct: 20,
+        }
+    }
+}
+
+/// What assembly found in one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assembly {
+    pub candidates: Vec<CandidateVariant>,
+    /// Reference haplotype first; every haplotype spans the region.
+    pub haplotypes: Vec<Haplotype>,
+    /// The k that gave the graph; `None` when only pileup candidates were used.
+    pub kmer_size: Option<usize>,
+}
+
+/// Read indices whose (extrapolated) reference position lies in `start..end`, as a range.
+fn project(read: &ReadView, start: u64, end: u64) -> Option<(usize, usize)> {
+    let mut range: Option<(usize, usize)> = None;
+    let mut note = |coord: u64, idx: usize| {
+        if coord >= start && coord < end {
+            range = Some(range.map_or((idx, idx + 1), |(lo, _)| (lo, idx + 1)));
+        }
+    };
+    walk(read, |event| match event {
+        Event::Base { ref_pos, read_idx } => note(ref_pos, read_idx),
+        Event::Insertion { anchor, read_idx, len } => (0..len).for_each(|j| note(anchor + 1, read_idx + j)),
+        Event::SoftClip { ref_pos, read_idx, len, leading } => (0..len).for_each(|j| {
+            let coord = if leading { ref_pos.checked_sub((len - j) as u64) } else { Some(ref_pos + j as u64) };
+            if let Some(c) = coord {
+                note(c, read_idx + j);
+            }
+        }),
+        Event::Deletion { .. } => {}
+    });
+    range.filter(|&(_, hi)| hi <= read.bases.len() && hi <= read.quals.len())
+}
+
+/// Assembles `region` from its reference bases (`reference` = `region.start..region.end`) and
+/// the reads overlapping it (already filtered and capped).
+pub fn assemble(region: &ActiveRegion, reference: &[u8], reads: &[ReadView], cfg: &AssemblyConfig) -> Assembly {
+    let segments: Vec<Segment<'_>> = reads
+        .iter()
+        .filter_map(|r| {
+            let (lo, hi) = project(r, region.start, region.end)?;
+            Some(Segment { bases: &r.bases[lo..hi], quals: &r.quals[lo..hi] })
+        })
+        .collect();
+    let mut haps: Vec<(Vec<u8>, Vec<LocalVariant>)> = Vec::new();
+    let mut kmer_size = None;
+    for &k in &cfg.kmer_sizes {
+        if let Some(g) = Graph::build(reference, &segments, k, cfg.min_kmer_qual, cfg.min_edge_weight) {
+            kmer_size = Some(k);
+            haps = assembled_haplotypes(&g, reference, cfg);
+            break;
+        }
+    }
+    add_pileup_haplotypes(&mut haps, reference, reads, region.start, kmer_size.is_some(), cfg);
+    finish(region, reference, haps, kmer_size)
+}
+
+/// The graph's best paths as (bases, variants), the reference path excluded.
+fn assembled_haplotypes(g: &Graph, reference: &[u8], cfg: &AssemblyConfig) -> Vec<(Vec<u8>, Vec<LocalVariant>)> {
+    g.best_paths(cfg.max_haplotypes)
+        .into_iter()
+        .filter(|p| p.as_slice() != reference)
+        .filter_map(|p| {
+            let vars = variants::variants(&align::diffs(&p, reference), reference);
+            let too_long = vars.iter().any(|v| v.indel_len() > cfg.max_indel_len);
+            (!too_long && !vars.is_empty()).then_some((p, vars))
+        })
+        .collect()
+}
+
+/// Adds one haplotype per pileup allele that assembly missed (all of them when it failed).
+fn add_pileup_haplotypes(
+    haps: &mut Vec<(Vec<u8>, Vec<LocalVariant>)>,
+    reference: &[u8],
+    reads: &[ReadView],
+    window_start: u64,
+    assembled: bool,
+    cfg: &AssemblyConfig,
+) {
+    let known: BTreeSet<LocalVariant> = haps.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    for allele in pileup::pileup_alleles(reads, reference, window_start, cfg.pileup_min_base_qual) {
+        if haps.len() + 1 >= cfg.max_haplotypes {
+            break;
+        }
+        let keep = if assembled {
+            allele.reads >= cfg.rescue_min_reads && allele.reads * 100 >= cfg.rescue_min_pct * allele.depth
+        } else {
+            allele.reads >= cfg.fallback_min_reads
+        };
+        let v = allele.variant;
+        if !keep || known.contains(&v) || v.indel_len() > cfg.max_indel_len {
+            continue;
+        }
+        let mut bases = reference[..v.pos].to_vec();
+        bases.extend_from_slice(&v.alt_allele);
+        bases.extend_from_slice(&reference[v.pos + v.ref_allele.len()..]);
+        haps.push((bases, vec![v]));
+    }
+}
+
+/// Sorted unique candidates and haplotypes indexing them, the reference haplotype first.
+fn finish(region: &ActiveRegion, reference: &[u8], haps: Vec<(Vec<u8>, Vec<LocalVariant>)>, kmer_size: Option<usize>) -> Assembly {
+    let unique: Vec<LocalVariant> =
+        haps.iter().flat_map(|(_, v)| v.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+    let candidates = unique
+        .iter()
+        .map(|v| CandidateVariant {
+            tid: region.tid,
+            pos: region.start + v.pos as u64,
+            ref_allele: v.ref_allele.clone(),
+            alt_allele: v.alt_allele.clone(),
+        })
+        .collect();
+    let mut haplotypes = vec![Haplotype { bases: reference.to_vec(), is_reference: true, variants: Vec::new() }];
+    for (bases, vars) in haps {
+        let mut idx: Vec<usize> = vars.iter().filter_map(|v| unique.binary_search(v).ok()).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        haplotypes.push(Haplotype { bases, is_reference: false, variants: idx });
+    }
+    Assembly { candidates, haplotypes, kmer_size }
+}

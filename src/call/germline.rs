@@ -1,0 +1,277 @@
+//! The germline caller over one shard: reads → active regions → local assembly → pair-HMM →
+//! genotypes, plus reference confidence for the gVCF and the callable regions.
+//!
+//! A shard reads its whole padded window, finds active regions there, and keeps the regions it
+//! owns (their start in its core) and the calls it owns (their start in its core), so that shard
+//! edges neither create nor lose variants ([`super::shards`]). Reference confidence is computed
+//! per position of the core from the filtered pileup: with r reference-supporting and a other
+//! observations and a per-base error e, log-likelihoods of 0/0, 0/1, 1/1 (or 0, 1 when haploid)
+//! give PL and GQ; positions inside a called variant's REF are not blocks. Per-position blocks
+//! are merged within the shard by GQ band, and merged again at the gather, which gives the same
+//! blocks whatever the shard size.
+//!
+//! Cost: one indexed fetch per shard; pileup O(aligned bases); per active region, assembly plus a
+//! pair-HMM of reads × haplotypes × read length × haplotype length.
+
+use super::active::{ActiveConfig, active_regions};
+use super::assembly::{AssemblyConfig, assemble};
+use super::genotype::{GenotypeConfig, genotype_region};
+use super::pairhmm::{PairHmmConfig, likelihood_matrix};
+use super::ploidy::PloidyMap;
+use super::reads::downsample::{DEFAULT_REGION_CAP, reads_for_region};
+use super::reads::evidence::{UNIT, pileup_evidence};
+use super::reads::{ReadFilter, fetch_reads};
+use super::shards::Shard;
+use super::types::{CalledVariant, Ploidy, RefBlock};
+use crate::genome::Reference;
+use crate::vcf::writer::{GqBands, GvcfBlockMerger};
+use rust_htslib::bam;
+
+/// Everything the caller can be tuned with; defaults in each module.
+#[derive(Debug, Clone)]
+pub struct GermlineConfig {
+    pub reads: ReadFilter,
+    pub active: ActiveConfig,
+    pub assembly: AssemblyConfig,
+    pub pairhmm: PairHmmConfig,
+    pub genotype: GenotypeConfig,
+    pub filters: FilterConfig,
+    /// Reads kept per active region (deterministic downsampling above).
+    pub region_depth_cap: usize,
+}
+
+impl Default for GermlineConfig {
+    fn default() -> Self {
+        GermlineConfig {
+            reads: ReadFilter::default(),
+            active: ActiveConfig::default(),
+            assembly: AssemblyConfig::default(),
+            pairhmm: PairHmmConfig::default(),
+            genotype: GenotypeConfig::default(),
+            filters: FilterConfig::default(),
+            region_depth_cap: DEFAULT_REGION_CAP,
+        }
+    }
+}
+
+/// Hard filters applied after genotyping; each is declared in the VCF header.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterConfig {
+    /// `LowQual`: QUAL below this.
+    pub min_qual: f64,
+    /// `LowDepth`: DP below this.
+    pub min_depth: u32,
+    /// `StrandBias`: FS above this (SNVs; indels use `max_fs_indel`).
+    pub max_fs_snv: f64,
+    pub max_fs_indel: f64,
+    /// Callable: depth at least this and GQ at least `callable_min_gq`.
+    pub callable_min_depth: u32,
+    pub callable_min_gq: u32,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        FilterConfig { min_qual: 10.0, min_depth: 4, max_fs_snv: 60.0, max_fs_indel: 200.0, callable_min_depth: 8, callable_min_gq: 20 }
+    }
+}
+
+/// The filters a germline VCF may name, with their header descriptions.
+pub fn declared_filters(f: &FilterConfig) -> Vec<(String, String)> {
+    vec![
+        ("LowQual".into(), format!("QUAL below {}", f.min_qual)),
+        ("LowDepth".into(), format!("Filtered depth below {}", f.min_depth)),
+        ("StrandBias".into(), format!("FS above {} (SNV) or {} (indel)", f.max_fs_snv, f.max_fs_indel)),
+        (
+            super::genotype::FILTER_ALLELE_BALANCE.into(),
+            "Allele fraction far from the genotype's expectation (paralog or artifact pattern)".into(),
+        ),
+    ]
+}
+
+/// What one shard produced, in reference order, owned by the shard.
+#[derive(Debug, Default)]
+pub struct ShardCalls {
+    pub variants: Vec<CalledVariant>,
+    /// Reference blocks of the core, merged by GQ band within the shard.
+    pub blocks: Vec<RefBlock>,
+    /// Callable intervals (tid, start, end) of the core.
+    pub callable: Vec<(u32, u64, u64)>,
+    /// Sum of filtered depth over the core and the number of positions, for coverage figures.
+    pub depth_sum: u64,
+    pub positions: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GermlineError {
+    #[error("{0}")]
+    Reads(#[from] super::reads::ReadsError),
+    #[error("{0}")]
+    Reference(#[from] crate::genome::ReferenceError),
+}
+
+/// Calls one shard. `reader` is an indexed reader of the sample's BAM/CRAM (one per thread).
+pub fn call_shard(
+    shard: &Shard,
+    contig: &str,
+    reader: &mut bam::IndexedReader,
+    reference: &Reference,
+    ploidy: &PloidyMap,
+    cfg: &GermlineConfig,
+) -> Result<ShardCalls, GermlineError> {
+    let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
+    let reads = fetch_reads(reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
+    let mut variants = Vec::new();
+    for region in active_regions(shard.tid, &window, shard.padded_start, &reads, &cfg.active) {
+        if !shard.owns_region(&region) {
+            continue;
+        }
+        let region_reads = reads_for_region(&reads, &region, cfg.region_depth_cap.max(1));
+        let lo = (region.start - shard.padded_start) as usize;
+        let hi = ((region.end - shard.padded_start) as usize).min(window.len());
+        let assembly = assemble(&region, &window[lo..hi], &region_reads, &cfg.assembly);
+        if assembly.candidates.is_empty() {
+            continue;
+        }
+        let matrix = likelihood_matrix(&region_reads, &assembly.haplotypes, &cfg.pairhmm);
+        let calls = genotype_region(
+            &assembly.candidates,
+            &assembly.haplotypes,
+            &region_reads,
+            &matrix,
+            |_, pos| ploidy.at(contig, pos),
+            &cfg.genotype,
+        );
+        for site in calls {
+            let mut call = site.call;
+            if !shard.owns(call.tid, call.pos) || !call.genotype.iter().any(|&a| a > 0) {
+                continue;
+            }
+            apply_filters(&mut call, &cfg.filters);
+            variants.push(call);
+        }
+    }
+    variants.sort_by(|a, b| (a.pos, &a.ref_allele, &a.alt_alleles).cmp(&(b.pos, &b.ref_allele, &b.alt_alleles)));
+    variants.dedup_by(|a, b| a.pos == b.pos && a.ref_allele == b.ref_allele && a.alt_alleles == b.alt_alleles);
+    let mut out = reference_confidence(shard, contig, &window, &reads, &variants, ploidy, cfg);
+    out.variants = variants;
+    Ok(out)
+}
+
+fn apply_filters(call: &mut CalledVariant, f: &FilterConfig) {
+    let is_snv = call.ref_allele.len() == 1 && call.alt_alleles.iter().all(|a| a.len() == 1);
+    if call.qual < f.min_qual {
+        call.filters.push("LowQual".into());
+    }
+    if call.depth < f.min_depth {
+        call.filters.push("LowDepth".into());
+    }
+    let max_fs = if is_snv { f.max_fs_snv } else { f.max_fs_indel };
+    if call.fisher_strand.is_some_and(|fs| fs > max_fs) {
+        call.filters.push("StrandBias".into());
+    }
+    call.filters.sort();
+    call.filters.dedup();
+}
+
+/// Per-position reference confidence over the shard core → merged blocks and callable intervals.
+fn reference_confidence(
+    shard: &Shard,
+    contig: &str,
+    window: &[u8],
+    reads: &[super::types::ReadView],
+    variants: &[CalledVariant],
+    ploidy: &PloidyMap,
+    cfg: &GermlineConfig,
+) -> ShardCalls {
+    let ev = pileup_evidence(reads, window, shard.padded_start, cfg.active.min_base_qual);
+    let mut covered = vec![false; (shard.end - shard.start) as usize];
+    for v in variants {
+        let s = v.pos.max(shard.start);
+        let e = (v.pos + v.ref_allele.len() as u64).min(shard.end);
+        for p in s..e {
+            covered[(p - shard.start) as usize] = true;
+        }
+    }
+    let mut merger = GvcfBlockMerger::new(GqBands::default());
+    let mut out = ShardCalls::default();
+    let mut callable_open: Option<(u64, u64)> = None;
+    for pos in shard.start..shard.end {
+        let i = (pos - shard.padded_start) as usize;
+        let depth = ev.depth.get(i).copied().unwrap_or(0);
+        out.depth_sum += u64::from(depth);
+        out.positions += 1;
+        let copies = ploidy.at(contig, pos);
+        let in_variant = covered[(pos - shard.start) as usize];
+        let other = (ev.mismatch.get(i).copied().unwrap_or(0) + ev.indel.get(i).copied().unwrap_or(0)).div_ceil(UNIT);
+        let (pl, gq) = hom_ref_likelihoods(depth, other.min(depth), copies);
+        let confident = depth >= cfg.filters.callable_min_depth
+            && (gq >= cfg.filters.callable_min_gq || in_variant)
+            && copies != Ploidy::Absent;
+        if confident {
+            callable_open = match callable_open {
+                Some((s, e)) if e == pos => Some((s, pos + 1)),
+                Some(done) => {
+                    out.callable.push((shard.tid, done.0, done.1));
+                    Some((pos, pos + 1))
+                }
+                None => Some((pos, pos + 1)),
+            };
+        }
+        if in_variant || copies == Ploidy::Absent {
+            if let Some(b) = merger.flush() {
+                out.blocks.push(b);
+            }
+            continue;
+        }
+        let block = RefBlock { tid: shard.tid, start: pos, end: pos + 1, min_depth: depth, depth, gq, ploidy: copies, pl };
+        if let Some(done) = merger.push(block) {
+            out.blocks.push(done);
+        }
+    }
+    if let Some((s, e)) = callable_open {
+        out.callable.push((shard.tid, s, e));
+    }
+    out.blocks.extend(merger.finish());
+    out
+}
+
+/// Hom-ref PL (relative to 0/0, floored at 0) and GQ from `other` non-reference observations
+/// among `depth`, with a per-observation error of 1 % (robust to binned qualities).
+fn hom_ref_likelihoods(depth: u32, other: u32, ploidy: Ploidy) -> ([u32; 3], u32) {
+    const ERROR: f64 = 0.01;
+    let r = f64::from(depth - other);
+    let a = f64::from(other);
+    let (le, lc) = (ERROR.log10(), (1.0 - ERROR).log10());
+    let hom_ref = r * lc + a * le;
+    let het = (r + a) * 0.5f64.log10();
+    let hom_alt = r * le + a * lc;
+    let phred = |l: f64| ((hom_ref - l) * 10.0).round().clamp(0.0, 99_999.0) as u32;
+    match ploidy {
+        Ploidy::Haploid => {
+            let pl = [0, phred(hom_alt), 0];
+            (pl, pl[1].min(99))
+        }
+        _ => {
+            let pl = [0, phred(het), phred(hom_alt)];
+            (pl, pl[1].min(pl[2]).min(99))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_confidence_grows_with_clean_depth() {
+        let (pl, gq) = hom_ref_likelihoods(30, 0, Ploidy::Diploid);
+        assert_eq!(pl[0], 0);
+        assert!((88..=90).contains(&gq), "30 clean reads: 30 × log10(0.99/0.5) ≈ 8.9 → GQ ≈ 89, got {gq}");
+        let (_, gq) = hom_ref_likelihoods(4, 0, Ploidy::Diploid);
+        assert!(gq < 20, "{gq}");
+        let (_, gq) = hom_ref_likelihoods(30, 14, Ploidy::Diploid);
+        assert_eq!(gq, 0, "a het-looking pileup is not confidently hom-ref");
+        let (pl, _) = hom_ref_likelihoods(10, 0, Ploidy::Haploid);
+        assert!(pl[1] > 0 && pl[2] == 0);
+    }
+}

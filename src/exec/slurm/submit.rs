@@ -1,0 +1,317 @@
+//! `dagr slurm submit`: validate the pipeline, samplesheet and reference exactly as `dagr run`
+//! does, freeze the samplesheet, render the templates and submit them with `sbatch --parsable`:
+//! reference preparation, then the sample array (`afterok` on it), then the pair array (`afterok`
+//! on the samples) when the pipeline has pair stages. Every argument goes to `sbatch` as its own
+//! argv word (no shell); rendered scripts quote every value.
+
+use super::render::{self, NodeLimits};
+use super::state::{self, TaskState, TaskStatus, Update};
+use super::{Jobs, Layout, Submission, TaskBudget, sheet_csv, write_atomic, write_json};
+use crate::engine::provenance::command_line;
+use crate::engine::report::{utc_timestamp, wall_clock_epoch};
+use crate::engine::run::{RunRequest, SampleSource, validate};
+use crate::engine::stage::{Resources, Scope};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What `dagr slurm submit` was asked.
+#[derive(Debug, Clone)]
+pub struct SubmitRequest {
+    pub pipeline: String,
+    pub samplesheet: PathBuf,
+    pub reference: PathBuf,
+    pub outdir: PathBuf,
+    pub reference_cache: Option<PathBuf>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub local_resources: bool,
+    pub dry_run: bool,
+}
+
+/// A failure with its exit code: bad input (2) or a runtime failure (1).
+#[derive(Debug)]
+pub enum SlurmError {
+    Invalid(String),
+    Runtime(String),
+}
+
+/// One job to submit: its script and its `sbatch` arguments (without the dependency).
+struct Job {
+    kind: &'static str,
+    script: PathBuf,
+    text: String,
+    args: Vec<String>,
+}
+
+/// Everything decided before anything is written or submitted.
+struct Prepared {
+    layout: Layout,
+    submission: Submission,
+    frozen: String,
+    jobs: Vec<Job>,
+}
+
+/// Validates, renders and (unless `dry_run`) submits; returns the text for the user.
+pub fn submit(req: &SubmitRequest) -> Result<String, SlurmError> {
+    let p = prepare(req)?;
+    if req.dry_run {
+        return Ok(dry_run_text(&p));
+    }
+    refuse_active(&p.layout)?;
+    write_files(&p).map_err(SlurmError::Runtime)?;
+    let jobs = submit_jobs(&p).inspect_err(|e| {
+        let reason = format!("not submitted: {}", match e {
+            SlurmError::Invalid(m) | SlurmError::Runtime(m) => m,
+        });
+        mark_all(&p, TaskState::Failed, Some(reason));
+    })?;
+    write_json(&p.layout.jobs(), &jobs).map_err(SlurmError::Runtime)?;
+    let mut out = format!(
+        "submitted {} samples of pipeline {} to Slurm: reference job {}, sample array {}",
+        p.submission.sample_names.len(),
+        p.submission.pipeline,
+        jobs.reference.as_deref().unwrap_or("-"),
+        jobs.samples.as_deref().unwrap_or("-"),
+    );
+    if let Some(pairs) = &jobs.pairs {
+        out.push_str(&format!(", pair array {pairs}"));
+    }
+    out.push_str(&format!("\nfollow it with: dagr slurm status --outdir {}\n", command_line(&[req.outdir.display().to_string()])));
+    Ok(out)
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, SlurmError> {
+    std::path::absolute(p).map_err(|e| SlurmError::Invalid(format!("{}: {e}", p.display())))
+}
+
+fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
+    let run = RunRequest {
+        pipeline: req.pipeline.clone(),
+        samples: SampleSource::Csv(req.samplesheet.clone()),
+        reference: req.reference.clone(),
+        outdir: req.outdir.clone(),
+        reference_cache: req.reference_cache.clone(),
+        threads: 1,
+        max_memory: 1 << 30,
+        tmp_dir: std::env::temp_dir(),
+        resume: true,
+        dry_run: true,
+        command: String::new(),
+    };
+    let v = validate(&run).map_err(|e| SlurmError::Invalid(e.to_string()))?;
+    let outdir = absolute(&req.outdir)?;
+    let reference = absolute(&req.reference)?;
+    let cache = req.reference_cache.as_deref().map(absolute).transpose()?;
+    let pipeline = if Path::new(&req.pipeline).is_file() { absolute(Path::new(&req.pipeline))?.display().to_string() } else { req.pipeline.clone() };
+    let dagr = std::env::current_exe().map_err(|e| SlurmError::Runtime(format!("cannot find the dagr binary: {e}")))?;
+    let limits = if req.local_resources { Some(node_limits(req.partition.as_deref())?) } else { None };
+    let resources = |scope| render::scope_resources(&v.pipeline, scope).map(|r| render::clamp(r, limits));
+    let sample_names: Vec<String> = v.sheet.samples.iter().map(|s| s.name.clone()).collect();
+    let has_pairs = v.pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
+    let pairs = if has_pairs { v.sheet.pairs().map_err(SlurmError::Invalid)? } else { Vec::new() };
+    let pair_labels: Vec<String> = pairs.iter().map(|p| format!("{}_vs_{}", p.tumour, p.normal)).collect();
+    let names: Vec<&str> = sample_names.iter().map(String::as_str).collect();
+    let frozen = sheet_csv(&v.sheet, &names).map_err(SlurmError::Invalid)?;
+    let layout = Layout::new(&outdir);
+
+    let fallback = Resources { threads: 1, memory_bytes: 1 << 30, time_seconds: 3600 };
+    let ref_res = resources(Scope::Reference).unwrap_or(fallback);
+    let sample_res = resources(Scope::Sample).unwrap_or(ref_res);
+    let mut jobs = Vec::new();
+    let mut vars = render::common_vars(&v.pipeline, &dagr, &outdir, ref_res);
+    vars.push(("REFERENCE_ARGS", render::reference_args(&v.pipeline, &reference, cache.as_deref(), ref_res.threads)));
+    jobs.push(job(&layout, "reference", render::PREPARE_REFERENCE, &vars, None, req)?);
+    if !sample_names.is_empty() {
+        let vars = render::common_vars(&v.pipeline, &dagr, &outdir, sample_res);
+        jobs.push(job(&layout, "samples", render::SAMPLE_ARRAY, &vars, Some(sample_names.len()), req)?);
+    }
+    let pair_res = resources(Scope::Pair);
+    if let (Some(r), false) = (pair_res, pair_labels.is_empty()) {
+        let vars = render::common_vars(&v.pipeline, &dagr, &outdir, r);
+        jobs.push(job(&layout, "pairs", render::PAIR, &vars, Some(pair_labels.len()), req)?);
+    }
+    let budget = |r: Resources| TaskBudget { threads: r.threads, max_memory: r.memory_bytes / 10 * 9 };
+    let submission = Submission {
+        pipeline,
+        reference,
+        reference_cache: cache,
+        samples: budget(sample_res),
+        pairs: pair_res.map(budget),
+        sample_names,
+        pair_labels,
+        submitted_utc: utc_timestamp(wall_clock_epoch()),
+    };
+    Ok(Prepared { layout, submission, frozen, jobs })
+}
+
+fn job(
+    layout: &Layout,
+    kind: &'static str,
+    template: &str,
+    vars: &[(&str, String)],
+    array: Option<usize>,
+    req: &SubmitRequest,
+) -> Result<Job, SlurmError> {
+    let text = render::fill(template, vars).map_err(SlurmError::Runtime)?;
+    let file = match kind {
+        "reference" => "prepare_reference.sbatch",
+        "samples" => "sample_array.sbatch",
+        _ => "pair.sbatch",
+    };
+    let script = layout.script(file);
+    let mut args = vec!["--parsable".to_string(), "--kill-on-invalid-dep=yes".to_string()];
+    args.push(format!("--chdir={}", layout.outdir.display()));
+    let log = match array {
+        Some(n) => {
+            args.push(format!("--array=0-{}", n - 1));
+            layout.logs().join(format!("{kind}_%A_%a.log"))
+        }
+        None => layout.logs().join(format!("{kind}_%j.log")),
+    };
+    args.push(format!("--output={}", log.display()));
+    if let Some(p) = &req.partition {
+        args.push(format!("--partition={p}"));
+    }
+    if let Some(a) = &req.account {
+        args.push(format!("--account={a}"));
+    }
+    Ok(Job { kind, script, text, args })
+}
+
+/// The largest node of the partition (or of the cluster), from `sinfo`.
+fn node_limits(partition: Option<&str>) -> Result<NodeLimits, SlurmError> {
+    let mut cmd = Command::new("sinfo");
+    cmd.args(["-h", "-o", "%c %m"]);
+    if let Some(p) = partition {
+        cmd.arg(format!("--partition={p}"));
+    }
+    let out = cmd.output().map_err(|e| SlurmError::Runtime(format!("--resources local needs sinfo: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    render::parse_sinfo(&text).ok_or_else(|| {
+        SlurmError::Runtime(format!(
+            "--resources local: sinfo reported no nodes ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    })
+}
+
+fn dependency_word(kind: &str) -> &'static str {
+    match kind {
+        "samples" => "reference",
+        _ => "samples",
+    }
+}
+
+fn dry_run_text(p: &Prepared) -> String {
+    let mut out = String::new();
+    for j in &p.jobs {
+        out.push_str(&format!("# ===== {} =====\n{}\n", j.script.display(), j.text.trim_end()));
+    }
+    out.push_str("\n# ===== sbatch commands (dry run: nothing submitted, nothing written) =====\n");
+    for j in &p.jobs {
+        let mut words = vec!["sbatch".to_string()];
+        words.extend(j.args.iter().cloned());
+        if j.kind != "reference" {
+            words.push(format!("--dependency=afterok:<{} job id>", dependency_word(j.kind)));
+        }
+        words.push(j.script.display().to_string());
+        out.push_str(&command_line(&words));
+        out.push('\n');
+    }
+    out
+}
+
+fn write_files(p: &Prepared) -> Result<(), String> {
+    let l = &p.layout;
+    std::fs::create_dir_all(l.logs()).map_err(|e| format!("{}: cannot create: {e}", l.logs().display()))?;
+    write_atomic(&l.frozen_sheet(), p.frozen.as_bytes())?;
+    write_json(&l.submission(), &p.submission)?;
+    for j in &p.jobs {
+        write_atomic(&j.script, j.text.as_bytes())?;
+    }
+    mark_all(p, TaskState::Queued, None);
+    Ok(())
+}
+
+/// Resets every entity's status file to `state` (queued on submit, failed if submitting failed).
+fn mark_all(p: &Prepared, state: TaskState, reason: Option<String>) {
+    let s = &p.submission;
+    let entities = std::iter::once("reference").chain(s.sample_names.iter().map(String::as_str)).chain(s.pair_labels.iter().map(String::as_str));
+    for e in entities {
+        let result = if state == TaskState::Queued {
+            write_json(&p.layout.status_file(e), &TaskStatus::queued(e))
+        } else {
+            state::apply(&p.layout, e, Update { state, exit_code: None, reason: reason.clone(), failed_stage: None }, false).map(|_| ())
+        };
+        if let Err(m) = result {
+            tracing::warn!("{m}");
+        }
+    }
+}
+
+/// Refuses to submit while jobs of an earlier submission to this outdir are still queued or running.
+fn refuse_active(layout: &Layout) -> Result<(), SlurmError> {
+    let Ok(jobs) = super::read_json::<Jobs>(&layout.jobs()) else { return Ok(()) };
+    let ids: Vec<&str> = [&jobs.reference, &jobs.samples, &jobs.pairs].into_iter().flatten().map(String::as_str).collect();
+    let active = super::status::squeue(&ids).unwrap_or_default();
+    if active.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = active.iter().map(|(id, st)| format!("{id} {}", st.state)).collect();
+    Err(SlurmError::Invalid(format!(
+        "{}: jobs of an earlier submission are still in Slurm ({}); wait for them or scancel them first",
+        layout.outdir.display(),
+        list.join(", ")
+    )))
+}
+
+fn submit_jobs(p: &Prepared) -> Result<Jobs, SlurmError> {
+    let mut jobs = Jobs { submitted_utc: utc_timestamp(wall_clock_epoch()), ..Jobs::default() };
+    let mut submitted: Vec<String> = Vec::new();
+    for j in &p.jobs {
+        let mut args = j.args.clone();
+        let after = match j.kind {
+            "samples" => jobs.reference.clone(),
+            _ => jobs.samples.clone(),
+        };
+        if let (Some(id), true) = (after, j.kind != "reference") {
+            args.push(format!("--dependency=afterok:{id}"));
+        }
+        args.push(j.script.display().to_string());
+        let id = match sbatch(&args) {
+            Ok(id) => id,
+            Err(e) => {
+                if !submitted.is_empty() {
+                    let _ = Command::new("scancel").args(&submitted).status();
+                }
+                return Err(e);
+            }
+        };
+        submitted.push(id.clone());
+        match j.kind {
+            "reference" => jobs.reference = Some(id),
+            "samples" => jobs.samples = Some(id),
+            _ => jobs.pairs = Some(id),
+        }
+    }
+    Ok(jobs)
+}
+
+/// Runs `sbatch`, returns the job id (`--parsable` prints `id` or `id;cluster`).
+fn sbatch(args: &[String]) -> Result<String, SlurmError> {
+    let out = Command::new("sbatch")
+        .args(args)
+        .output()
+        .map_err(|e| SlurmError::Runtime(format!("cannot run sbatch (is Slurm installed and on PATH?): {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout.trim().split(';').next().unwrap_or("").to_string();
+    if !out.status.success() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SlurmError::Runtime(format!(
+            "sbatch {} failed: {}{}",
+            command_line(args),
+            String::from_utf8_lossy(&out.stderr).trim(),
+            stdout.trim()
+        )));
+    }
+    Ok(id)
+}

@@ -1,0 +1,201 @@
+//! Stage `call_germline` (scope sample): duplicate-marked BAM/CRAM → `<sample>.vcf.gz`,
+//! `<sample>.g.vcf.gz` (+ `.tbi`), `<sample>.callable.bed.gz`, `<sample>.variant_qc.json`, with
+//! `.md5` sidecars.
+//!
+//! The genome is cut into fixed, padded shards ([`crate::call::shards`]); shards are called in
+//! parallel on the stage's rayon pool (one indexed reader per thread) by
+//! [`crate::call::germline::call_shard`] and gathered in reference order: variants as they are,
+//! reference blocks merged again across shard edges. Ploidy comes from the sample's sex; the sex
+//! is also inferred from chrX/chrY read counts in the BAM index (when the reference has them) and
+//! a mismatch with the samplesheet is an error unless `sex_check: warn`.
+
+mod gather;
+
+use crate::call::germline::{GermlineConfig, call_shard};
+use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex};
+use crate::call::shards::shards;
+use crate::engine::samplesheet::Sex;
+use crate::engine::stage::{
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
+    StageOutputs,
+};
+use crate::genome::Reference;
+use crate::vcf::writer::VcfContig;
+use rayon::prelude::*;
+use rust_htslib::bam::{self, Read as _};
+use std::path::{Path, PathBuf};
+
+pub struct CallGermline;
+
+static INPUTS: [SlotSpec; 2] = [
+    SlotSpec { name: "alignments", kind: ArtifactKind::Alignments, doc: "the sample's duplicate-marked BAM/CRAM" },
+    SlotSpec { name: "reference", kind: ArtifactKind::ReferenceIndex, doc: "prepared reference" },
+];
+static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
+    name: "variants",
+    kind: ArtifactKind::GermlineVariants,
+    doc: "<sample>.vcf.gz, <sample>.g.vcf.gz (+ .tbi), <sample>.callable.bed.gz, variant QC",
+}];
+static PARAMS: [ParamSpec; 3] = [
+    ParamSpec {
+        name: "shard_size",
+        kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
+        default: ParamDefault::Int(250_000),
+        doc: "bases per genome shard (outputs do not depend on it)",
+    },
+    ParamSpec {
+        name: "min_mapq",
+        kind: ParamKind::Int { min: 0, max: 60 },
+        default: ParamDefault::Int(20),
+        doc: "reads below this mapping quality are not used",
+    },
+    ParamSpec {
+        name: "sex_check",
+        kind: ParamKind::Choice(&["error", "warn"]),
+        default: ParamDefault::Choice("error"),
+        doc: "when the sex inferred from chrX/chrY coverage contradicts the samplesheet",
+    },
+];
+
+impl Stage for CallGermline {
+    fn kind(&self) -> &'static str {
+        "call_germline"
+    }
+    fn description(&self) -> &'static str {
+        "haplotype-aware germline SNV/indel calling with local reassembly: VCF, gVCF, callable BED"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn scope(&self) -> Scope {
+        Scope::Sample
+    }
+    fn inputs(&self) -> &'static [SlotSpec] {
+        &INPUTS
+    }
+    fn outputs(&self) -> &'static [SlotSpec] {
+        &OUTPUTS
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        &PARAMS
+    }
+    fn default_resources(&self) -> Resources {
+        Resources { threads: 16, memory_bytes: 16 << 30, time_seconds: 12 * 3600 }
+    }
+    fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+        run(ctx)
+    }
+}
+
+fn runtime(e: impl std::fmt::Display) -> StageError {
+    StageError::Runtime(e.to_string())
+}
+
+/// The alignment file of the input artifact (BAM or CRAM).
+fn alignment_path(ctx: &StageContext<'_>) -> Result<PathBuf, StageError> {
+    let a = ctx.input("alignments")?;
+    a.file("bam").or_else(|_| a.file("cram")).map(Path::to_path_buf)
+}
+
+fn open_reader(path: &Path, fasta: &Path) -> Result<bam::IndexedReader, StageError> {
+    let mut reader = bam::IndexedReader::from_path(path).map_err(|e| runtime(format!("{}: {e}", path.display())))?;
+    if path.extension().is_some_and(|e| e == "cram") {
+        reader.set_reference(fasta).map_err(|e| runtime(format!("{}: {e}", fasta.display())))?;
+    }
+    Ok(reader)
+}
+
+fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+    let sample = ctx.sample()?;
+    let r = ctx.input("reference")?;
+    let (fasta, fai, md5) = (r.file("fasta")?.to_path_buf(), r.file("fai")?.to_path_buf(), r.file("md5")?.to_path_buf());
+    let bam_path = alignment_path(ctx)?;
+    let table = crate::genome::dict::read_md5_table(&md5).map_err(runtime)?;
+    let contigs: Vec<VcfContig> = table
+        .iter()
+        .map(|c| VcfContig { name: c.name.clone(), length: c.length, md5: c.md5.clone().unwrap_or_default() })
+        .collect();
+    let lengths: Vec<(String, u64)> = contigs.iter().map(|c| (c.name.clone(), c.length)).collect();
+    let reference = Reference::open(&fasta, &fai).map_err(runtime)?;
+
+    let inferred = infer_sex_from_index(&bam_path, &fasta, &lengths)?;
+    let sex = decide_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
+    let ploidy = PloidyMap::for_sex(&lengths, sex);
+
+    let mut cfg = GermlineConfig::default();
+    cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
+    let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
+    let all = shards(&lengths, shard_size, cfg.active.min_shard_padding());
+    tracing::info!(shards = all.len(), sex = %sex, "calling");
+    ctx.fault_point("before_calling")?;
+    let results: Vec<Result<crate::call::germline::ShardCalls, StageError>> = ctx.pool.install(|| {
+        all.par_iter()
+            .map_init(
+                || open_reader(&bam_path, &fasta),
+                |reader, shard| {
+                    if ctx.cancel.is_cancelled() {
+                        return Err(StageError::Interrupted);
+                    }
+                    let reader = reader.as_mut().map_err(|e| runtime(e.to_string()))?;
+                    let name = &lengths[shard.tid as usize].0;
+                    call_shard(shard, name, reader, &reference, &ploidy, &cfg).map_err(runtime)
+                },
+            )
+            .collect()
+    });
+    let mut shard_calls = Vec::with_capacity(results.len());
+    for r in results {
+        shard_calls.push(r?);
+    }
+    gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)
+}
+
+/// Mean-depth proxies from the BAM index (mapped reads per base) → inferred sex.
+fn infer_sex_from_index(bam_path: &Path, fasta: &Path, lengths: &[(String, u64)]) -> Result<Option<Sex>, StageError> {
+    if !lengths.iter().any(|(n, _)| contig_role(n) == ContigRole::X) {
+        return Ok(None);
+    }
+    let mut reader = open_reader(bam_path, fasta)?;
+    let stats = reader.index_stats().map_err(|e| runtime(format!("{}: index statistics: {e}", bam_path.display())))?;
+    let (mut auto_reads, mut auto_len) = (0u64, 0u64);
+    let (mut x, mut y) = (None, None);
+    for (tid, len, mapped, _) in stats {
+        let Some((name, _)) = usize::try_from(tid).ok().and_then(|t| lengths.get(t)) else { continue };
+        let density = if len > 0 { mapped as f64 / len as f64 } else { 0.0 };
+        match contig_role(name) {
+            ContigRole::X => x = Some(density),
+            ContigRole::Y => y = Some(density),
+            ContigRole::Other => {
+                auto_reads += mapped;
+                auto_len += len;
+            }
+        }
+    }
+    if auto_len == 0 {
+        return Ok(None);
+    }
+    let autosomal = auto_reads as f64 / auto_len as f64;
+    // Densities are reads per base; scale so that infer_sex's "depth below 1" guard means little data.
+    let scale = 150.0;
+    Ok(infer_sex(autosomal * scale, x.map(|d| d * scale), y.map(|d| d * scale)))
+}
+
+fn decide_sex(declared: Sex, inferred: Option<Sex>, warn_only: bool, sample: &str) -> Result<Sex, StageError> {
+    match (declared, inferred) {
+        (Sex::Unknown, Some(s)) => Ok(s),
+        (Sex::Unknown, None) => Ok(Sex::Unknown),
+        (d, Some(i)) if d != i => {
+            let message = format!(
+                "sample `{sample}`: the samplesheet says sex {d} but chrX/chrY coverage says {i} (a sample swap?); \
+                 fix the samplesheet, or set `sex_check: warn` on call_germline to go on with {d}"
+            );
+            if warn_only {
+                tracing::warn!("{message}");
+                Ok(d)
+            } else {
+                Err(StageError::BadInput(message))
+            }
+        }
+        (d, _) => Ok(d),
+    }
+}

@@ -1,0 +1,301 @@
+//! The VCF 4.2 header dagr writes: what it holds and in which order.
+//!
+//! Lines, in order: `##fileformat=VCFv4.2`, `##fileDate=YYYYMMDD` (UTC, from `SOURCE_DATE_EPOCH`
+//! when set), `##source=dagr-<version>`, `##reference=file://<absolute path>`, one `##contig`
+//! per reference contig (`ID`, `length`, `md5`, and `assembly` when known), then `##ALT`,
+//! `##FILTER` (PASS first, then the caller's filters in the order given), `##INFO`, `##FORMAT`,
+//! the gVCF's `##GVCFBlock` band lines, the somatic sample lines, `##dagr_command` and the
+//! `#CHROM` line. Only keys the records can carry are defined, and every key they carry is.
+//! Free text (descriptions, names) is checked rather than escaped: a `"`, tab or newline where
+//! it would break the line is an error naming the field.
+
+use super::gvcf::GqBands;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// A reference contig as declared in `##contig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcfContig {
+    pub name: String,
+    pub length: u64,
+    /// MD5 of the upper-cased sequence (as in SAM `@SQ M5`), 32 lower-case hex digits.
+    pub md5: String,
+}
+
+/// An extra `##INFO`/`##FORMAT` definition (for keys a later writer adds, e.g. somatic ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDef {
+    pub id: String,
+    /// VCF `Number`: an integer, `A`, `R`, `G` or `.`.
+    pub number: String,
+    /// VCF `Type`: `Integer`, `Float`, `Flag`, `Character` or `String`.
+    pub value_type: String,
+    pub description: String,
+}
+
+/// Which VCF this header introduces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VcfKind {
+    /// Variant calls of one germline sample: FORMAT GT:AD:DP:GQ:PL.
+    Germline,
+    /// Genomic VCF: variant records with `<NON_REF>`, reference blocks with END and MIN_DP.
+    Gvcf { bands: GqBands },
+    /// Tumour/normal: the sample lines and pedigree; `tumour` and `normal` must be samples.
+    Somatic { tumour: String, normal: String },
+}
+
+/// Everything the header says. `file_date_epoch: None` takes `engine::report::now_epoch()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcfHeaderSpec {
+    pub contigs: Vec<VcfContig>,
+    pub assembly: Option<String>,
+    pub reference_path: PathBuf,
+    pub sample_names: Vec<String>,
+    /// dagr's version (`crate::VERSION`), written as `##source=dagr-<version>`.
+    pub source_version: String,
+    /// The canonical command line (execution-only flags already dropped).
+    pub command_line: String,
+    /// `(ID, Description)` of every filter the records may name (PASS is always declared).
+    pub filters: Vec<(String, String)>,
+    pub kind: VcfKind,
+    pub extra_info: Vec<FieldDef>,
+    pub extra_format: Vec<FieldDef>,
+    pub file_date_epoch: Option<u64>,
+}
+
+/// The spec cannot make a valid header; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid VCF header: {0}")]
+pub struct HeaderSpecError(pub String);
+
+const NON_REF_ALT: &str = "##ALT=<ID=NON_REF,Description=\"Any allele other than REF and the ALT alleles listed at this site\">";
+
+const INFO_FS: &str = "##INFO=<ID=FS,Number=1,Type=Float,Description=\"Phred-scaled p-value of Fisher's exact test for strand bias\">";
+const INFO_END: &str = "##INFO=<ID=END,Number=1,Type=Integer,Description=\"End position (1-based, inclusive) of this reference block\">";
+const FMT_GT: &str = "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">";
+const FMT_AD: &str = "##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Allelic depths of informative reads for the REF and ALT alleles\">";
+const FMT_DP: &str =
+    "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth after filtering\">";
+const FMT_GQ: &str = "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality (Phred), capped at 99 in reference blocks\">";
+const FMT_MIN_DP: &str = "##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description=\"Minimum depth in this reference block\">";
+const FMT_PL: &str = "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype likelihoods, normalized to the most likely genotype\">";
+
+impl VcfHeaderSpec {
+    /// The filter IDs records may name (PASS excluded: it is written for an empty list).
+    pub fn declared_filters(&self) -> BTreeSet<String> {
+        self.filters.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// The full header text, ending with the `#CHROM` line and a newline.
+    pub fn render(&self) -> Result<String, HeaderSpecError> {
+        self.check()?;
+        let epoch = self
+            .file_date_epoch
+            .unwrap_or_else(crate::engine::report::now_epoch);
+        let date: String = crate::engine::report::utc_timestamp(epoch)
+            .chars()
+            .take(10)
+            .filter(|c| *c != '-')
+            .collect();
+        let reference = std::path::absolute(&self.reference_path).map_err(|e| {
+            HeaderSpecError(format!(
+                "reference path {}: {e}",
+                self.reference_path.display()
+            ))
+        })?;
+        let mut lines = vec![
+            "##fileformat=VCFv4.2".to_string(),
+            format!("##fileDate={date}"),
+            format!("##source=dagr-{}", self.source_version),
+            format!("##reference=file://{}", reference.display()),
+        ];
+        for c in &self.contigs {
+            let assembly = self
+                .assembly
+                .as_deref()
+                .map(|a| format!(",assembly={a}"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "##contig=<ID={},length={},md5={}{assembly}>",
+                c.name, c.length, c.md5
+            ));
+        }
+        if matches!(self.kind, VcfKind::Gvcf { .. }) {
+            lines.push(NON_REF_ALT.to_string());
+        }
+        lines.push("##FILTER=<ID=PASS,Description=\"All filters passed\">".to_string());
+        for (id, description) in &self.filters {
+            lines.push(format!("##FILTER=<ID={id},Description=\"{description}\">"));
+        }
+        self.push_definitions(&mut lines);
+        if let VcfKind::Gvcf { bands } = &self.kind {
+            lines.extend(bands.header_lines());
+        }
+        if let VcfKind::Somatic { tumour, normal } = &self.kind {
+            lines.push(format!("##tumor_sample={tumour}"));
+            lines.push(format!("##normal_sample={normal}"));
+            lines.push(format!("##SAMPLE=<ID={tumour},Description=\"Tumour\">"));
+            lines.push(format!("##SAMPLE=<ID={normal},Description=\"Normal\">"));
+            lines.push(format!("##PEDIGREE=<Derived={tumour},Original={normal}>"));
+        }
+        lines.push(format!(
+            "##dagr_command={}",
+            self.command_line.replace(['\n', '\r'], " ")
+        ));
+        let mut chrom = String::from("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
+        for sample in &self.sample_names {
+            chrom.push('\t');
+            chrom.push_str(sample);
+        }
+        lines.push(chrom);
+        let mut text = lines.join("\n");
+        text.push('\n');
+        Ok(text)
+    }
+
+    fn push_definitions(&self, lines: &mut Vec<String>) {
+        let (info, format): (&[&str], &[&str]) = match self.kind {
+            VcfKind::Germline => (&[INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_PL]),
+            VcfKind::Gvcf { .. } => (
+                &[INFO_END, INFO_FS],
+                &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_MIN_DP, FMT_PL],
+            ),
+            VcfKind::Somatic { .. } => (&[], &[FMT_GT, FMT_AD, FMT_DP]),
+        };
+        lines.extend(info.iter().map(|s| (*s).to_string()));
+        lines.extend(self.extra_info.iter().map(|d| definition("INFO", d)));
+        lines.extend(format.iter().map(|s| (*s).to_string()));
+        lines.extend(self.extra_format.iter().map(|d| definition("FORMAT", d)));
+    }
+
+    fn check(&self) -> Result<(), HeaderSpecError> {
+        let err = |m: String| Err(HeaderSpecError(m));
+        if self.contigs.is_empty() {
+            return err("no contigs".into());
+        }
+        let mut names = BTreeSet::new();
+        for c in &self.contigs {
+            if !valid_contig_name(&c.name) {
+                return err(format!(
+                    "contig name {:?} is not allowed in VCF 4.2",
+                    c.name
+                ));
+            }
+            if !names.insert(c.name.as_str()) {
+                return err(format!("contig {:?} listed twice", c.name));
+            }
+            if c.length == 0 || c.length > i32::MAX as u64 {
+                return err(format!(
+                    "contig {:?} has length {} (VCF needs 1..2^31-1)",
+                    c.name, c.length
+                ));
+            }
+            if c.md5.len() != 32
+                || !c
+                    .md5
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return err(format!(
+                    "contig {:?} md5 {:?} is not 32 lower-case hex digits",
+                    c.name, c.md5
+                ));
+            }
+        }
+        if let Some(a) = &self.assembly {
+            plain_token("assembly", a)?;
+        }
+        plain_token("source version", &self.source_version)?;
+        if self.sample_names.is_empty() {
+            return err("no sample".into());
+        }
+        let mut samples = BTreeSet::new();
+        for s in &self.sample_names {
+            plain_token("sample name", s)?;
+            if !samples.insert(s.as_str()) {
+                return err(format!("sample {s:?} listed twice"));
+            }
+        }
+        if let VcfKind::Somatic { tumour, normal } = &self.kind {
+            for s in [tumour, normal] {
+                if !samples.contains(s.as_str()) {
+                    return err(format!("somatic sample {s:?} is not among the samples"));
+                }
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for (id, description) in &self.filters {
+            key_id("FILTER", id)?;
+            if id == "PASS" || !ids.insert(id.as_str()) {
+                return err(format!("FILTER {id:?} declared twice (PASS is built in)"));
+            }
+            description_text(id, description)?;
+        }
+        for d in self.extra_info.iter().chain(&self.extra_format) {
+            key_id("INFO/FORMAT", &d.id)?;
+            description_text(&d.id, &d.description)?;
+            plain_token("Number", &d.number)?;
+            plain_token("Type", &d.value_type)?;
+        }
+        Ok(())
+    }
+}
+
+fn definition(kind: &str, d: &FieldDef) -> String {
+    format!(
+        "##{kind}=<ID={},Number={},Type={},Description=\"{}\">",
+        d.id, d.number, d.value_type, d.description
+    )
+}
+
+/// VCF 4.2 contig ID: `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`.
+fn valid_contig_name(name: &str) -> bool {
+    let allowed = |b: u8, first: bool| {
+        b.is_ascii_alphanumeric()
+            || b"!#$%&+./:;?@^_|~-".contains(&b)
+            || (!first && (b == b'*' || b == b'='))
+    };
+    let bytes = name.as_bytes();
+    !bytes.is_empty() && allowed(bytes[0], true) && bytes[1..].iter().all(|&b| allowed(b, false))
+}
+
+fn plain_token(what: &str, value: &str) -> Result<(), HeaderSpecError> {
+    if value.is_empty()
+        || value
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b"<>,\"".contains(&b))
+    {
+        return Err(HeaderSpecError(format!(
+            "{what} {value:?} must be non-empty, without blanks, `<>,\"`"
+        )));
+    }
+    Ok(())
+}
+
+fn key_id(what: &str, id: &str) -> Result<(), HeaderSpecError> {
+    let ok = id
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    if !ok {
+        return Err(HeaderSpecError(format!(
+            "{what} ID {id:?} must match [A-Za-z_][0-9A-Za-z_.]*"
+        )));
+    }
+    Ok(())
+}
+
+fn description_text(id: &str, text: &str) -> Result<(), HeaderSpecError> {
+    if text
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
+    {
+        return Err(HeaderSpecError(format!(
+            "description of {id:?} holds a quote, backslash or control character"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Record lines: a called variant (VCF or gVCF form) and a gVCF reference block.
+//!
+//! Formats: POS is the 0-based start + 1; ID `.`; QUAL with one decimal (`.` when not finite),
+//! negative values written as 0; FILTER `PASS` or the failed filters joined by `;`; INFO `FS=`
+//! with three decimals when the strand statistic is known, else `.`; FORMAT GT:AD:DP:GQ:PL, GT
+//! unphased (`0/1`, `1/2`, haploid `1`), AD `.` when the caller gives none. gVCF variant records
+//! add `<NON_REF>` as the last ALT, AD 0 for it and PL extended for it
+//! ([`super::gvcf::extend_pl_with_non_ref`]). Reference blocks: REF the reference base at the
+//! start (upper case; any base other than A/C/G/T written N), ALT `<NON_REF>`, QUAL and FILTER
+//! `.`, `END=`, FORMAT GT:DP:GQ:MIN_DP:PL with GQ capped at 99.
+
+use super::gvcf::{MAX_BLOCK_GQ, block_pl, extend_pl_with_non_ref, genotype_count};
+use crate::call::types::{CalledVariant, Ploidy, RefBlock};
+use std::io::Write as _;
+
+/// Appends `v` as one line. `non_ref`: gVCF form. The message says what is inconsistent.
+pub(super) fn variant_line(
+    out: &mut Vec<u8>,
+    contig: &str,
+    v: &CalledVariant,
+    non_ref: bool,
+) -> Result<(), String> {
+    check_variant(v)?;
+    let alleles = v.alt_alleles.len() + 1;
+    let ploidy = v.genotype.len();
+    let pl = if non_ref {
+        extend_pl_with_non_ref(&v.pl, alleles, ploidy).ok_or("PL has the wrong number of values")?
+    } else {
+        v.pl.clone()
+    };
+    let _ = write!(out, "{contig}\t{}\t.\t", v.pos + 1);
+    out.extend(v.ref_allele.iter().map(u8::to_ascii_uppercase));
+    out.push(b'\t');
+    for (i, alt) in v.alt_alleles.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend(alt.iter().map(u8::to_ascii_uppercase));
+    }
+    if non_ref {
+        out.extend_from_slice(b",<NON_REF>");
+    }
+    out.push(b'\t');
+    if v.qual.is_finite() {
+        let _ = write!(out, "{:.1}", v.qual.max(0.0));
+    } else {
+        out.push(b'.');
+    }
+    out.push(b'\t');
+    if v.filters.is_empty() {
+        out.extend_from_slice(b"PASS");
+    } else {
+        out.extend_from_slice(v.filters.join(";").as_bytes());
+    }
+    match v.fisher_strand {
+        Some(fs) if fs.is_finite() => {
+            let _ = write!(out, "\tFS={:.3}", fs.max(0.0));
+        }
+        _ => out.extend_from_slice(b"\t."),
+    }
+    out.extend_from_slice(b"\tGT:AD:DP:GQ:PL\t");
+    write_gt(out, &v.genotype);
+    out.push(b':');
+    if v.allele_depths.is_empty() {
+        out.push(b'.');
+    } else {
+        join(out, &v.allele_depths);
+        if non_ref {
+            out.extend_from_slice(b",0");
+        }
+    }
+    let _ = write!(out, ":{}:{}:", v.depth, v.gq);
+    join(out, &pl);
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Appends `block` as one line; `ref_base` is the reference base at `block.start`.
+pub(super) fn block_line(
+    out: &mut Vec<u8>,
+    contig: &str,
+    block: &RefBlock,
+    ref_base: u8,
+) -> Result<(), String> {
+    if block.start >= block.end {
+        return Err(format!(
+            "reference block end {} is not after its start",
+            block.end
+        ));
+    }
+    let base = match ref_base.to_ascii_uppercase() {
+        b @ (b'A' | b'C' | b'G' | b'T') => b,
+        _ => b'N',
+    };
+    if block.pl[0] != 0 {
+        return Err("reference block PL must be 0 for the hom-ref genotype".into());
+    }
+    let gt: &[u8] = match block.ploidy {
+        Ploidy::Haploid => b"0",
+        Ploidy::Diploid => b"0/0",
+        Ploidy::Absent => return Err("reference block with absent ploidy".into()),
+    };
+    let _ = write!(
+        out,
+        "{contig}\t{}\t.\t{}\t<NON_REF>\t.\t.\tEND={}\tGT:DP:GQ:MIN_DP:PL\t",
+        block.start + 1,
+        base as char,
+        block.end
+    );
+    out.extend_from_slice(gt);
+    let _ = write!(
+        out,
+        ":{}:{}:{}:",
+        block.depth,
+        block.gq.min(MAX_BLOCK_GQ),
+        block.min_depth
+    );
+    join(out, block_pl(block));
+    out.push(b'\n');
+    Ok(())
+}
+
+fn check_variant(v: &CalledVariant) -> Result<(), String> {
+    let allele_ok = |a: &[u8]| !a.is_empty() && a.iter().all(|b| b"ACGTNacgtn".contains(b));
+    if !allele_ok(&v.ref_allele) {
+        return Err(format!(
+            "REF {:?} is not a non-empty A/C/G/T/N string",
+            String::from_utf8_lossy(&v.ref_allele)
+        ));
+    }
+    if v.alt_alleles.is_empty() {
+        return Err("no ALT allele".into());
+    }
+    for (i, alt) in v.alt_alleles.iter().enumerate() {
+        if !(allele_ok(alt) || alt.as_slice() == b"*") {
+            return Err(format!(
+                "ALT {:?} is not an A/C/G/T/N string or `*`",
+                String::from_utf8_lossy(alt)
+            ));
+        }
+        if alt.eq_ignore_ascii_case(&v.ref_allele)
+            || v.alt_alleles[..i]
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(alt))
+        {
+            return Err(format!(
+                "ALT {:?} repeats REF or another ALT",
+                String::from_utf8_lossy(alt)
+            ));
+        }
+    }
+    let alleles = v.alt_alleles.len() + 1;
+    let ploidy = v.genotype.len();
+    if !(1..=2).contains(&ploidy) {
+        return Err(format!(
+            "genotype has {ploidy} alleles (haploid or diploid expected)"
+        ));
+    }
+    if v.genotype.iter().any(|&a| usize::from(a) >= alleles)
+        || v.genotype.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(format!(
+            "genotype {:?} is not sorted allele indices below {alleles}",
+            v.genotype
+        ));
+    }
+    let expected = genotype_count(alleles, ploidy);
+    if v.pl.len() != expected {
+        return Err(format!(
+            "PL has {} values, {expected} expected for {alleles} alleles and ploidy {ploidy}",
+            v.pl.len()
+        ));
+    }
+    if !v.allele_depths.is_empty() && v.allele_depths.len() != alleles {
+        return Err(format!(
+            "AD has {} values, {alleles} expected",
+            v.allele_depths.len()
+        ));
+    }
+    Ok(())
+}
+
+fn write_gt(out: &mut Vec<u8>, genotype: &[u8]) {
+    for (i, a) in genotype.iter().enumerate() {
+        if i > 0 {
+            out.push(b'/');
+        }
+        let _ = write!(out, "{a}");
+    }
+}
+
+fn join(out: &mut Vec<u8>, values: &[u32]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = write!(out, "{v}");
+    }
+}
