@@ -185,7 +185,7 @@ med = {t: statistics.median(float(r["wall_s"]) for r in v) for t, v in by.items(
 quiet = {t: [float(r["wall_s"]) for r in v if r["contended"] == "0"] for t, v in by.items()}
 qmed = {t: statistics.median(w) for t, w in quiet.items() if w}
 print(open(versions).read().rstrip())
-print(f"\n$BENCH/germline (30x, 2x150), {threads} threads, median of {runs} alternating runs; work: {work}\n")
+print(f"\ngermline 30x 2x150, {threads} threads, median of {runs} alternating runs; work: {work}\n")
 hdr = f"{'contender':28} {'median s':>9} {'min-max s':>13} {'self s':>7} {'CPU s':>6} {'peak RSS MiB':>13} {'pipe sum MiB':>13} {'dagr/this':>10} {'contended':>9}"
 print(hdr); print("-" * len(hdr))
 for t in ("dagr", "mm2", "bwa"):

@@ -1,9 +1,12 @@
 //! The germline caller over one shard: reads → active regions → local assembly → pair-HMM →
 //! genotypes, plus reference confidence for the gVCF and the callable regions.
 //!
-//! A shard reads its whole padded window, finds active regions there, and keeps the regions it
-//! owns (their start in its core) and the calls it owns (their start in its core), so that shard
-//! edges neither create nor lose variants ([`super::shards`]). Reference confidence is computed
+//! A shard reads its whole padded window and finds active regions there; it emits the calls of
+//! the regions it owns (their start in its core, [`super::shards`]), even where a call lies past
+//! the core's end, and also genotypes regions that start in its left padding but reach into its
+//! core, only to keep their variants' REF spans out of its reference blocks. With a padding well
+//! above the longest active region, every shard sees the same regions near an edge, so shard
+//! edges neither create nor lose variants, and the gVCF does not depend on the shard size. Reference confidence is computed
 //! per position of the core from the filtered pileup: with r reference-supporting and a other
 //! observations and a per-base error e, log-likelihoods of 0/0, 0/1, 1/1 (or 0, 1 when haploid)
 //! give PL and GQ; positions inside a called variant's REF are not blocks. Per-position blocks
@@ -38,6 +41,8 @@ pub struct GermlineConfig {
     pub filters: FilterConfig,
     /// Reads kept per active region (deterministic downsampling above).
     pub region_depth_cap: usize,
+    /// Bases of context on each side of a shard (far more than an active region's reach).
+    pub shard_padding: u64,
 }
 
 impl Default for GermlineConfig {
@@ -50,6 +55,7 @@ impl Default for GermlineConfig {
             genotype: GenotypeConfig::default(),
             filters: FilterConfig::default(),
             region_depth_cap: DEFAULT_REGION_CAP,
+            shard_padding: 3000,
         }
     }
 }
@@ -121,10 +127,14 @@ pub fn call_shard(
     let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
     let reads = fetch_reads(reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
     let mut variants = Vec::new();
+    // Calls of regions that start in the left padding belong to the neighbour, but their REF
+    // spans must not become reference blocks here either.
+    let mut spans = Vec::new();
     for region in active_regions(shard.tid, &window, shard.padded_start, &reads, &cfg.active) {
-        if !shard.owns_region(&region) {
+        if region.end <= shard.start || region.start >= shard.end {
             continue;
         }
+        let owned = shard.owns_region(&region);
         let region_reads = reads_for_region(&reads, &region, cfg.region_depth_cap.max(1));
         let lo = (region.start - shard.padded_start) as usize;
         let hi = ((region.end - shard.padded_start) as usize).min(window.len());
@@ -133,6 +143,17 @@ pub fn call_shard(
             continue;
         }
         let matrix = likelihood_matrix(&region_reads, &assembly.haplotypes, &cfg.pairhmm);
+        if let Ok(d) = std::env::var("DAGR_DBG") {
+            if d.split(',').filter_map(|x| x.parse::<u64>().ok()).any(|p| region.start < p && p <= region.end) {
+                eprintln!("DBG region {}-{} k={:?} reads={}", region.start, region.end, assembly.kmer_size, region_reads.len());
+                for (i, c) in assembly.candidates.iter().enumerate() {
+                    eprintln!("DBG cand {i} {} {} {}", c.pos + 1, String::from_utf8_lossy(&c.ref_allele), String::from_utf8_lossy(&c.alt_allele));
+                }
+                for h in &assembly.haplotypes {
+                    eprintln!("DBG hap ref={} vars={:?}", h.is_reference, h.variants);
+                }
+            }
+        }
         let calls = genotype_region(
             &assembly.candidates,
             &assembly.haplotypes,
@@ -142,17 +163,25 @@ pub fn call_shard(
             &cfg.genotype,
         );
         for site in calls {
+            if let Ok(d) = std::env::var("DAGR_DBG") {
+                if d.split(',').filter_map(|x| x.parse::<u64>().ok()).any(|p| region.start < p && p <= region.end) {
+                    eprintln!("DBG call {} {:?} gt={:?} q={:.1} ad={:?} pl={:?} f={:?} abp={:?} art={:.3e}", site.call.pos + 1, String::from_utf8_lossy(&site.call.ref_allele), site.call.genotype, site.call.qual, site.call.allele_depths, site.call.pl, site.call.filters, site.allele_balance_p, site.artifact_probability);
+                }
+            }
             let mut call = site.call;
-            if !shard.owns(call.tid, call.pos) || !call.genotype.iter().any(|&a| a > 0) {
+            if !call.genotype.iter().any(|&a| a > 0) {
                 continue;
             }
-            apply_filters(&mut call, &cfg.filters);
-            variants.push(call);
+            spans.push((call.pos, call.pos + call.ref_allele.len() as u64));
+            if owned {
+                apply_filters(&mut call, &cfg.filters);
+                variants.push(call);
+            }
         }
     }
     variants.sort_by(|a, b| (a.pos, &a.ref_allele, &a.alt_alleles).cmp(&(b.pos, &b.ref_allele, &b.alt_alleles)));
     variants.dedup_by(|a, b| a.pos == b.pos && a.ref_allele == b.ref_allele && a.alt_alleles == b.alt_alleles);
-    let mut out = reference_confidence(shard, contig, &window, &reads, &variants, ploidy, cfg);
+    let mut out = reference_confidence(shard, contig, &window, &reads, &spans, ploidy, cfg);
     out.variants = variants;
     Ok(out)
 }
@@ -179,15 +208,15 @@ fn reference_confidence(
     contig: &str,
     window: &[u8],
     reads: &[super::types::ReadView],
-    variants: &[CalledVariant],
+    variant_spans: &[(u64, u64)],
     ploidy: &PloidyMap,
     cfg: &GermlineConfig,
 ) -> ShardCalls {
     let ev = pileup_evidence(reads, window, shard.padded_start, cfg.active.min_base_qual);
     let mut covered = vec![false; (shard.end - shard.start) as usize];
-    for v in variants {
-        let s = v.pos.max(shard.start);
-        let e = (v.pos + v.ref_allele.len() as u64).min(shard.end);
+    for &(start, end) in variant_spans {
+        let s = start.max(shard.start);
+        let e = end.min(shard.end);
         for p in s..e {
             covered[(p - shard.start) as usize] = true;
         }

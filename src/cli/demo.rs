@@ -13,7 +13,11 @@ Examples:
   dagr demo --outdir /tmp/try-dagr --threads 4";
 
 /// Shipped pipelines the demo runs, in order, each into `<outdir>/<pipeline>/`.
-const DEMO_PIPELINES: &[&str] = &["qc", "align"];
+const DEMO_PIPELINES: &[&str] = &["qc", "align", "germline"];
+
+/// Germline samples of testdata/samplesheet.csv with their truth VCFs.
+const GERMLINE_TRUTH: &[(&str, &str)] =
+    &[("GERM", "germline/truth.vcf.gz"), ("NORMAL", "somatic/truth_germline.vcf.gz")];
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXAMPLES)]
@@ -75,6 +79,9 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
         eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
         let code = execute(&request)?;
         print_highlights(&dir);
+        if *pipeline == "germline" && code == 0 {
+            print_accuracy(&dir, &testdata);
+        }
         worst = worst.max(code);
         if code != 0 {
             break;
@@ -82,6 +89,28 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
     }
     println!("demo outputs: {}", outdir.display());
     Ok(worst)
+}
+
+/// Precision and recall of each germline VCF against testdata's truth, in its confident region.
+fn print_accuracy(outdir: &Path, testdata: &Path) {
+    let reference = match crate::vcf::InMemoryFasta::from_path(&testdata.join("ref/ref.fa")) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("demo: cannot read the reference for scoring: {e}");
+            return;
+        }
+    };
+    let options = crate::bench::CompareOptions { regions: Some(testdata.join("confident.bed")), ..Default::default() };
+    for (sample, truth) in GERMLINE_TRUTH {
+        let query = outdir.join(sample).join(format!("{sample}.vcf.gz"));
+        match crate::bench::compare(&testdata.join(truth), &query, &reference, &options) {
+            Ok(r) => println!(
+                "{sample:<10} germline VCF vs truth: SNV precision {:.4} recall {:.4} (TP {} FP {} FN {}); indel precision {:.4} recall {:.4} (TP {} FP {} FN {})",
+                r.snv.precision, r.snv.recall, r.snv.tp, r.snv.fp, r.snv.fn_, r.indel.precision, r.indel.recall, r.indel.tp, r.indel.fp, r.indel.fn_
+            ),
+            Err(e) => eprintln!("demo: cannot score {}: {e}", query.display()),
+        }
+    }
 }
 
 /// A few numbers per sample from the run report.

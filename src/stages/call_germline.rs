@@ -22,7 +22,7 @@ use crate::engine::stage::{
 use crate::genome::Reference;
 use crate::vcf::writer::VcfContig;
 use rayon::prelude::*;
-use rust_htslib::bam::{self, Read as _};
+use rust_htslib::bam;
 use std::path::{Path, PathBuf};
 
 pub struct CallGermline;
@@ -125,7 +125,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let mut cfg = GermlineConfig::default();
     cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
     let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
-    let all = shards(&lengths, shard_size, cfg.active.min_shard_padding());
+    let all = shards(&lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     tracing::info!(shards = all.len(), sex = %sex, "calling");
     ctx.fault_point("before_calling")?;
     let results: Vec<Result<crate::call::germline::ShardCalls, StageError>> = ctx.pool.install(|| {

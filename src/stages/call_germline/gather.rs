@@ -62,30 +62,36 @@ pub(super) fn write_outputs(
         let base = reference.fetch(contig, b.start, b.start + 1).map_err(runtime)?;
         gvcf.write_block(b, base.first().copied().unwrap_or(b'N')).map_err(runtime)
     };
+    // Shards are in reference order and each one's variants and blocks are sorted, but a shard's
+    // last variants may lie past its core (its region ran on): interleave globally by position.
+    let mut all_variants = Vec::new();
+    let mut all_blocks = Vec::new();
     for shard in shards {
         depth_sum += shard.depth_sum;
         positions += shard.positions;
         for &(tid, s, e) in &shard.callable {
             bed.push(tid, s, e).map_err(runtime)?;
         }
-        let mut blocks = shard.blocks.into_iter().peekable();
-        for v in &shard.variants {
-            while let Some(b) = blocks.next_if(|b| (b.tid, b.start) < (v.tid, v.pos)) {
-                if let Some(done) = merger.push(b) {
-                    write_block(&mut gvcf, &done)?;
-                }
-            }
-            if let Some(done) = merger.flush() {
-                write_block(&mut gvcf, &done)?;
-            }
-            vcf.write_variant(v).map_err(runtime)?;
-            gvcf.write_variant(v).map_err(runtime)?;
-            qc.add(v);
-        }
-        for b in blocks {
+        all_variants.extend(shard.variants);
+        all_blocks.extend(shard.blocks);
+    }
+    let mut blocks = all_blocks.into_iter().peekable();
+    for v in &all_variants {
+        while let Some(b) = blocks.next_if(|b| (b.tid, b.start) < (v.tid, v.pos)) {
             if let Some(done) = merger.push(b) {
                 write_block(&mut gvcf, &done)?;
             }
+        }
+        if let Some(done) = merger.flush() {
+            write_block(&mut gvcf, &done)?;
+        }
+        vcf.write_variant(v).map_err(runtime)?;
+        gvcf.write_variant(v).map_err(runtime)?;
+        qc.add(v);
+    }
+    for b in blocks {
+        if let Some(done) = merger.push(b) {
+            write_block(&mut gvcf, &done)?;
         }
     }
     if let Some(done) = merger.finish() {
