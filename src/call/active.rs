@@ -6,7 +6,8 @@
 //! scatter one indel over a repeat), reaches both `min_alt` observations and `min_fraction` of
 //! the depth. Active positions closer than 2 × `padding` are chained; a chain becomes the region
 //! `[first − padding, last + 1 + padding)`, clipped to the window. Regions longer than
-//! `max_region_len` are split at their least active position (ties: the leftmost), recursively,
+//! `max_region_len` are split at their quietest position (fewest active positions, then least
+//! activity, within ±60 bp; ties: the leftmost), recursively,
 //! so regions never overlap. Defaults: base-quality floor 10, 2 observations, 10 % of depth,
 //! indel spread 5, padding 100, regions at most 500 bp.
 //!
@@ -104,7 +105,10 @@ pub fn active_regions(
     out.into_iter().map(|(start, end)| ActiveRegion { tid, start, end }).collect()
 }
 
-/// Splits `start..end` at its least active interior position until pieces fit `max_len`.
+/// Splits `start..end` at its quietest interior position until pieces fit `max_len`: the one
+/// with the fewest active positions within ±`CUT_CLEARANCE` bp, then the least activity summed
+/// there, then its own activity, then the leftmost. A cut right beside a variant would leave it
+/// inside the last k-mer of its region, where assembly cannot place it.
 fn split(start: u64, end: u64, act: &[(u32, bool)], window_start: u64, max_len: u64, out: &mut Vec<(u64, u64)>) {
     if end - start <= max_len {
         out.push((start, end));
@@ -113,12 +117,26 @@ fn split(start: u64, end: u64, act: &[(u32, bool)], window_start: u64, max_len: 
     // Cut in the middle half so both pieces stay substantial.
     let lo = start + (end - start) / 4;
     let hi = end - (end - start) / 4;
-    let cut = (lo..hi)
-        .min_by_key(|&p| (act[(p - window_start) as usize].0, p))
-        .unwrap_or(start + (end - start) / 2);
+    let n = act.len();
+    let mut on_prefix = vec![0u64; n + 1];
+    let mut w_prefix = vec![0u64; n + 1];
+    for (i, &(w, on)) in act.iter().enumerate() {
+        on_prefix[i + 1] = on_prefix[i] + u64::from(on);
+        w_prefix[i + 1] = w_prefix[i] + u64::from(w);
+    }
+    let key = |p: u64| {
+        let i = (p - window_start) as usize;
+        let a = i.saturating_sub(CUT_CLEARANCE);
+        let b = (i + CUT_CLEARANCE + 1).min(n);
+        (on_prefix[b] - on_prefix[a], w_prefix[b] - w_prefix[a], act[i].0, p)
+    };
+    let cut = (lo..hi).min_by_key(|&p| key(p)).unwrap_or(start + (end - start) / 2);
     split(start, cut, act, window_start, max_len, out);
     split(cut, end, act, window_start, max_len, out);
 }
+
+/// Distance from a split point within which active positions count against it.
+const CUT_CLEARANCE: usize = 60;
 
 #[cfg(test)]
 mod tests {

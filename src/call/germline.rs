@@ -143,17 +143,6 @@ pub fn call_shard(
             continue;
         }
         let matrix = likelihood_matrix(&region_reads, &assembly.haplotypes, &cfg.pairhmm);
-        if let Ok(d) = std::env::var("DAGR_DBG") {
-            if d.split(',').filter_map(|x| x.parse::<u64>().ok()).any(|p| region.start < p && p <= region.end) {
-                eprintln!("DBG region {}-{} k={:?} reads={}", region.start, region.end, assembly.kmer_size, region_reads.len());
-                for (i, c) in assembly.candidates.iter().enumerate() {
-                    eprintln!("DBG cand {i} {} {} {}", c.pos + 1, String::from_utf8_lossy(&c.ref_allele), String::from_utf8_lossy(&c.alt_allele));
-                }
-                for h in &assembly.haplotypes {
-                    eprintln!("DBG hap ref={} vars={:?}", h.is_reference, h.variants);
-                }
-            }
-        }
         let calls = genotype_region(
             &assembly.candidates,
             &assembly.haplotypes,
@@ -163,11 +152,6 @@ pub fn call_shard(
             &cfg.genotype,
         );
         for site in calls {
-            if let Ok(d) = std::env::var("DAGR_DBG") {
-                if d.split(',').filter_map(|x| x.parse::<u64>().ok()).any(|p| region.start < p && p <= region.end) {
-                    eprintln!("DBG call {} {:?} gt={:?} q={:.1} ad={:?} pl={:?} f={:?} abp={:?} art={:.3e}", site.call.pos + 1, String::from_utf8_lossy(&site.call.ref_allele), site.call.genotype, site.call.qual, site.call.allele_depths, site.call.pl, site.call.filters, site.allele_balance_p, site.artifact_probability);
-                }
-            }
             let mut call = site.call;
             if !call.genotype.iter().any(|&a| a > 0) {
                 continue;

@@ -130,7 +130,11 @@ fn assembled_haplotypes(g: &Graph, reference: &[u8], cfg: &AssemblyConfig) -> Ve
         .collect()
 }
 
-/// Adds one haplotype per pileup allele that assembly missed (all of them when it failed).
+/// Adds one haplotype per pileup allele that assembly missed (all of them when it failed),
+/// then, when assembly failed, read-backed combinations: pileup alleles that reads carry together (a hom-alt SNV 6 bp
+/// from another, an STR change beside a SNV) get one haplotype per combination seen in at
+/// least `rescue_min_reads` reads. Without them a read carrying two pileup alleles fits each
+/// single-allele haplotype equally badly and speaks for neither.
 fn add_pileup_haplotypes(
     haps: &mut Vec<(Vec<u8>, Vec<LocalVariant>)>,
     reference: &[u8],
@@ -140,24 +144,82 @@ fn add_pileup_haplotypes(
     cfg: &AssemblyConfig,
 ) {
     let known: BTreeSet<LocalVariant> = haps.iter().flat_map(|(_, v)| v.iter().cloned()).collect();
+    let mut usable: BTreeSet<LocalVariant> = BTreeSet::new();
+    let mut added: BTreeSet<LocalVariant> = BTreeSet::new();
     for allele in pileup::pileup_alleles(reads, reference, window_start, cfg.pileup_min_base_qual) {
-        if haps.len() + 1 >= cfg.max_haplotypes {
-            break;
-        }
         let keep = if assembled {
             allele.reads >= cfg.rescue_min_reads && allele.reads * 100 >= cfg.rescue_min_pct * allele.depth
         } else {
             allele.reads >= cfg.fallback_min_reads
         };
         let v = allele.variant;
-        if !keep || known.contains(&v) || v.indel_len() > cfg.max_indel_len {
+        if v.indel_len() > cfg.max_indel_len {
             continue;
         }
-        let mut bases = reference[..v.pos].to_vec();
-        bases.extend_from_slice(&v.alt_allele);
-        bases.extend_from_slice(&reference[v.pos + v.ref_allele.len()..]);
-        haps.push((bases, vec![v]));
+        if known.contains(&v) {
+            usable.insert(v);
+            continue;
+        }
+        if !keep || haps.len() + 1 >= cfg.max_haplotypes {
+            continue;
+        }
+        haps.push((apply_variants(reference, std::slice::from_ref(&v)), vec![v.clone()]));
+        usable.insert(v.clone());
+        added.insert(v);
     }
+    if assembled || added.is_empty() {
+        return;
+    }
+    let mut combos: std::collections::BTreeMap<Vec<LocalVariant>, u32> = std::collections::BTreeMap::new();
+    for read in reads {
+        let mut carried: Vec<LocalVariant> =
+            pileup::read_alleles(read, reference, window_start, cfg.pileup_min_base_qual, None)
+                .into_iter()
+                .filter(|v| usable.contains(v))
+                .collect();
+        carried.sort();
+        carried.dedup();
+        if carried.len() >= 2 && carried.iter().any(|v| added.contains(v)) && non_overlapping(&carried) {
+            *combos.entry(carried).or_insert(0) += 1;
+        }
+    }
+    let mut ranked: Vec<(u32, Vec<LocalVariant>)> =
+        combos.into_iter().filter(|&(_, n)| n >= cfg.rescue_min_reads).map(|(c, n)| (n, c)).collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    for (_, combo) in ranked {
+        if haps.len() + 1 >= cfg.max_haplotypes {
+            break;
+        }
+        let bases = apply_variants(reference, &combo);
+        if haps.iter().any(|(b, _)| *b == bases) {
+            continue;
+        }
+        // Reads in repeats carry one haplotype in several aligner spellings: realign the
+        // combination to the reference, as assembled paths are, for one canonical spelling.
+        let vars = variants::variants(&align::diffs(&bases, reference), reference);
+        if vars.is_empty() || vars.iter().any(|v| v.indel_len() > cfg.max_indel_len) {
+            continue;
+        }
+        haps.push((bases, vars));
+    }
+}
+
+/// Whether sorted variants leave each other's reference bases alone.
+fn non_overlapping(vars: &[LocalVariant]) -> bool {
+    vars.windows(2).all(|w| w[0].pos + w[0].ref_allele.len() <= w[1].pos)
+}
+
+/// The window with `vars` (sorted, non-overlapping) applied.
+fn apply_variants(reference: &[u8], vars: &[LocalVariant]) -> Vec<u8> {
+    let mut bases = Vec::with_capacity(reference.len() + 64);
+    let mut at = 0;
+    for v in vars {
+        bases.extend_from_slice(&reference[at..v.pos]);
+        bases.extend_from_slice(&v.alt_allele);
+        at = v.pos + v.ref_allele.len();
+    }
+    bases.extend_from_slice(&reference[at..]);
+    bases
 }
 
 /// Sorted unique candidates and haplotypes indexing them, the reference haplotype first.

@@ -168,6 +168,22 @@ fn pileup_fallback_when_no_k_works() {
 }
 
 #[test]
+fn pileup_fallback_joins_alleles_that_reads_carry_together() {
+    // Two hom-alt SNVs 6 bp apart, no usable k: besides one haplotype per SNV, the reads'
+    // combination gets a haplotype, so a read carrying both fits it and speaks for each SNV.
+    let reference = random_reference(500, 11);
+    let alt = |p: usize| if reference[p] == b'A' { &b"C"[..] } else { &b"A"[..] };
+    let reads = tile_reads(&haplotype(&reference, &[(250, 1, alt(250)), (256, 1, alt(256))]), 100, 4, 0);
+    let region = ActiveRegion { tid: 0, start: 0, end: 500 };
+    let cfg = AssemblyConfig { kmer_sizes: vec![], ..AssemblyConfig::default() };
+    let a = assemble(&region, &reference, &reads, &cfg);
+    assert_eq!(a.kmer_size, None);
+    assert_eq!(a.candidates.len(), 2, "{:?}", a.candidates);
+    assert_eq!(a.haplotypes.len(), 4, "reference, each SNV, both: {:?}", a.haplotypes);
+    assert!(a.haplotypes.iter().any(|h| h.variants == vec![0, 1]));
+}
+
+#[test]
 fn alignment_diffs_cover_mismatch_insertion_deletion() {
     use align::{Diff, diffs};
     assert_eq!(diffs(b"ACGTACGT", b"ACGTACGT"), vec![]);
