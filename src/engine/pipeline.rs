@@ -430,27 +430,42 @@ mod tests {
     static INTAKE_OUT: [SlotSpec; 1] = [SlotSpec { name: "metrics", kind: ArtifactKind::FastqMetrics, doc: "" }];
     const RES: Resources = Resources { threads: 1, memory_bytes: 1 << 30, time_seconds: 3600 };
 
+    static PREP_INFO: StageInfo = StageInfo {
+        kind: "prep",
+        description: "",
+        version: 1,
+        scope: Scope::Reference,
+        inputs: &PREP_IN,
+        outputs: &PREP_OUT,
+        params: &PREP_PARAMS,
+        resources: RES,
+    };
+    static INTAKE_INFO: StageInfo = StageInfo {
+        kind: "intake",
+        description: "",
+        version: 1,
+        scope: Scope::Sample,
+        inputs: &INTAKE_IN,
+        outputs: &INTAKE_OUT,
+        params: &[],
+        resources: RES,
+    };
+
     impl Stage for Prep {
-        fn kind(&self) -> &'static str { "prep" }
-        fn description(&self) -> &'static str { "" }
-        fn version(&self) -> u32 { 1 }
-        fn scope(&self) -> Scope { Scope::Reference }
-        fn inputs(&self) -> &'static [SlotSpec] { &PREP_IN }
-        fn outputs(&self) -> &'static [SlotSpec] { &PREP_OUT }
-        fn params(&self) -> &'static [ParamSpec] { &PREP_PARAMS }
-        fn default_resources(&self) -> Resources { RES }
-        fn run(&self, _: &StageContext<'_>) -> Result<StageOutputs, StageError> { Ok(StageOutputs::default()) }
+        fn info(&self) -> &'static StageInfo {
+            &PREP_INFO
+        }
+        fn run(&self, _: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+            Ok(StageOutputs::default())
+        }
     }
     impl Stage for Intake {
-        fn kind(&self) -> &'static str { "intake" }
-        fn description(&self) -> &'static str { "" }
-        fn version(&self) -> u32 { 1 }
-        fn scope(&self) -> Scope { Scope::Sample }
-        fn inputs(&self) -> &'static [SlotSpec] { &INTAKE_IN }
-        fn outputs(&self) -> &'static [SlotSpec] { &INTAKE_OUT }
-        fn params(&self) -> &'static [ParamSpec] { &[] }
-        fn default_resources(&self) -> Resources { RES }
-        fn run(&self, _: &StageContext<'_>) -> Result<StageOutputs, StageError> { Ok(StageOutputs::default()) }
+        fn info(&self) -> &'static StageInfo {
+            &INTAKE_INFO
+        }
+        fn run(&self, _: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+            Ok(StageOutputs::default())
+        }
     }
 
     fn build_yaml(text: &str) -> Result<Pipeline, SpecError> {

@@ -416,18 +416,51 @@ impl StageContext<'_> {
     }
 }
 
-/// A stage kind. Implementations live in `src/stages/`, one per file, and adapt a domain module.
-pub trait Stage: Send + Sync {
+/// What a stage kind declares about itself, as one `static` per kind.
+#[derive(Debug)]
+pub struct StageInfo {
     /// The name used in pipeline YAML (`stage: <kind>`).
-    fn kind(&self) -> &'static str;
+    pub kind: &'static str,
     /// One line for `dagr validate` and `--help`.
-    fn description(&self) -> &'static str;
+    pub description: &'static str,
     /// Bumped whenever the stage's outputs change for the same inputs and parameters.
-    fn version(&self) -> u32;
-    fn scope(&self) -> Scope;
-    fn inputs(&self) -> &'static [SlotSpec];
-    fn outputs(&self) -> &'static [SlotSpec];
-    fn params(&self) -> &'static [ParamSpec];
-    fn default_resources(&self) -> Resources;
+    pub version: u32,
+    pub scope: Scope,
+    pub inputs: &'static [SlotSpec],
+    pub outputs: &'static [SlotSpec],
+    pub params: &'static [ParamSpec],
+    /// Requested when the pipeline YAML sets no `resources`.
+    pub resources: Resources,
+}
+
+/// A stage kind. Implementations live in `src/stages/`, one per file, and adapt a domain module:
+/// a `static StageInfo` and `run`.
+pub trait Stage: Send + Sync {
+    fn info(&self) -> &'static StageInfo;
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError>;
+
+    fn kind(&self) -> &'static str {
+        self.info().kind
+    }
+    fn description(&self) -> &'static str {
+        self.info().description
+    }
+    fn version(&self) -> u32 {
+        self.info().version
+    }
+    fn scope(&self) -> Scope {
+        self.info().scope
+    }
+    fn inputs(&self) -> &'static [SlotSpec] {
+        self.info().inputs
+    }
+    fn outputs(&self) -> &'static [SlotSpec] {
+        self.info().outputs
+    }
+    fn params(&self) -> &'static [ParamSpec] {
+        self.info().params
+    }
+    fn default_resources(&self) -> Resources {
+        self.info().resources
+    }
 }

@@ -28,7 +28,7 @@ use crate::alignments::qc::{AlignmentQc, territory_from_reference};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat};
 use crate::engine::stage::{
-    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageInfo, StageError,
     StageOutputs,
 };
 use crate::engine::samplesheet::Sample;
@@ -78,31 +78,22 @@ static PARAMS: [ParamSpec; 3] = [
     },
 ];
 
+static INFO: StageInfo = StageInfo {
+    kind: "align",
+    description: "FASTQ to a duplicate-marked, coordinate-sorted BAM/CRAM + index and alignment QC (minimap2, one pass)",
+    version: 1,
+    scope: Scope::Sample,
+    inputs: &INPUTS,
+    outputs: &OUTPUTS,
+    params: &PARAMS,
+    resources: Resources { threads: 16, memory_bytes: 32 << 30, time_seconds: 24 * 3600 },
+};
+
 impl Stage for Align {
-    fn kind(&self) -> &'static str {
-        "align"
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
-    fn description(&self) -> &'static str {
-        "FASTQ to a duplicate-marked, coordinate-sorted BAM/CRAM + index and alignment QC (minimap2, one pass)"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn scope(&self) -> Scope {
-        Scope::Sample
-    }
-    fn inputs(&self) -> &'static [SlotSpec] {
-        &INPUTS
-    }
-    fn outputs(&self) -> &'static [SlotSpec] {
-        &OUTPUTS
-    }
-    fn params(&self) -> &'static [ParamSpec] {
-        &PARAMS
-    }
-    fn default_resources(&self) -> Resources {
-        Resources { threads: 16, memory_bytes: 32 << 30, time_seconds: 24 * 3600 }
-    }
+
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         run(ctx)
     }

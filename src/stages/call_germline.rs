@@ -16,7 +16,7 @@ use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex};
 use crate::call::shards::shards;
 use crate::engine::samplesheet::Sex;
 use crate::engine::stage::{
-    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageInfo, StageError,
     StageOutputs,
 };
 use crate::genome::Reference;
@@ -57,31 +57,22 @@ static PARAMS: [ParamSpec; 3] = [
     },
 ];
 
+static INFO: StageInfo = StageInfo {
+    kind: "call_germline",
+    description: "haplotype-aware germline SNV/indel calling with local reassembly: VCF, gVCF, callable BED",
+    version: 1,
+    scope: Scope::Sample,
+    inputs: &INPUTS,
+    outputs: &OUTPUTS,
+    params: &PARAMS,
+    resources: Resources { threads: 16, memory_bytes: 16 << 30, time_seconds: 12 * 3600 },
+};
+
 impl Stage for CallGermline {
-    fn kind(&self) -> &'static str {
-        "call_germline"
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
-    fn description(&self) -> &'static str {
-        "haplotype-aware germline SNV/indel calling with local reassembly: VCF, gVCF, callable BED"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn scope(&self) -> Scope {
-        Scope::Sample
-    }
-    fn inputs(&self) -> &'static [SlotSpec] {
-        &INPUTS
-    }
-    fn outputs(&self) -> &'static [SlotSpec] {
-        &OUTPUTS
-    }
-    fn params(&self) -> &'static [ParamSpec] {
-        &PARAMS
-    }
-    fn default_resources(&self) -> Resources {
-        Resources { threads: 16, memory_bytes: 16 << 30, time_seconds: 12 * 3600 }
-    }
+
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         run(ctx)
     }

@@ -8,7 +8,7 @@
 //! the decompressed reads, bound by gzip inflation (faster than `zcat` of the same files).
 
 use crate::engine::stage::{
-    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
+    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageInfo,
     StageContext, StageError, StageOutputs,
 };
 use crate::genome::fai::read_fai;
@@ -74,31 +74,20 @@ struct MetricsFile {
     total: TotalMetrics,
 }
 
+static INFO: StageInfo = StageInfo {
+    kind: "fastq_intake",
+    description: "Validate a sample's paired FASTQ lanes (gzip/BGZF/plain) and report read counts, qualities, GC and depth",
+    version: 1,
+    scope: Scope::Sample,
+    inputs: &INPUTS,
+    outputs: &OUTPUTS,
+    params: &PARAMS,
+    resources: Resources { threads: 2, memory_bytes: 512 << 20, time_seconds: 4 * 3600 },
+};
+
 impl Stage for FastqIntake {
-    fn kind(&self) -> &'static str {
-        "fastq_intake"
-    }
-    fn description(&self) -> &'static str {
-        "Validate a sample's paired FASTQ lanes (gzip/BGZF/plain) and report read counts, qualities, GC and depth"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn scope(&self) -> Scope {
-        Scope::Sample
-    }
-    fn inputs(&self) -> &'static [SlotSpec] {
-        &INPUTS
-    }
-    fn outputs(&self) -> &'static [SlotSpec] {
-        &OUTPUTS
-    }
-    fn params(&self) -> &'static [ParamSpec] {
-        &PARAMS
-    }
-    fn default_resources(&self) -> Resources {
-        // R1 and R2 inflate on one thread each; buffers are a few tens of MiB.
-        Resources { threads: 2, memory_bytes: 512 << 20, time_seconds: 4 * 3600 }
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
 
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {

@@ -4,7 +4,7 @@
 use super::{PrepareError, PrepareOptions, prepare_reference};
 use crate::align::IndexParams;
 use crate::engine::stage::{
-    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
+    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageInfo,
     StageContext, StageError, StageOutputs,
 };
 use serde_json::json;
@@ -39,30 +39,20 @@ static PARAMS: [ParamSpec; 2] = [
     },
 ];
 
+static INFO: StageInfo = StageInfo {
+    kind: "prepare_reference",
+    description: "Validate the reference FASTA; write .fai, .dict, per-contig MD5s and the minimap2 index into a digest-keyed cache",
+    version: 1,
+    scope: Scope::Reference,
+    inputs: &INPUTS,
+    outputs: &OUTPUTS,
+    params: &PARAMS,
+    resources: Resources { threads: 2, memory_bytes: 8 << 30, time_seconds: 2 * 3600 },
+};
+
 impl Stage for PrepareReference {
-    fn kind(&self) -> &'static str {
-        "prepare_reference"
-    }
-    fn description(&self) -> &'static str {
-        "Validate the reference FASTA; write .fai, .dict, per-contig MD5s and the minimap2 index into a digest-keyed cache"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn scope(&self) -> Scope {
-        Scope::Reference
-    }
-    fn inputs(&self) -> &'static [SlotSpec] {
-        &INPUTS
-    }
-    fn outputs(&self) -> &'static [SlotSpec] {
-        &OUTPUTS
-    }
-    fn params(&self) -> &'static [ParamSpec] {
-        &PARAMS
-    }
-    fn default_resources(&self) -> Resources {
-        Resources { threads: 2, memory_bytes: 8 << 30, time_seconds: 2 * 3600 }
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
 
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
