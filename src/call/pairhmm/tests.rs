@@ -1,4 +1,4 @@
-use super::context::{gap_open_phred, position_gap_open_phred};
+use super::context::{gap_open_phred, position_gap_open_phred, tract_gap_open_phred};
 use super::*;
 
 fn random_seq(len: usize, seed: u64) -> Vec<u8> {
@@ -73,10 +73,13 @@ fn homopolymer_indel_is_cheaper_than_random_indel() {
 fn repeat_context_table() {
     let p = position_gap_open_phred(b"GCAAAAAAAAAAAATCACACACACTG");
     assert_eq!(p[0], 45.0);
-    assert_eq!(p[3], gap_open_phred(1, 12));
-    assert_eq!(p[3], 20.0);
-    // (CA)×4 + C: dinucleotide STR with 4 copies.
-    assert_eq!(p[17], gap_open_phred(2, 4));
+    // A×12: the run rate (Q20) spread over its 12 positions.
+    assert_eq!(p[3], tract_gap_open_phred(1, 12, 12));
+    assert!((p[3] - (20.0 + 10.0 * 12f64.log10())).abs() < 1e-12);
+    assert_eq!(gap_open_phred(1, 12), 20.0);
+    // (CA)×4 + C: dinucleotide STR with 4 copies over 9 bases.
+    assert_eq!(p[17], tract_gap_open_phred(2, 4, 9));
+    assert!((p[17] - (gap_open_phred(2, 4) + 10.0 * 9f64.log10())).abs() < 1e-12);
     assert_eq!(p[25], 45.0);
 }
 
@@ -165,4 +168,26 @@ fn speed() {
     let secs = start.elapsed().as_secs_f64();
     let cells = (reads.len() * 150 * 601) as f64;
     println!("pair-HMM: {:.0} M cells/s ({acc:.1})", cells / secs / 1e6);
+}
+
+/// One slippage event anywhere in a long homopolymer costs about the run's rate (Q20 → ~2
+/// log10), not the per-position rate summed over the run (which would be ~0.6 in a T28).
+#[test]
+fn homopolymer_indel_costs_the_run_rate() {
+    let mut hap = random_seq(120, 8);
+    hap.push(b'C');
+    hap.extend(std::iter::repeat_n(b'T', 28));
+    hap.push(b'G');
+    hap.extend(random_seq(120, 9));
+    let read_ref = hap[60..220].to_vec();
+    let mut read_del = read_ref.clone();
+    read_del.remove(75);
+    let mut read_ins = read_ref.clone();
+    read_ins.insert(75, b'T');
+    let base = score(&read_ref, 30, &hap);
+    let cost_del = base - score(&read_del, 30, &hap);
+    let cost_ins = base - score(&read_ins, 30, &hap);
+    // log10(1 / (0.01 × 0.9)) ≈ 2.05, give or take the boundary slots at the run's edges.
+    assert!(cost_del > 1.7 && cost_del < 2.4, "{cost_del}");
+    assert!(cost_ins > 1.7 && cost_ins < 2.4, "{cost_ins}");
 }
