@@ -6,7 +6,8 @@
 //!   shorter-REF alts are padded with the remaining reference bases (`A→G` beside `ACT→A` becomes
 //!   `ACT→GCT`), so het-alt `1/2` genotypes are possible. A haplotype carrying an event from
 //!   another site that overlaps this one (a spanning deletion) speaks for no allele here (no `*`
-//!   allele is produced); alts no haplotype carries are dropped.
+//!   allele is produced); alts no haplotype carries are dropped. Overlapping non-ref calls that
+//!   re-spell one haplotype are resolved by read votes (see `drop_respellings`).
 //! - Reads: those whose alignment span overlaps the site (DP counts them). A read's allele
 //!   likelihood is the best likelihood of any haplotype carrying the allele (GATK's
 //!   marginalization), then mixed with a mapping-error probability 10^(−MAPQ/10) (MAPQ capped at
@@ -112,16 +113,97 @@ pub fn genotype_region(
     ploidy: impl Fn(u32, u64) -> Ploidy,
     config: &GenotypeConfig,
 ) -> Vec<SiteCall> {
-    build_sites(candidates, haplotypes)
+    let sites = build_sites(candidates, haplotypes);
+    let calls: Vec<(usize, SiteCall)> = sites
         .iter()
-        .filter_map(|site| {
+        .enumerate()
+        .filter_map(|(i, site)| {
             let copies = ploidy(site.tid, site.pos).copies();
             if copies == 0 {
                 return None;
             }
             let ev = site_evidence(site, reads, likelihoods, config);
-            genotype_site(site, &ev, copies, config)
+            genotype_site(site, &ev, copies, config).map(|c| (i, c))
         })
+        .collect();
+    drop_respellings(&sites, calls, reads, likelihoods, config)
+}
+
+/// Loser/winner ratio of preferring reads at or below which an overlapping call is a re-spelling.
+const RESPELLING_MAX_RATIO: f64 = 0.4;
+
+/// Overlapping double spellings. Two non-ref calls conflict when a haplotype carrying a called
+/// ALT of one carries an event overlapping the other (it speaks for no allele there), so each
+/// site, genotyped alone, takes the other's reads as its own ALT support. For such a pair, every
+/// read overlapping both sites votes for the call whose ALT haplotypes (those incompatible with the
+/// other site) explain it better by ≥ the informative margin; a call whose votes are at most
+/// `RESPELLING_MAX_RATIO` of the other's (which has at least one) is the same haplotype spelled
+/// again and is dropped; otherwise both stay. Calls on different haplotypes (a het SNV on the
+/// other copy of a het deletion) each keep their own reads and both stay.
+fn drop_respellings(
+    sites: &[Site],
+    calls: Vec<(usize, SiteCall)>,
+    reads: &[ReadView],
+    likelihoods: &LikelihoodMatrix,
+    config: &GenotypeConfig,
+) -> Vec<SiteCall> {
+    let alt_haps = |site: &Site, call: &CalledVariant| -> Vec<bool> {
+        site.hap_allele
+            .iter()
+            .map(|a| a.is_some_and(|a| a > 0 && call.genotype.iter().any(|&g| usize::from(g) == a)))
+            .collect()
+    };
+    let mut dropped = vec![false; calls.len()];
+    for i in 0..calls.len() {
+        for j in i + 1..calls.len() {
+            if dropped[i] || dropped[j] {
+                continue;
+            }
+            let (si, ci) = (&sites[calls[i].0], &calls[i].1.call);
+            let (sj, cj) = (&sites[calls[j].0], &calls[j].1.call);
+            if !ci.genotype.iter().any(|&a| a > 0) || !cj.genotype.iter().any(|&a| a > 0) {
+                continue;
+            }
+            let hi = alt_haps(si, ci);
+            let hj = alt_haps(sj, cj);
+            // Haplotypes carrying one call's ALT that the other site cannot place.
+            let ai: Vec<usize> = (0..hi.len()).filter(|&h| hi[h] && sj.hap_allele[h].is_none()).collect();
+            let aj: Vec<usize> = (0..hj.len()).filter(|&h| hj[h] && si.hap_allele[h].is_none()).collect();
+            if ai.is_empty() || aj.is_empty() {
+                continue;
+            }
+            let (lo, hi_end) = (si.span().0.max(sj.span().0), si.span().1.min(sj.span().1));
+            let (mut vi, mut vj) = (0u32, 0u32);
+            for (r, read) in reads.iter().enumerate() {
+                let (rs, re) = read_span(read);
+                if r >= likelihoods.reads || rs >= hi_end.max(lo + 1) || re <= lo {
+                    continue;
+                }
+                let row = likelihoods.row(r);
+                let best = |hs: &[usize]| hs.iter().map(|&h| row[h]).fold(f64::NEG_INFINITY, f64::max);
+                let (li, lj) = (best(&ai), best(&aj));
+                if li - lj >= config.informative_log10_margin {
+                    vi += 1;
+                } else if lj - li >= config.informative_log10_margin {
+                    vj += 1;
+                }
+            }
+            let loser = if f64::from(vj) <= RESPELLING_MAX_RATIO * f64::from(vi) && vi > 0 {
+                Some(j)
+            } else if f64::from(vi) <= RESPELLING_MAX_RATIO * f64::from(vj) && vj > 0 {
+                Some(i)
+            } else {
+                None
+            };
+            if let Some(k) = loser {
+                dropped[k] = true;
+            }
+        }
+    }
+    calls
+        .into_iter()
+        .zip(dropped)
+        .filter_map(|((_, c), d)| (!d).then_some(c))
         .collect()
 }
 
