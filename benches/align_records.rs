@@ -157,7 +157,8 @@ fn bench_align_batch(c: &mut Criterion) {
     let aligner = Arc::new(load_index(&mmi, 2).expect("load the synthetic index"));
     let pair_aligner = PairAligner::new(aligner, AlignOptions::default()).expect("a usable index");
     let cancel = AtomicBool::new(false);
-    let mut reader = PairedFastqReader::open_with(&r1, &r2, &ScanOptions::default(), &cancel).expect("open synthetic FASTQ");
+    let mut reader =
+        PairedFastqReader::open_with(&r1, &r2, &ScanOptions::default(), &cancel).expect("open synthetic FASTQ");
     let batch = reader.next_batch().expect("valid synthetic FASTQ").expect("one batch");
     assert_eq!(batch.len(), PAIRS_PER_BATCH);
     let rg = ReadGroup { id: "SYN.L1".into(), library_index: 0 };
@@ -171,7 +172,11 @@ fn bench_align_batch(c: &mut Criterion) {
         let out = pair_aligner.align_batch(&batch, 0, &rg, &pool).expect("align the synthetic batch");
         eprintln!(
             "align_batch: {} pairs → {} records, {} mapped reads, {} proper, {} supplementary",
-            out.stats.pairs, out.stats.records, out.stats.mapped_reads, out.stats.properly_paired_reads, out.stats.supplementary_records
+            out.stats.pairs,
+            out.stats.records,
+            out.stats.mapped_reads,
+            out.stats.properly_paired_reads,
+            out.stats.supplementary_records
         );
         group.bench_function(format!("align_batch_{}_pairs_{threads}_threads", batch.len()), |b| {
             b.iter(|| pair_aligner.align_batch(&batch, 0, &rg, &pool).expect("align the synthetic batch"))

@@ -86,7 +86,12 @@ fn record_batches(seed: u64) -> Vec<Vec<(SortKey, Record)>> {
     batches
 }
 
-fn sort_all(batches: Vec<Vec<(SortKey, Record)>>, memory_bytes: u64, tmp: &std::path::Path, pool: &rayon::ThreadPool) -> (usize, u64) {
+fn sort_all(
+    batches: Vec<Vec<(SortKey, Record)>>,
+    memory_bytes: u64,
+    tmp: &std::path::Path,
+    pool: &rayon::ThreadPool,
+) -> (usize, u64) {
     let mut sorter = RecordSorter::new(SortOptions { memory_bytes, tmp_dir: tmp.to_path_buf() }).expect("sorter");
     for b in batches {
         sorter.push(b, pool).expect("push");
@@ -113,7 +118,11 @@ fn bench_sort(c: &mut Criterion) {
     group.sample_size(10);
     for (name, budget) in [("in_memory", u64::MAX), ("spill_16MiB", SPILL_BUDGET)] {
         group.bench_function(format!("push_finish_drain_{RECORDS}_records_{name}_2_threads"), |b| {
-            b.iter_batched(|| record_batches(1), |batches| sort_all(batches, budget, tmp.path(), &pool), BatchSize::PerIteration)
+            b.iter_batched(
+                || record_batches(1),
+                |batches| sort_all(batches, budget, tmp.path(), &pool),
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();

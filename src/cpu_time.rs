@@ -93,7 +93,11 @@ where
 
 /// A rayon pool of `threads` threads; threads its tasks spawn with [`spawn`] charge `meter`.
 /// The pool's own CPU is read with [`pool_cpu_micros`] before the pool is dropped.
-pub fn rayon_pool(threads: usize, name: &str, meter: &CpuMeter) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+pub fn rayon_pool(
+    threads: usize,
+    name: &str,
+    meter: &CpuMeter,
+) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
     let start_meter = meter.clone();
     let name = name.to_string();
     rayon::ThreadPoolBuilder::new()

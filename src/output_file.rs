@@ -41,10 +41,7 @@ pub enum Sidecar {
 
 /// The temporary name used for `final_path`.
 pub fn temp_name_for(final_path: &Path) -> PathBuf {
-    let name = final_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_string());
+    let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_string());
     final_path.with_file_name(format!(".{name}{TMP_MARK}"))
 }
 

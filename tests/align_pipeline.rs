@@ -130,7 +130,10 @@ struct Fields {
     tags: Vec<(String, String)>,
 }
 
-fn array_text<T: std::fmt::Display + rust_htslib::bam::record::AuxArrayElement>(kind: &str, a: &AuxArray<'_, T>) -> String {
+fn array_text<T: std::fmt::Display + rust_htslib::bam::record::AuxArrayElement>(
+    kind: &str,
+    a: &AuxArray<'_, T>,
+) -> String {
     let values: Vec<String> = a.iter().map(|v| v.to_string()).collect();
     format!("B:{kind},{}", values.join(","))
 }
@@ -315,13 +318,21 @@ fn cram_round_trip_gives_the_bam_records() {
             .collect()
     };
     let from_cram = sam_lines(
-        view_cram.args(["view", "--input-fmt-option", "decode_md=0", "-T"]).arg(&reference).arg(&cram).output().unwrap(),
+        view_cram
+            .args(["view", "--input-fmt-option", "decode_md=0", "-T"])
+            .arg(&reference)
+            .arg(&cram)
+            .output()
+            .unwrap(),
     );
     let from_bam = sam_lines(Command::new("samtools").arg("view").arg(bam_of(&bam_out, "GERM")).output().unwrap());
     assert_eq!(from_cram.len(), from_bam.len());
     // decode_md=0 also leaves NM out of the CRAM's view: compare without it.
     let without_nm = |lines: Vec<String>| -> Vec<String> {
-        lines.into_iter().map(|l| l.split('\t').filter(|c| !c.starts_with("NM:i:")).collect::<Vec<_>>().join("\t")).collect()
+        lines
+            .into_iter()
+            .map(|l| l.split('\t').filter(|c| !c.starts_with("NM:i:")).collect::<Vec<_>>().join("\t"))
+            .collect()
     };
     let (from_cram, from_bam) = (without_nm(from_cram), without_nm(from_bam));
     if let Some(i) = (0..from_bam.len()).find(|&i| from_cram[i] != from_bam[i]) {
@@ -378,7 +389,8 @@ fn every_input_read_is_one_primary_record() {
     w.align_ok(&mut w.align("align", &sheet, &out));
     for sample in ["GERM", "TUMOR"] {
         let qc: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join(format!("{sample}/{sample}.alignment_qc.json"))).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(out.join(format!("{sample}/{sample}.alignment_qc.json"))).unwrap())
+                .unwrap();
         let fastq_pairs = qc["fastq"]["pairs"].as_u64().unwrap();
         assert!(fastq_pairs > 4000, "{sample}: {fastq_pairs} FASTQ pairs");
         let mut primaries: HashMap<Vec<u8>, [u32; 2]> = HashMap::new();
@@ -413,7 +425,12 @@ fn germline_bam_passes_quickcheck_and_has_the_standard_header() {
 
     if let Some(mut sam) = samtools("samtools quickcheck") {
         let o = sam.args(["quickcheck", "-v"]).arg(&bam_path).output().unwrap();
-        assert!(o.status.success(), "samtools quickcheck: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "samtools quickcheck: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     let reader = bam::Reader::from_path(&bam_path).unwrap();
@@ -527,7 +544,10 @@ fn germline_duplicate_flags_match_placement_and_the_truth() {
         }
     }
     let bad_groups: Vec<_> = groups.iter().filter(|(_, (n, f))| *f != n - 1).take(5).collect();
-    assert!(bad_groups.is_empty(), "placement groups (ends) → (pairs, flagged) without exactly n−1 flagged: {bad_groups:?}");
+    assert!(
+        bad_groups.is_empty(),
+        "placement groups (ends) → (pairs, flagged) without exactly n−1 flagged: {bad_groups:?}"
+    );
 
     // The truth's sets: union of duplicate → original edges.
     let gz = std::fs::File::open(testdata().join("germline/germline.duplicates.tsv.gz")).unwrap();
@@ -584,7 +604,11 @@ fn germline_duplicate_flags_match_placement_and_the_truth() {
     );
     assert!(sets.len() > 150, "{} truth sets", sets.len());
     let fraction = right as f64 / sets.len() as f64;
-    assert!(fraction >= MIN_DUPLICATE_SETS_RIGHT, "{right}/{} sets right; wrong (k, flagged, members): {wrong:?}", sets.len());
+    assert!(
+        fraction >= MIN_DUPLICATE_SETS_RIGHT,
+        "{right}/{} sets right; wrong (k, flagged, members): {wrong:?}",
+        sets.len()
+    );
 }
 
 /// A second run with `--resume` reuses the align stage and leaves the files as they were; every

@@ -77,7 +77,8 @@ fn samplesheet_duplicate_sample_lane() {
 #[test]
 fn reference_with_duplicate_contig_names() {
     let work = tempfile::tempdir().unwrap();
-    let (code, _, err) = run(dagr().arg("prepare-reference").arg(bad("duplicate_contigs.fa")).arg("--cache-dir").arg(work.path()));
+    let (code, _, err) =
+        run(dagr().arg("prepare-reference").arg(bad("duplicate_contigs.fa")).arg("--cache-dir").arg(work.path()));
     assert_bad(code, &err, "duplicate_contigs.fa", "contig `ctg1` is a duplicate of the contig at line 1");
     // The same through a pipeline run: the reference stage fails as bad input, nothing downstream runs.
     let sheet = one_sample_sheet(work.path(), &bad("good_R1.fastq.gz"), &bad("good_R2.fastq.gz"));
@@ -90,9 +91,11 @@ fn reference_with_duplicate_contig_names() {
 #[test]
 fn reference_with_non_iupac_characters_or_an_empty_contig() {
     let work = tempfile::tempdir().unwrap();
-    let (code, _, err) = run(dagr().arg("prepare-reference").arg(bad("non_iupac.fa")).arg("--cache-dir").arg(work.path()));
+    let (code, _, err) =
+        run(dagr().arg("prepare-reference").arg(bad("non_iupac.fa")).arg("--cache-dir").arg(work.path()));
     assert_bad(code, &err, "non_iupac.fa", "character 'J' is not an IUPAC nucleotide code");
-    let (code, _, err) = run(dagr().arg("prepare-reference").arg(bad("empty_contig.fa")).arg("--cache-dir").arg(work.path()));
+    let (code, _, err) =
+        run(dagr().arg("prepare-reference").arg(bad("empty_contig.fa")).arg("--cache-dir").arg(work.path()));
     assert_bad(code, &err, "empty_contig.fa", "contig `ctg2` has an empty sequence");
 }
 

@@ -30,14 +30,21 @@ fn json_logs_carry_sample_and_stage() {
     cmd.args(["--log-format", "json"]).env("RUST_LOG", "info");
     let (code, _, err) = run(&mut cmd);
     assert_eq!(code, 0, "{err}");
-    let events: Vec<serde_json::Value> =
-        err.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).expect("each log line is JSON")).collect();
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+        .collect();
     assert!(!events.is_empty(), "{err}");
     let done = events
         .iter()
-        .find(|e| e["fields"]["message"].as_str().is_some_and(|m| m.starts_with("done")) && e["fields"]["stage"] == "fastq_intake")
+        .find(|e| {
+            e["fields"]["message"].as_str().is_some_and(|m| m.starts_with("done"))
+                && e["fields"]["stage"] == "fastq_intake"
+        })
         .expect("a `done` event for fastq_intake");
     assert_eq!(done["fields"]["sample"], "S1");
-    let inside = events.iter().find(|e| e["span"]["stage"] == "fastq_intake").expect("events inside the stage carry its span");
+    let inside =
+        events.iter().find(|e| e["span"]["stage"] == "fastq_intake").expect("events inside the stage carry its span");
     assert_eq!(inside["span"]["sample"], "S1");
 }

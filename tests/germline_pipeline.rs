@@ -7,14 +7,20 @@ use std::path::{Path, PathBuf};
 
 fn run_germline(work: &Path, pipeline: &str, outdir: &Path, threads: &str) {
     let sheet = testdata().join("samplesheet_germline.csv");
-    let (code, _, err) = run(qc_run(work, pipeline, &sheet, outdir).args(["--threads", threads]).env("SOURCE_DATE_EPOCH", "1790000000"));
+    let (code, _, err) =
+        run(qc_run(work, pipeline, &sheet, outdir).args(["--threads", threads]).env("SOURCE_DATE_EPOCH", "1790000000"));
     assert_eq!(code, 0, "{err}");
 }
 
 /// VCF text without the lines that name the command (pipeline path and outdir differ by design).
 fn vcf_body(path: &Path) -> String {
     let out = std::process::Command::new("gzip").arg("-dc").arg(path).output().expect("gzip runs");
-    String::from_utf8(out.stdout).unwrap().lines().filter(|l| !l.starts_with("##dagr_command")).collect::<Vec<_>>().join("\n")
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("##dagr_command"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn shard_size_pipeline(work: &Path, size: u64) -> PathBuf {
@@ -31,7 +37,14 @@ fn germline_calls_match_the_truth_and_do_not_depend_on_threads_or_shards() {
     let a = work.path().join("a");
     run_germline(work.path(), "germline", &a, "2");
     let vcf = a.join("GERM/GERM.vcf.gz");
-    for f in ["GERM.vcf.gz", "GERM.vcf.gz.tbi", "GERM.g.vcf.gz", "GERM.g.vcf.gz.tbi", "GERM.callable.bed.gz", "GERM.variant_qc.json"] {
+    for f in [
+        "GERM.vcf.gz",
+        "GERM.vcf.gz.tbi",
+        "GERM.g.vcf.gz",
+        "GERM.g.vcf.gz.tbi",
+        "GERM.callable.bed.gz",
+        "GERM.variant_qc.json",
+    ] {
         assert!(a.join("GERM").join(f).is_file(), "{f} missing");
         assert!(a.join("GERM").join(format!("{f}.md5")).is_file(), "{f}.md5 missing");
     }
@@ -52,7 +65,11 @@ fn germline_calls_match_the_truth_and_do_not_depend_on_threads_or_shards() {
 
     // Readers accept it without a warning, when bcftools is installed.
     for f in ["GERM.vcf.gz", "GERM.g.vcf.gz"] {
-        match std::process::Command::new("bcftools").args(["view", "-Ov", "-o", "/dev/null"]).arg(a.join("GERM").join(f)).output() {
+        match std::process::Command::new("bcftools")
+            .args(["view", "-Ov", "-o", "/dev/null"])
+            .arg(a.join("GERM").join(f))
+            .output()
+        {
             Ok(out) => {
                 assert!(out.status.success(), "bcftools view {f} failed");
                 assert!(out.stderr.is_empty(), "bcftools warns on {f}: {}", String::from_utf8_lossy(&out.stderr));

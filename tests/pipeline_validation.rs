@@ -6,7 +6,8 @@ use common::*;
 
 #[test]
 fn shipped_qc_pipeline_is_valid_and_printed_as_a_dag() {
-    let (code, out, err) = run(dagr().args(["validate"]).arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/qc.yaml")));
+    let (code, out, err) =
+        run(dagr().args(["validate"]).arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/qc.yaml")));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1. prepare_reference [prepare_reference v1] scope: reference"), "{out}");
     assert!(out.contains("2. fastq_intake [fastq_intake v1] scope: sample"), "{out}");
@@ -27,7 +28,12 @@ fn invalid(name: &str) -> String {
 #[test]
 fn cycle_names_file_line_and_key() {
     let err = invalid("cycle.yaml");
-    assert!(err.contains("cycle.yaml:4: key `inputs`: the stages `prepare_reference` (line 4), `fastq_intake` (line 8) form a cycle"), "{err}");
+    assert!(
+        err.contains(
+            "cycle.yaml:4: key `inputs`: the stages `prepare_reference` (line 4), `fastq_intake` (line 8) form a cycle"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -39,7 +45,12 @@ fn unknown_key_names_file_line_and_key() {
 #[test]
 fn missing_input_names_file_line_and_key() {
     let err = invalid("missing_input.yaml");
-    assert!(err.contains("missing_input.yaml:5: key `inputs.reference`: missing input: no stage produces `reference_index`"), "{err}");
+    assert!(
+        err.contains(
+            "missing_input.yaml:5: key `inputs.reference`: missing input: no stage produces `reference_index`"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

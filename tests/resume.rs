@@ -170,7 +170,8 @@ fn a_second_run_on_a_busy_outdir_is_refused() {
     let c = Case::new();
     let out = c.outdir("out");
     std::fs::create_dir_all(&out).unwrap();
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(out.join(".dagr.lock")).unwrap();
+    let lock =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(out.join(".dagr.lock")).unwrap();
     lock.lock().unwrap();
     let (code, _, err) = run(&mut c.qc("qc", &out));
     assert_eq!(code, 2, "{err}");

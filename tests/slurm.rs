@@ -23,12 +23,15 @@ fn slurm_conf() -> Option<PathBuf> {
 
 /// The environment for Slurm commands, or None (with a note) when no cluster answers.
 fn cluster() -> Option<Vec<(String, String)>> {
-    let env: Vec<(String, String)> = slurm_conf().map(|c| vec![("SLURM_CONF".into(), c.display().to_string())]).unwrap_or_default();
+    let env: Vec<(String, String)> =
+        slurm_conf().map(|c| vec![("SLURM_CONF".into(), c.display().to_string())]).unwrap_or_default();
     let ping = Command::new("scontrol").arg("ping").envs(env.iter().cloned()).output();
     match ping {
         Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("is UP") => Some(env),
         Ok(_) => {
-            eprintln!("NOTE: skipping the Slurm tests: no cluster answers `scontrol ping` (start one: slurm/local-cluster.sh up)");
+            eprintln!(
+                "NOTE: skipping the Slurm tests: no cluster answers `scontrol ping` (start one: slurm/local-cluster.sh up)"
+            );
             None
         }
         Err(_) => {
@@ -71,7 +74,10 @@ fn wait_settled(env: &[(String, String)], outdir: &Path, what: &str) -> String {
     loop {
         let (code, table, err) = dagr_slurm(env, &["status", "--outdir", outdir.to_str().unwrap()]);
         assert_eq!(code, 0, "{table}\n{err}");
-        let busy = table.lines().skip(1).any(|l| l.split_whitespace().nth(1).is_some_and(|s| matches!(s, "queued" | "running")));
+        let busy = table
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(1).is_some_and(|s| matches!(s, "queued" | "running")));
         if !busy {
             eprintln!("{what}:\n{table}");
             return table;
@@ -99,7 +105,10 @@ fn stage_status(outdir: &Path, sample: &str, stage: &str) -> String {
 }
 
 fn row_state(table: &str, entity: &str) -> String {
-    let line = table.lines().find(|l| l.split_whitespace().next() == Some(entity)).unwrap_or_else(|| panic!("{entity} in\n{table}"));
+    let line = table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(entity))
+        .unwrap_or_else(|| panic!("{entity} in\n{table}"));
     line.split_whitespace().nth(1).unwrap().to_string()
 }
 
@@ -112,7 +121,10 @@ fn array_failure_fix_resubmit_and_requeue_on_a_real_slurm() {
     let reference = work.join("ref.fa");
     std::fs::copy(testdata().join("ref/ref.fa"), &reference).unwrap();
     let outdir = work.join("out");
-    let good = [("S1", "bad/good_R1.fastq.gz", "bad/good_R2.fastq.gz"), ("S2", "germline/germline_L1_R1.fastq.gz", "germline/germline_L1_R2.fastq.gz")];
+    let good = [
+        ("S1", "bad/good_R1.fastq.gz", "bad/good_R2.fastq.gz"),
+        ("S2", "germline/germline_L1_R1.fastq.gz", "germline/germline_L1_R2.fastq.gz"),
+    ];
     let corrupt = ("S3", "bad/truncated_r1.fastq.gz", "bad/truncated_r2.fastq.gz");
     let fixed = ("S3", "germline/germline_L2_R1.fastq.gz", "germline/germline_L2_R2.fastq.gz");
 
@@ -153,7 +165,9 @@ fn array_failure_fix_resubmit_and_requeue_on_a_real_slurm() {
     let start = Instant::now();
     let (_, queued, _) = dagr_slurm(&env, &["status", "--outdir", outdir.to_str().unwrap()]);
     eprintln!("just after the requeue:\n{queued}");
-    while status_file(&outdir, "S1")["restarts"].as_u64().unwrap_or(0) < 1 || status_file(&outdir, "S1")["state"] != "done" {
+    while status_file(&outdir, "S1")["restarts"].as_u64().unwrap_or(0) < 1
+        || status_file(&outdir, "S1")["state"] != "done"
+    {
         assert!(start.elapsed() < WAIT, "requeued task {task} did not finish again: {}", status_file(&outdir, "S1"));
         std::thread::sleep(Duration::from_millis(1000));
     }
@@ -162,22 +176,47 @@ fn array_failure_fix_resubmit_and_requeue_on_a_real_slurm() {
     assert_eq!(stage_status(&outdir, "S1", "fastq_intake"), "reused", "the requeued task resumed");
     let after = std::fs::metadata(outdir.join("S1/S1.fastq_metrics.json")).unwrap().modified().unwrap();
     assert_eq!(before, after, "outputs were not rewritten");
-    let log = std::fs::read_dir(outdir.join("slurm/logs")).unwrap().filter_map(Result::ok).find(|e| e.file_name().to_string_lossy().ends_with(&format!("{task}.log")));
+    let log = std::fs::read_dir(outdir.join("slurm/logs"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(&format!("{task}.log")));
     let log = std::fs::read_to_string(log.expect("the task's log").path()).unwrap();
-    assert_eq!(log.matches("dagr slurm task: S1 done").count(), 2, "the appended log holds the first run and the requeued one:\n{log}");
+    assert_eq!(
+        log.matches("dagr slurm task: S1 done").count(),
+        2,
+        "the appended log holds the first run and the requeued one:\n{log}"
+    );
 }
 
 #[test]
 fn dry_run_renders_valid_scripts_and_submits_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let outdir = dir.path().join("out");
-    let rows = [("A", "bad/good_R1.fastq.gz", "bad/good_R2.fastq.gz"), ("B", "germline/germline_L1_R1.fastq.gz", "germline/germline_L1_R2.fastq.gz")];
+    let rows = [
+        ("A", "bad/good_R1.fastq.gz", "bad/good_R2.fastq.gz"),
+        ("B", "germline/germline_L1_R1.fastq.gz", "germline/germline_L1_R2.fastq.gz"),
+    ];
     let sheet = sheet(dir.path(), &rows);
     let reference = testdata().join("ref/ref.fa");
-    let (code, out, err) = run(dagr().args(["slurm", "submit", "align", "--samplesheet"]).arg(&sheet).arg("--reference").arg(&reference).arg("--outdir").arg(&outdir).args(["--dry-run", "--partition", "p 1"]));
+    let (code, out, err) = run(dagr()
+        .args(["slurm", "submit", "align", "--samplesheet"])
+        .arg(&sheet)
+        .arg("--reference")
+        .arg(&reference)
+        .arg("--outdir")
+        .arg(&outdir)
+        .args(["--dry-run", "--partition", "p 1"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!outdir.exists(), "a dry run writes nothing");
-    for want in ["#SBATCH --cpus-per-task=16", "#SBATCH --mem=32768M", "#SBATCH --time=1-00:00:00", "--array=0-1", "--dependency=afterok:", "'--partition=p 1'", "--requeue"] {
+    for want in [
+        "#SBATCH --cpus-per-task=16",
+        "#SBATCH --mem=32768M",
+        "#SBATCH --time=1-00:00:00",
+        "--array=0-1",
+        "--dependency=afterok:",
+        "'--partition=p 1'",
+        "--requeue",
+    ] {
         assert!(out.contains(want), "missing {want}:\n{out}");
     }
     // Every rendered script is valid bash.

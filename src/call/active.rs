@@ -36,7 +36,14 @@ pub struct ActiveConfig {
 
 impl Default for ActiveConfig {
     fn default() -> Self {
-        ActiveConfig { min_base_qual: 10, min_alt: 2, min_fraction_pct: 10, indel_spread: 5, padding: 100, max_region_len: 500 }
+        ActiveConfig {
+            min_base_qual: 10,
+            min_alt: 2,
+            min_fraction_pct: 10,
+            indel_spread: 5,
+            padding: 100,
+            max_region_len: 500,
+        }
     }
 }
 
@@ -159,8 +166,9 @@ mod tests {
     #[test]
     fn long_active_stretch_is_split_without_overlap() {
         let reference = random_reference(3000, 8);
-        let edits: Vec<(usize, usize, &[u8])> =
-            (0..12).map(|i| (1000 + 90 * i, 1, if reference[1000 + 90 * i] == b'A' { &b"C"[..] } else { &b"A"[..] })).collect();
+        let edits: Vec<(usize, usize, &[u8])> = (0..12)
+            .map(|i| (1000 + 90 * i, 1, if reference[1000 + 90 * i] == b'A' { &b"C"[..] } else { &b"A"[..] }))
+            .collect();
         let reads = tile_reads(&haplotype(&reference, &edits), 100, 5, 0);
         let regions = active_regions(0, &reference, 0, &reads, &ActiveConfig::default());
         assert!(regions.len() > 1 && regions.iter().all(|r| r.end - r.start <= 500), "{regions:?}");

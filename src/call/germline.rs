@@ -77,7 +77,14 @@ pub struct FilterConfig {
 
 impl Default for FilterConfig {
     fn default() -> Self {
-        FilterConfig { min_qual: 10.0, min_depth: 4, max_fs_snv: 60.0, max_fs_indel: 200.0, callable_min_depth: 8, callable_min_gq: 20 }
+        FilterConfig {
+            min_qual: 10.0,
+            min_depth: 4,
+            max_fs_snv: 60.0,
+            max_fs_indel: 200.0,
+            callable_min_depth: 8,
+            callable_min_gq: 20,
+        }
     }
 }
 
@@ -236,7 +243,8 @@ fn reference_confidence(
             }
             continue;
         }
-        let block = RefBlock { tid: shard.tid, start: pos, end: pos + 1, min_depth: depth, depth, gq, ploidy: copies, pl };
+        let block =
+            RefBlock { tid: shard.tid, start: pos, end: pos + 1, min_depth: depth, depth, gq, ploidy: copies, pl };
         if let Some(done) = merger.push(block) {
             out.blocks.push(done);
         }

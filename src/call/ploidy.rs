@@ -26,10 +26,15 @@ pub enum Assembly {
 const GRCH37_X_LEN: u64 = 155_270_560;
 const GRCH38_X_LEN: u64 = 156_040_895;
 
+/// Two 0-based half-open intervals.
+type TwoIntervals = [(u64, u64); 2];
+
 /// 0-based half-open PARs: (X intervals, Y intervals).
-fn pars(assembly: Assembly) -> ([(u64, u64); 2], [(u64, u64); 2]) {
+fn pars(assembly: Assembly) -> (TwoIntervals, TwoIntervals) {
     match assembly {
-        Assembly::Grch37 => ([(60_000, 2_699_520), (154_931_043, 155_260_560)], [(10_000, 2_649_520), (59_034_049, 59_363_566)]),
+        Assembly::Grch37 => {
+            ([(60_000, 2_699_520), (154_931_043, 155_260_560)], [(10_000, 2_649_520), (59_034_049, 59_363_566)])
+        }
         Assembly::Grch38 => {
             ([(10_000, 2_781_479), (155_701_382, 156_030_895)], [(10_000, 2_781_479), (56_887_902, 57_217_415)])
         }
@@ -103,7 +108,11 @@ impl PloidyMap {
         let text = std::fs::read_to_string(path).map_err(|source| PloidyError::Read { path: p.clone(), source })?;
         for (i, line) in text.lines().enumerate() {
             let line_no = i + 1;
-            if line.trim().is_empty() || line.starts_with('#') || line.starts_with("track") || line.starts_with("browser") {
+            if line.trim().is_empty()
+                || line.starts_with('#')
+                || line.starts_with("track")
+                || line.starts_with("browser")
+            {
                 continue;
             }
             let bad = |message: String| PloidyError::Invalid { path: p.clone(), line: line_no, message };

@@ -107,7 +107,8 @@ fn open_reference(fasta: &std::path::Path) -> Result<Box<dyn crate::vcf::sequenc
     fai.push(".fai");
     let fai = std::path::PathBuf::from(fai);
     if fai.is_file() {
-        let r = crate::genome::reference::Reference::open(fasta, &fai).map_err(|e| CliError::bad_input(e.to_string()))?;
+        let r =
+            crate::genome::reference::Reference::open(fasta, &fai).map_err(|e| CliError::bad_input(e.to_string()))?;
         return Ok(Box::new(r));
     }
     let r = InMemoryFasta::from_path(fasta).map_err(|e| CliError::bad_input(e.to_string()))?;
@@ -136,8 +137,8 @@ fn run_compare(args: &CompareArgs) -> Result<u8, CliError> {
             QueryFilterArg::Pass => QueryFilter::Pass,
         },
     };
-    let report =
-        compare(&args.truth, &args.query, reference.as_ref(), &options).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let report = compare(&args.truth, &args.query, reference.as_ref(), &options)
+        .map_err(|e| CliError::bad_input(e.to_string()))?;
     print!("{}", render_table(&report));
     if let Some(path) = &args.json {
         let mut json = serde_json::to_vec_pretty(&report)

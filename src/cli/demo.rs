@@ -46,16 +46,24 @@ fn testdata_dir(args: &DemoArgs) -> Result<PathBuf, CliError> {
         Some(p) => vec![p.clone()],
         None => vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata"), PathBuf::from("testdata")],
     };
-    candidates
-        .into_iter()
-        .find(|p| p.join("samplesheet.csv").is_file() && p.join("ref/ref.fa").is_file())
-        .ok_or_else(|| CliError::bad_input("cannot find the test data (testdata/samplesheet.csv, testdata/ref/ref.fa); pass --testdata DIR"))
+    candidates.into_iter().find(|p| p.join("samplesheet.csv").is_file() && p.join("ref/ref.fa").is_file()).ok_or_else(
+        || {
+            CliError::bad_input(
+                "cannot find the test data (testdata/samplesheet.csv, testdata/ref/ref.fa); pass --testdata DIR",
+            )
+        },
+    )
 }
 
 pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
     let testdata = testdata_dir(args)?;
     let outdir = match &args.outdir {
-        Some(p) if p.exists() => return Err(CliError::bad_input(format!("{}: exists already; the demo writes a fresh folder", p.display()))),
+        Some(p) if p.exists() => {
+            return Err(CliError::bad_input(format!(
+                "{}: exists already; the demo writes a fresh folder",
+                p.display()
+            )));
+        }
         Some(p) => p.clone(),
         None => fresh_outdir(),
     };
@@ -74,7 +82,12 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
             tmp_dir: std::env::temp_dir(),
             resume: false,
             dry_run: false,
-            command: format!("dagr run {pipeline} --samplesheet {} --reference {} --outdir {}", testdata.join("samplesheet.csv").display(), testdata.join("ref/ref.fa").display(), dir.display()),
+            command: format!(
+                "dagr run {pipeline} --samplesheet {} --reference {} --outdir {}",
+                testdata.join("samplesheet.csv").display(),
+                testdata.join("ref/ref.fa").display(),
+                dir.display()
+            ),
         };
         eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
         let code = execute(&request)?;
@@ -106,7 +119,16 @@ fn print_accuracy(outdir: &Path, testdata: &Path) {
         match crate::bench::compare(&testdata.join(truth), &query, &reference, &options) {
             Ok(r) => println!(
                 "{sample:<10} germline VCF vs truth: SNV precision {:.4} recall {:.4} (TP {} FP {} FN {}); indel precision {:.4} recall {:.4} (TP {} FP {} FN {})",
-                r.snv.precision, r.snv.recall, r.snv.tp, r.snv.fp, r.snv.fn_, r.indel.precision, r.indel.recall, r.indel.tp, r.indel.fp, r.indel.fn_
+                r.snv.precision,
+                r.snv.recall,
+                r.snv.tp,
+                r.snv.fp,
+                r.snv.fn_,
+                r.indel.precision,
+                r.indel.recall,
+                r.indel.tp,
+                r.indel.fp,
+                r.indel.fn_
             ),
             Err(e) => eprintln!("demo: cannot score {}: {e}", query.display()),
         }
@@ -129,7 +151,12 @@ fn print_highlights(outdir: &Path) {
             })
             .collect();
         if !scalars.is_empty() {
-            println!("{:<10} {:<18} {}", s["entity"].as_str().unwrap_or(""), s["stage"].as_str().unwrap_or(""), scalars.join(" "));
+            println!(
+                "{:<10} {:<18} {}",
+                s["entity"].as_str().unwrap_or(""),
+                s["stage"].as_str().unwrap_or(""),
+                scalars.join(" ")
+            );
         }
     }
 }

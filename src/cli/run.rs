@@ -102,7 +102,8 @@ impl RunArgs {
         let samples = match (&self.samplesheet, &self.sample, &self.fastq1, &self.fastq2) {
             (Some(sheet), _, _, _) => SampleSource::Csv(sheet.clone()),
             (None, Some(name), Some(r1), Some(r2)) => {
-                let sex = Sex::parse(&self.sex).ok_or_else(|| CliError::bad_input(format!("--sex `{}` is not XX, XY or NA", self.sex)))?;
+                let sex = Sex::parse(&self.sex)
+                    .ok_or_else(|| CliError::bad_input(format!("--sex `{}` is not XX, XY or NA", self.sex)))?;
                 SampleSource::Single { name: name.clone(), fastq_1: r1.clone(), fastq_2: r2.clone(), sex }
             }
             _ => return Err(CliError::bad_input("give --samplesheet FILE, or --sample NAME --fastq1 R1 --fastq2 R2")),
@@ -135,9 +136,9 @@ impl RunArgs {
 
 /// 75 % of physical memory, or 8 GiB when it cannot be read.
 fn default_memory() -> u64 {
-    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
-        t.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse::<u64>().ok()
-    });
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("MemTotal:"))?.split_whitespace().nth(1)?.parse::<u64>().ok());
     total_kib.map(|k| k * 1024 / 4 * 3).unwrap_or(8 << 30)
 }
 
@@ -150,7 +151,8 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
 /// Runs a request with signal handling; shared by `run` and `demo`.
 pub fn execute(request: &RunRequest) -> Result<u8, CliError> {
     let cancel = CancelFlag::default();
-    crate::engine::signals::install(&cancel).map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
+    crate::engine::signals::install(&cancel)
+        .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
     match run::run(request, cancel) {
         Ok(result) => {
             eprint!("{}", result.summary);

@@ -179,7 +179,8 @@ fn target(sample: Option<usize>, pair: Option<usize>) -> Option<Target> {
 
 fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
     let layout = Layout::new(&a.outdir);
-    let t = target(a.sample_index, a.pair_index).ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
+    let t = target(a.sample_index, a.pair_index)
+        .ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
     let entity = task::entity_of(&layout, t).map_err(CliError::bad_input)?;
     let record = |u: Update| state::apply(&layout, &entity, u, false).map_err(CliError::failure);
     record(Update { state: TaskState::Running, exit_code: None, reason: None, failed_stage: None })?;
@@ -213,7 +214,12 @@ fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
         Err(e) => (e.code, Some(e.message)),
     };
     let status = record(task::outcome(&prepared.run_dir, code, message))?;
-    eprintln!("dagr slurm task: {} {} (exit {code}){}", entity, status.state, status.reason.map(|r| format!(": {r}")).unwrap_or_default());
+    eprintln!(
+        "dagr slurm task: {} {} (exit {code}){}",
+        entity,
+        status.state,
+        status.reason.map(|r| format!(": {r}")).unwrap_or_default()
+    );
     Ok(code)
 }
 
@@ -225,7 +231,8 @@ fn mark(a: &MarkArgs) -> Result<u8, CliError> {
         (None, None) => return Err(CliError::bad_input("give --entity, --sample-index or --pair-index")),
     };
     crate::engine::samplesheet::check_safe_name(&entity).map_err(|m| CliError::bad_input(format!("entity {m}")))?;
-    let state = TaskState::parse(&a.state).ok_or_else(|| CliError::bad_input(format!("unknown state `{}`", a.state)))?;
+    let state =
+        TaskState::parse(&a.state).ok_or_else(|| CliError::bad_input(format!("unknown state `{}`", a.state)))?;
     let update = Update { state, exit_code: a.exit_code, reason: a.reason.clone(), failed_stage: None };
     state::apply(&layout, &entity, update, a.only_if_running).map_err(CliError::failure)?;
     Ok(exit::SUCCESS)

@@ -45,8 +45,21 @@ pub fn render(p: &Pipeline) -> String {
         let _ = writeln!(out, "  {}", p.description);
     }
     for (i, s) in p.stages.iter().enumerate() {
-        let samples = if s.scope == crate::engine::stage::Scope::Sample { format!(", samples: {:?}", s.samples).to_lowercase() } else { String::new() };
-        let _ = writeln!(out, "{}. {} [{} v{}] scope: {}{}", i + 1, s.name, s.kind.kind(), s.kind.version(), s.scope, samples);
+        let samples = if s.scope == crate::engine::stage::Scope::Sample {
+            format!(", samples: {:?}", s.samples).to_lowercase()
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{}. {} [{} v{}] scope: {}{}",
+            i + 1,
+            s.name,
+            s.kind.kind(),
+            s.kind.version(),
+            s.scope,
+            samples
+        );
         for b in &s.inputs {
             let from = match &b.source {
                 Source::External(_) => "external".to_string(),
@@ -90,7 +103,14 @@ fn describe_kind(kind: &dyn Stage) -> String {
             ParamKind::Bool => "true|false".into(),
             ParamKind::Choice(c) => c.join("|"),
         };
-        let _ = writeln!(out, "  param  {:<14} {:<16} {} (default {})", p.name, range, p.doc, crate::engine::stage::ParamValue::from(p.default));
+        let _ = writeln!(
+            out,
+            "  param  {:<14} {:<16} {} (default {})",
+            p.name,
+            range,
+            p.doc,
+            crate::engine::stage::ParamValue::from(p.default)
+        );
     }
     out
 }

@@ -57,7 +57,10 @@ impl KeyMaterial {
             why.push(format!("cache format changed ({} → {})", old.manifest_format, self.manifest_format));
         }
         if self.stage_kind != old.stage_kind || self.stage_version != old.stage_version {
-            why.push(format!("stage version changed ({} v{} → {} v{})", old.stage_kind, old.stage_version, self.stage_kind, self.stage_version));
+            why.push(format!(
+                "stage version changed ({} v{} → {} v{})",
+                old.stage_kind, old.stage_version, self.stage_kind, self.stage_version
+            ));
         }
         if self.dagr_version != old.dagr_version {
             why.push(format!("dagr version changed ({} → {})", old.dagr_version, self.dagr_version));
@@ -148,7 +151,10 @@ pub fn decide(material: &KeyMaterial, previous: Option<&Manifest>) -> Decision {
             match std::fs::metadata(&f.path) {
                 Err(_) => return Decision::Run(vec![format!("output {} is missing", f.path.display())]),
                 Ok(m) if m.len() != f.size => {
-                    return Decision::Run(vec![format!("output {} changed size since it was written", f.path.display())]);
+                    return Decision::Run(vec![format!(
+                        "output {} changed size since it was written",
+                        f.path.display()
+                    )]);
                 }
                 Ok(_) => {}
             }

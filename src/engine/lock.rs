@@ -14,7 +14,8 @@ pub struct OutdirLock {
 
 /// Takes the lock or says which process holds it.
 pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, String> {
-    std::fs::create_dir_all(outdir).map_err(|e| format!("{}: cannot create the output folder: {e}", outdir.display()))?;
+    std::fs::create_dir_all(outdir)
+        .map_err(|e| format!("{}: cannot create the output folder: {e}", outdir.display()))?;
     let path = outdir.join(".dagr.lock");
     let mut file = OpenOptions::new()
         .read(true)
@@ -44,7 +45,9 @@ pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, String> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "this host".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "this host".into())
 }
 
 #[cfg(test)]

@@ -114,7 +114,10 @@ pub fn build(source: &SpecSource, spec: &PipelineSpec, registry: &[&'static dyn 
     for entry in &spec.stages {
         let s = &entry.value;
         if let Some(first) = names.insert(s.name.value.as_str(), line_of(&s.name)) {
-            return cx.err(line_of(&s.name), format!("key `name`: stage `{}` is already defined on line {first}", s.name.value));
+            return cx.err(
+                line_of(&s.name),
+                format!("key `name`: stage `{}` is already defined on line {first}", s.name.value),
+            );
         }
         nodes.push(node_without_inputs(&cx, s, registry)?);
     }
@@ -124,7 +127,8 @@ pub fn build(source: &SpecSource, spec: &PipelineSpec, registry: &[&'static dyn 
         for (slot, artifact) in &entry.value.outputs {
             let line = line_of(artifact);
             if External::ALL.iter().any(|(n, _)| *n == artifact.value) {
-                return cx.err(line, format!("key `outputs.{}`: `{}` is a reserved input name", slot.value, artifact.value));
+                return cx
+                    .err(line, format!("key `outputs.{}`: `{}` is a reserved input name", slot.value, artifact.value));
             }
             let slot_name = nodes[i].outputs.iter().find(|(s, _)| *s == slot.value).map(|(s, _)| *s).unwrap_or("");
             if let Some((other, _, other_line)) = producers.insert(artifact.value.clone(), (i, slot_name, line)) {
@@ -164,7 +168,10 @@ fn node_without_inputs(cx: &Ctx<'_>, s: &StageSpec, registry: &[&'static dyn Sta
     }
     let samples = match &s.samples {
         Some(f) if kind.scope() != Scope::Sample => {
-            return cx.err(line_of(f), format!("key `samples`: stage `{}` has scope {}, not sample", s.name.value, kind.scope()));
+            return cx.err(
+                line_of(f),
+                format!("key `samples`: stage `{}` has scope {}, not sample", s.name.value, kind.scope()),
+            );
         }
         Some(f) => f.value,
         None => SampleFilter::All,
@@ -175,14 +182,23 @@ fn node_without_inputs(cx: &Ctx<'_>, s: &StageSpec, registry: &[&'static dyn Sta
             let known: Vec<&str> = kind.outputs().iter().map(|o| o.name).collect();
             return cx.err(
                 line_of(slot),
-                format!("key `outputs.{}`: stage kind `{}` has no output `{}` (outputs: {})", slot.value, kind.kind(), slot.value, known.join(", ")),
+                format!(
+                    "key `outputs.{}`: stage kind `{}` has no output `{}` (outputs: {})",
+                    slot.value,
+                    kind.kind(),
+                    slot.value,
+                    known.join(", ")
+                ),
             );
         };
         outputs.push((spec.name, artifact.value.clone()));
     }
     for o in kind.outputs() {
         if !outputs.iter().any(|(s, _)| *s == o.name) {
-            return cx.err(line_of(&s.name), format!("key `outputs`: stage `{}` does not bind its output `{}`", s.name.value, o.name));
+            return cx.err(
+                line_of(&s.name),
+                format!("key `outputs`: stage `{}` does not bind its output `{}`", s.name.value, o.name),
+            );
         }
     }
     Ok(StageNode {
@@ -198,10 +214,7 @@ fn node_without_inputs(cx: &Ctx<'_>, s: &StageSpec, registry: &[&'static dyn Sta
     })
 }
 
-fn sorted<K: AsRef<str>, V>(map: &HashMap<Spanned<K>, V>) -> Vec<(&Spanned<K>, &V)>
-where
-    K: std::hash::Hash + Eq,
-{
+fn sorted<K: AsRef<str> + std::hash::Hash + Eq, V>(map: &HashMap<Spanned<K>, V>) -> Vec<(&Spanned<K>, &V)> {
     let mut v: Vec<_> = map.iter().collect();
     v.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
     v
@@ -217,18 +230,30 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
         let Some(p) = kind.params().iter().find(|p| p.name == key.value) else {
             let known: Vec<&str> = kind.params().iter().map(|p| p.name).collect();
             let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-            return cx.err(line, format!("key `params.{}`: stage kind `{}` has no parameter `{}` (parameters: {known})", key.value, kind.kind(), key.value));
+            return cx.err(
+                line,
+                format!(
+                    "key `params.{}`: stage kind `{}` has no parameter `{}` (parameters: {known})",
+                    key.value,
+                    kind.kind(),
+                    key.value
+                ),
+            );
         };
         let bad = |what: String| cx.err::<ParamValue>(line, format!("key `params.{}`: {what}", key.value));
         let value = match (p.kind, &raw.value) {
             (ParamKind::Int { min, max }, RawParam::Int(i)) if (min..=max).contains(i) => ParamValue::Int(*i),
             (ParamKind::Int { min, max }, v) => bad(format!("`{v}` is not an integer in {min}..={max}"))?,
             (ParamKind::Float { min, max }, RawParam::Float(x)) if *x >= min && *x <= max => ParamValue::Float(*x),
-            (ParamKind::Float { min, max }, RawParam::Int(i)) if (*i as f64) >= min && (*i as f64) <= max => ParamValue::Float(*i as f64),
+            (ParamKind::Float { min, max }, RawParam::Int(i)) if (*i as f64) >= min && (*i as f64) <= max => {
+                ParamValue::Float(*i as f64)
+            }
             (ParamKind::Float { min, max }, v) => bad(format!("`{v}` is not a number in {min}..={max}"))?,
             (ParamKind::Bool, RawParam::Bool(b)) => ParamValue::Bool(*b),
             (ParamKind::Bool, v) => bad(format!("`{v}` is not true or false"))?,
-            (ParamKind::Choice(options), RawParam::Text(t)) if options.contains(&t.as_str()) => ParamValue::Text(t.clone()),
+            (ParamKind::Choice(options), RawParam::Text(t)) if options.contains(&t.as_str()) => {
+                ParamValue::Text(t.clone())
+            }
             (ParamKind::Choice(options), v) => bad(format!("`{v}` is not one of {}", options.join(", ")))?,
         };
         params.insert(p.name.to_string(), value);
@@ -248,11 +273,14 @@ fn check_resources(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Res
     if let Some(m) = &spec.memory {
         r.memory_bytes = match &m.value {
             RawSize::Bytes(b) => *b,
-            RawSize::Text(t) => units::parse_size(t).or_else(|e| cx.err(line_of(m), format!("key `resources.memory`: {e}")))?,
+            RawSize::Text(t) => {
+                units::parse_size(t).or_else(|e| cx.err(line_of(m), format!("key `resources.memory`: {e}")))?
+            }
         };
     }
     if let Some(t) = &spec.time {
-        r.time_seconds = units::parse_duration(&t.value).or_else(|e| cx.err(line_of(t), format!("key `resources.time`: {e}")))?;
+        r.time_seconds =
+            units::parse_duration(&t.value).or_else(|e| cx.err(line_of(t), format!("key `resources.time`: {e}")))?;
     }
     Ok(r)
 }
@@ -272,31 +300,50 @@ fn bind_inputs(
         let key = format!("inputs.{}", slot.value);
         let Some(slot_spec) = kind.inputs().iter().find(|i| i.name == slot.value) else {
             let known: Vec<&str> = kind.inputs().iter().map(|i| i.name).collect();
-            return cx.err(line_of(slot), format!("key `{key}`: stage kind `{}` has no input `{}` (inputs: {})", kind.kind(), slot.value, known.join(", ")));
+            return cx.err(
+                line_of(slot),
+                format!(
+                    "key `{key}`: stage kind `{}` has no input `{}` (inputs: {})",
+                    kind.kind(),
+                    slot.value,
+                    known.join(", ")
+                ),
+            );
         };
         let (role, name) = match artifact.value.split_once(':') {
             Some(("tumour", n)) => (Some(PairRole::Tumour), n),
             Some(("normal", n)) => (Some(PairRole::Normal), n),
-            Some((other, _)) => return cx.err(line, format!("key `{key}`: prefix `{other}:` is not `tumour:` or `normal:`")),
+            Some((other, _)) => {
+                return cx.err(line, format!("key `{key}`: prefix `{other}:` is not `tumour:` or `normal:`"));
+            }
             None => (None, artifact.value.as_str()),
         };
-        let (source, produced_kind, produced_scope, produced_samples) =
-            if let Some((_, ext)) = External::ALL.iter().find(|(n, _)| *n == name) {
-                (Source::External(*ext), ext.kind(), ext.scope(), SampleFilter::All)
-            } else if let Some(&(stage, out_slot, _)) = producers.get(name) {
-                let p = &nodes[stage];
-                let out_kind = p.kind.outputs().iter().find(|o| o.name == out_slot).map(|o| o.kind);
-                let Some(out_kind) = out_kind else { return cx.err(line, format!("key `{key}`: internal: unknown output slot")) };
-                (Source::Stage { stage, slot: out_slot }, out_kind, p.scope, p.samples)
-            } else {
-                return cx.err(
+        let (source, produced_kind, produced_scope, produced_samples) = if let Some((_, ext)) =
+            External::ALL.iter().find(|(n, _)| *n == name)
+        {
+            (Source::External(*ext), ext.kind(), ext.scope(), SampleFilter::All)
+        } else if let Some(&(stage, out_slot, _)) = producers.get(name) {
+            let p = &nodes[stage];
+            let out_kind = p.kind.outputs().iter().find(|o| o.name == out_slot).map(|o| o.kind);
+            let Some(out_kind) = out_kind else {
+                return cx.err(line, format!("key `{key}`: internal: unknown output slot"));
+            };
+            (Source::Stage { stage, slot: out_slot }, out_kind, p.scope, p.samples)
+        } else {
+            return cx.err(
                     line,
                     format!("key `{key}`: missing input: no stage produces `{name}` (and it is not an external input: reference, reads)"),
                 );
-            };
+        };
         if check_types {
             if produced_kind != slot_spec.kind {
-                return cx.err(line, format!("key `{key}`: `{name}` is {produced_kind}, but input `{}` takes {}", slot.value, slot_spec.kind));
+                return cx.err(
+                    line,
+                    format!(
+                        "key `{key}`: `{name}` is {produced_kind}, but input `{}` takes {}",
+                        slot.value, slot_spec.kind
+                    ),
+                );
             }
             check_scope(cx, line, &key, node, name, role, produced_scope, produced_samples)?;
         }
@@ -304,7 +351,10 @@ fn bind_inputs(
     }
     for i in kind.inputs() {
         if !bindings.iter().any(|b| b.slot == i.name) {
-            return cx.err(node.line, format!("key `inputs`: stage `{}` does not bind its input `{}` ({})", node.name, i.name, i.kind));
+            return cx.err(
+                node.line,
+                format!("key `inputs`: stage `{}` does not bind its input `{}` ({})", node.name, i.name, i.kind),
+            );
         }
     }
     Ok(bindings)
@@ -334,7 +384,10 @@ fn check_scope(
             (_, _, Some(_)) => " (`tumour:`/`normal:` are only for pair stages reading sample artifacts)",
             _ => "",
         };
-        return cx.err(line, format!("key `{key}`: a {} stage cannot read `{name}`, which is per {produced}{hint}", node.scope));
+        return cx.err(
+            line,
+            format!("key `{key}`: a {} stage cannot read `{name}`, which is per {produced}{hint}", node.scope),
+        );
     }
     // A sample stage on all samples cannot read what exists only for normals (or tumours).
     let needs = match role {
@@ -376,7 +429,10 @@ fn topological_order(cx: &Ctx<'_>, nodes: &[StageNode]) -> Result<Vec<usize>, Sp
     if order.len() < n {
         let in_cycle: Vec<&StageNode> = (0..n).filter(|&i| indegree[i] > 0).map(|i| &nodes[i]).collect();
         let names: Vec<String> = in_cycle.iter().map(|s| format!("`{}` (line {})", s.name, s.line)).collect();
-        return cx.err(in_cycle[0].line, format!("key `inputs`: the stages {} form a cycle through their inputs", names.join(", ")));
+        return cx.err(
+            in_cycle[0].line,
+            format!("key `inputs`: the stages {} form a cycle through their inputs", names.join(", ")),
+        );
     }
     Ok(order)
 }
@@ -422,7 +478,8 @@ mod tests {
     struct Intake;
     static PREP_IN: [SlotSpec; 1] = [SlotSpec { name: "fasta", kind: ArtifactKind::ReferenceFasta, doc: "" }];
     static PREP_OUT: [SlotSpec; 1] = [SlotSpec { name: "index", kind: ArtifactKind::ReferenceIndex, doc: "" }];
-    static PREP_PARAMS: [ParamSpec; 1] = [ParamSpec { name: "k", kind: ParamKind::Int { min: 10, max: 28 }, default: ParamDefault::Int(21), doc: "" }];
+    static PREP_PARAMS: [ParamSpec; 1] =
+        [ParamSpec { name: "k", kind: ParamKind::Int { min: 10, max: 28 }, default: ParamDefault::Int(21), doc: "" }];
     static INTAKE_IN: [SlotSpec; 2] = [
         SlotSpec { name: "reads", kind: ArtifactKind::FastqReads, doc: "" },
         SlotSpec { name: "reference", kind: ArtifactKind::ReferenceIndex, doc: "" },
@@ -475,7 +532,8 @@ mod tests {
     }
 
     const INTAKE: &str = "  - name: intake\n    stage: intake\n    inputs: { reads: reads, reference: idx }\n    outputs: { metrics: m }\n";
-    const PREP: &str = "  - name: prep\n    stage: prep\n    inputs: { fasta: reference }\n    outputs: { index: idx }\n";
+    const PREP: &str =
+        "  - name: prep\n    stage: prep\n    inputs: { fasta: reference }\n    outputs: { index: idx }\n";
 
     #[test]
     fn stages_are_ordered_topologically() {

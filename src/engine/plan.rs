@@ -50,7 +50,12 @@ pub fn external_file(role: &str, path: &Path) -> std::io::Result<ArtifactFile> {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(ArtifactFile { role: role.to_string(), path: abs, digest: format!("stat:{}:{mtime}", meta.len()), size: meta.len() })
+    Ok(ArtifactFile {
+        role: role.to_string(),
+        path: abs,
+        digest: format!("stat:{}:{mtime}", meta.len()),
+        size: meta.len(),
+    })
 }
 
 fn reads_artifact(sample: &Sample) -> std::io::Result<Artifact> {
@@ -89,24 +94,34 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path) -> Resu
     let needs_pairs = pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
     let pairs: Vec<(Arc<Sample>, Arc<Sample>)> = if needs_pairs {
         let names = sheet.pairs()?;
-        let find = |n: &str| samples.iter().find(|s| s.name == n).cloned().ok_or_else(|| format!("internal: sample `{n}` vanished"));
+        let find = |n: &str| {
+            samples.iter().find(|s| s.name == n).cloned().ok_or_else(|| format!("internal: sample `{n}` vanished"))
+        };
         names.iter().map(|p| Ok((find(&p.tumour)?, find(&p.normal)?))).collect::<Result<_, String>>()?
     } else {
         Vec::new()
     };
     if needs_pairs && pairs.is_empty() {
-        return Err(format!("pipeline `{}` calls tumour/normal pairs, but the samplesheet has no tumour (status 1)", pipeline.name));
+        return Err(format!(
+            "pipeline `{}` calls tumour/normal pairs, but the samplesheet has no tumour (status 1)",
+            pipeline.name
+        ));
     }
     let reference_artifact = Artifact {
         kind: ArtifactKind::ReferenceFasta,
-        files: vec![external_file("fasta", reference).map_err(|e| format!("{}: cannot read the reference: {e}", reference.display()))?],
+        files: vec![
+            external_file("fasta", reference)
+                .map_err(|e| format!("{}: cannot read the reference: {e}", reference.display()))?,
+        ],
     };
 
     let mut instances: Vec<Instance> = Vec::new();
     for (stage_index, stage) in pipeline.stages.iter().enumerate() {
         let entities: Vec<Entity> = match stage.scope {
             Scope::Reference => vec![Entity::Reference],
-            Scope::Sample => samples.iter().filter(|s| selected(stage.samples, s)).map(|s| Entity::Sample(s.clone())).collect(),
+            Scope::Sample => {
+                samples.iter().filter(|s| selected(stage.samples, s)).map(|s| Entity::Sample(s.clone())).collect()
+            }
             Scope::Pair => pairs.iter().map(|(t, n)| Entity::Pair { tumour: t.clone(), normal: n.clone() }).collect(),
         };
         for entity in entities {
@@ -117,7 +132,8 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path) -> Resu
                     Source::External(External::Reads) => {
                         let sample = sample_for(&entity, b.role)?;
                         InstanceInput::External(
-                            reads_artifact(&sample).map_err(|e| format!("sample `{}`: cannot read a FASTQ: {e}", sample.name))?,
+                            reads_artifact(&sample)
+                                .map_err(|e| format!("sample `{}`: cannot read a FASTQ: {e}", sample.name))?,
                         )
                     }
                     Source::Stage { stage: producer_stage, slot } => {

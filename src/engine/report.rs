@@ -211,7 +211,11 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
         .records
         .iter()
         .filter(|r| matches!(r.status, Status::Failed | Status::FailedInput))
-        .map(|r| Failure { entity: r.entity.clone(), stage: r.stage.clone(), error: r.error.clone().unwrap_or_default() })
+        .map(|r| Failure {
+            entity: r.entity.clone(),
+            stage: r.stage.clone(),
+            error: r.error.clone().unwrap_or_default(),
+        })
         .collect();
     let report = RunReport {
         schema: SCHEMA,
@@ -258,7 +262,8 @@ pub fn summary(report: &RunReport, outdir: &Path) -> String {
         report.execution.process_cpu_seconds,
     ));
     for r in &report.stages {
-        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let status =
+            serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let detail = match (&r.error, r.status) {
             (Some(e), _) => e.clone(),
             (None, Status::WouldRun) => format!("would run: {}", r.reasons.join("; ")),
@@ -273,7 +278,11 @@ pub fn summary(report: &RunReport, outdir: &Path) -> String {
         None => out.push_str(&format!("genome equivalents: nominal {:.2}\n", ge.nominal)),
     }
     if report.status != RunStatus::DryRun {
-        out.push_str(&format!("outputs: {}  (report: {})\n", outdir.display(), outdir.join("run_report.json").display()));
+        out.push_str(&format!(
+            "outputs: {}  (report: {})\n",
+            outdir.display(),
+            outdir.join("run_report.json").display()
+        ));
     }
     for f in &report.failures {
         out.push_str(&format!("failed: {} ({}): {}\n", f.entity, f.stage, f.error));

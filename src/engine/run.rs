@@ -86,7 +86,8 @@ pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> 
     let cpu_start = crate::cpu_time::process_cpu_micros();
     let faults = FaultPlan::from_env().map_err(RunError::Invalid)?;
     let v = validate(req)?;
-    let _lock = if req.dry_run { None } else { Some(super::lock::lock_outdir(&req.outdir).map_err(RunError::Invalid)?) };
+    let _lock =
+        if req.dry_run { None } else { Some(super::lock::lock_outdir(&req.outdir).map_err(RunError::Invalid)?) };
     let run_tmp = TempRoot::create(&req.tmp_dir)?;
     let config = SchedulerConfig {
         outdir: req.outdir.clone(),
@@ -109,9 +110,8 @@ pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> 
         req.threads
     );
     let records = scheduler::run(&v.pipeline, &v.plan, &config);
-    let reference_digest = records
-        .iter()
-        .find_map(|r| r.metrics.get("digest").and_then(|d| d.as_str()).map(str::to_string));
+    let reference_digest =
+        records.iter().find_map(|r| r.metrics.get("digest").and_then(|d| d.as_str()).map(str::to_string));
     let provenance = Provenance {
         dagr_version: crate::VERSION.to_string(),
         git_commit: crate::GIT_COMMIT.to_string(),
@@ -154,8 +154,9 @@ struct TempRoot {
 impl TempRoot {
     fn create(base: &Path) -> Result<Self, RunError> {
         let path = base.join(format!("dagr-{}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| RunError::Invalid(format!("{}: cannot create the temporary folder (--tmp-dir): {e}", path.display())))?;
+        std::fs::create_dir_all(&path).map_err(|e| {
+            RunError::Invalid(format!("{}: cannot create the temporary folder (--tmp-dir): {e}", path.display()))
+        })?;
         Ok(Self { path })
     }
 }

@@ -167,12 +167,13 @@ impl Samplesheet {
     }
 
     fn parse(text: &str, path: &Path, base: &Path) -> Result<Samplesheet, SamplesheetError> {
-        let invalid = |line: usize, message: String| SamplesheetError::Invalid { path: path.to_path_buf(), line, message };
+        let invalid =
+            |line: usize, message: String| SamplesheetError::Invalid { path: path.to_path_buf(), line, message };
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-        let (header_line, header) = lines
-            .by_ref()
-            .find(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
-            .ok_or_else(|| invalid(1, "is empty: expected a header `patient,sex,status,sample,lane,fastq_1,fastq_2`".into()))?;
+        let (header_line, header) =
+            lines.by_ref().find(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')).ok_or_else(|| {
+                invalid(1, "is empty: expected a header `patient,sex,status,sample,lane,fastq_1,fastq_2`".into())
+            })?;
         let columns: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
         for c in &columns {
             if !REQUIRED.contains(&c.as_str()) && !OPTIONAL.contains(&c.as_str()) {
@@ -201,7 +202,11 @@ impl Samplesheet {
             if fields.len() != columns.len() {
                 return Err(invalid(
                     line_no,
-                    format!("has {} fields, the header has {} (commas inside values are not allowed)", fields.len(), columns.len()),
+                    format!(
+                        "has {} fields, the header has {} (commas inside values are not allowed)",
+                        fields.len(),
+                        columns.len()
+                    ),
                 ));
             }
             let get = |name: &str| fields[col(name)];
@@ -219,7 +224,12 @@ impl Samplesheet {
             let status = match get("status") {
                 "0" => Status::Normal,
                 "1" => Status::Tumour,
-                other => return Err(invalid(line_no, format!("column `status`: `{other}` is not 0 (normal) or 1 (tumour)"))),
+                other => {
+                    return Err(invalid(
+                        line_no,
+                        format!("column `status`: `{other}` is not 0 (normal) or 1 (tumour)"),
+                    ));
+                }
             };
             let library = match library_col.map(|i| fields[i]) {
                 Some(l) if !l.is_empty() => {
@@ -247,11 +257,17 @@ impl Samplesheet {
                     if s.patient != patient {
                         return Err(invalid(
                             line_no,
-                            format!("sample `{name}` is listed under patient `{patient}` here and `{}` on an earlier line", s.patient),
+                            format!(
+                                "sample `{name}` is listed under patient `{patient}` here and `{}` on an earlier line",
+                                s.patient
+                            ),
                         ));
                     }
                     if s.status != status || s.sex != sex {
-                        return Err(invalid(line_no, format!("sample `{name}` has a different sex or status than on an earlier line")));
+                        return Err(invalid(
+                            line_no,
+                            format!("sample `{name}` has a different sex or status than on an earlier line"),
+                        ));
                     }
                     if let Some(prev) = s.lanes.iter().find(|l| l.lane == lane) {
                         return Err(invalid(
@@ -288,7 +304,12 @@ impl Samplesheet {
                 self.samples.iter().filter(|s| s.status == Status::Normal && s.patient == t.patient).collect();
             match normals.as_slice() {
                 [n] => pairs.push(PairNames { tumour: t.name.clone(), normal: n.name.clone() }),
-                [] => return Err(format!("tumour `{}` of patient `{}` has no normal sample (status 0)", t.name, t.patient)),
+                [] => {
+                    return Err(format!(
+                        "tumour `{}` of patient `{}` has no normal sample (status 0)",
+                        t.name, t.patient
+                    ));
+                }
                 _ => {
                     return Err(format!(
                         "patient `{}` has {} normal samples; pair each tumour with exactly one normal",
@@ -336,7 +357,8 @@ mod tests {
     #[test]
     fn lanes_group_into_samples_and_paths_resolve_against_the_sheet() {
         let d = tempfile::tempdir().unwrap();
-        let s = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XX,0,N1,L2,b_R1.fq,b_R2.fq\n")).unwrap();
+        let s = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XX,0,N1,L2,b_R1.fq,b_R2.fq\n"))
+            .unwrap();
         assert_eq!(s.samples.len(), 1);
         assert_eq!(s.samples[0].lanes.len(), 2);
         assert_eq!(s.samples[0].lanes[1].fastq_1, d.path().join("b_R1.fq"));
@@ -346,7 +368,8 @@ mod tests {
     #[test]
     fn duplicate_lane_names_the_line() {
         let d = tempfile::tempdir().unwrap();
-        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XX,0,N1,L1,b_R1.fq,b_R2.fq\n")).unwrap_err();
+        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XX,0,N1,L1,b_R1.fq,b_R2.fq\n"))
+            .unwrap_err();
         assert!(e.to_string().contains(":3: duplicate sample/lane `N1`/`L1`"), "{e}");
     }
 
@@ -362,7 +385,8 @@ mod tests {
     #[test]
     fn sample_under_two_patients_is_rejected() {
         let d = tempfile::tempdir().unwrap();
-        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP2,XX,0,N1,L2,b_R1.fq,b_R2.fq\n")).unwrap_err();
+        let e = sheet(d.path(), &format!("{HEADER}P1,XX,0,N1,L1,a_R1.fq,a_R2.fq\nP2,XX,0,N1,L2,b_R1.fq,b_R2.fq\n"))
+            .unwrap_err();
         assert!(e.to_string().contains("listed under patient `P2`"), "{e}");
     }
 
@@ -371,7 +395,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = sheet(
             d.path(),
-            &format!("{HEADER}P1,XY,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XY,1,T1,L1,b_R1.fq,b_R2.fq\nP1,XY,1,T2,L1,b_R1.fq,b_R2.fq\n"),
+            &format!(
+                "{HEADER}P1,XY,0,N1,L1,a_R1.fq,a_R2.fq\nP1,XY,1,T1,L1,b_R1.fq,b_R2.fq\nP1,XY,1,T2,L1,b_R1.fq,b_R2.fq\n"
+            ),
         )
         .unwrap();
         let pairs = s.pairs().unwrap();

@@ -105,7 +105,12 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                         continue;
                     }
                     Readiness::Interrupted => {
-                        slots[i].record = Some(blank_record(pipeline, instance, Status::Interrupted, vec!["not started: run interrupted".into()]));
+                        slots[i].record = Some(blank_record(
+                            pipeline,
+                            instance,
+                            Status::Interrupted,
+                            vec!["not started: run interrupted".into()],
+                        ));
                         progressed = true;
                         continue;
                     }
@@ -113,7 +118,12 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                     Readiness::Ready => {}
                 }
                 if config.cancel.is_cancelled() {
-                    slots[i].record = Some(blank_record(pipeline, instance, Status::Interrupted, vec!["not started: run interrupted".into()]));
+                    slots[i].record = Some(blank_record(
+                        pipeline,
+                        instance,
+                        Status::Interrupted,
+                        vec!["not started: run interrupted".into()],
+                    ));
                     progressed = true;
                     continue;
                 }
@@ -227,7 +237,10 @@ fn readiness(instance: &Instance, slots: &[Slot]) -> Readiness {
                 Status::Done | Status::Reused | Status::WouldRun | Status::WouldReuse => {}
                 Status::Interrupted => return Readiness::Interrupted,
                 Status::Failed | Status::FailedInput | Status::Skipped => {
-                    return Readiness::Blocked(format!("not run: upstream `{}` for {} did not finish", r.stage, r.entity));
+                    return Readiness::Blocked(format!(
+                        "not run: upstream `{}` for {} did not finish",
+                        r.stage, r.entity
+                    ));
                 }
             },
         }
@@ -252,7 +265,11 @@ fn prepare(
             InstanceInput::Upstream { instance: up, slot: out } => {
                 let record = slots[*up].record.as_ref().expect("upstream finished before readiness");
                 upstream_reruns |= record.status == Status::WouldRun;
-                record.outputs.get(*out).cloned().unwrap_or(Artifact { kind: node.kind.inputs()[0].kind, files: Vec::new() })
+                record
+                    .outputs
+                    .get(*out)
+                    .cloned()
+                    .unwrap_or(Artifact { kind: node.kind.inputs()[0].kind, files: Vec::new() })
             }
         };
         inputs.insert(slot.to_string(), artifact);

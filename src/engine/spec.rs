@@ -146,7 +146,9 @@ pub fn resolve(pipeline: &str) -> Result<SpecSource, SpecError> {
         return Ok(SpecSource { file: path.to_path_buf(), text });
     }
     match SHIPPED.iter().find(|(name, _)| *name == pipeline) {
-        Some((name, text)) => Ok(SpecSource { file: PathBuf::from(format!("pipelines/{name}.yaml")), text: text.to_string() }),
+        Some((name, text)) => {
+            Ok(SpecSource { file: PathBuf::from(format!("pipelines/{name}.yaml")), text: text.to_string() })
+        }
         None => Err(SpecError {
             file: path.to_path_buf(),
             line: 0,
@@ -196,8 +198,10 @@ mod tests {
 
     #[test]
     fn spans_are_kept() {
-        let s = parse(&src("pipeline: x\nstages:\n  - name: a\n    stage: b\n    params: { k: 3, f: 0.5, on: true, m: fast }\n"))
-            .unwrap();
+        let s = parse(&src(
+            "pipeline: x\nstages:\n  - name: a\n    stage: b\n    params: { k: 3, f: 0.5, on: true, m: fast }\n",
+        ))
+        .unwrap();
         let st = &s.stages[0].value;
         assert_eq!(line_of(&st.stage), 4);
         let mut params: Vec<_> = st.params.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();

@@ -377,9 +377,7 @@ pub struct StageContext<'a> {
 impl StageContext<'_> {
     /// The artifact bound to an input slot.
     pub fn input(&self, slot: &str) -> Result<&Artifact, StageError> {
-        self.inputs
-            .get(slot)
-            .ok_or_else(|| StageError::Runtime(format!("internal: input slot `{slot}` not bound")))
+        self.inputs.get(slot).ok_or_else(|| StageError::Runtime(format!("internal: input slot `{slot}` not bound")))
     }
 
     /// The sample this instance runs for (sample-scoped stages).

@@ -38,7 +38,8 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
             Some((d, rest)) => (d.parse::<u64>().map_err(|_| bad())?, rest),
             None => (0, t),
         };
-        let parts: Vec<u64> = clock.split(':').map(|p| p.parse::<u64>().map_err(|_| bad())).collect::<Result<_, _>>()?;
+        let parts: Vec<u64> =
+            clock.split(':').map(|p| p.parse::<u64>().map_err(|_| bad())).collect::<Result<_, _>>()?;
         let secs = match parts.as_slice() {
             [h, m, s] => h * 3600 + m * 60 + s,
             [m, s] => m * 60 + s,

@@ -4,7 +4,9 @@
 
 use crate::cpu_time::{self, CpuMeter};
 use crate::engine::cache::{self, KeyMaterial, Manifest};
-use crate::engine::stage::{Artifact, CancelFlag, Entity, FaultPlan, Params, Stage, StageContext, StageError, StageOutputs};
+use crate::engine::stage::{
+    Artifact, CancelFlag, Entity, FaultPlan, Params, Stage, StageContext, StageError, StageOutputs,
+};
 use crate::output_file::remove_stale_temps;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -105,7 +107,8 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
 
 fn prepare_folders(job: &InstanceJob) -> Result<(), StageError> {
     for dir in [&job.output_dir, &job.work_dir, &job.tmp_dir] {
-        std::fs::create_dir_all(dir).map_err(|e| StageError::Runtime(format!("{}: cannot create folder: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StageError::Runtime(format!("{}: cannot create folder: {e}", dir.display())))?;
     }
     cache::remove_manifest(&job.work_dir).map_err(|e| io_err(&job.work_dir, e))?;
     for dir in [&job.output_dir, &job.work_dir] {
@@ -133,7 +136,11 @@ fn check_outputs(job: &InstanceJob, outputs: &StageOutputs) -> Result<(), StageE
                 )));
             }
             None => {
-                return Err(StageError::Runtime(format!("internal: stage `{}` did not return its output `{}`", job.kind.kind(), spec.name)));
+                return Err(StageError::Runtime(format!(
+                    "internal: stage `{}` did not return its output `{}`",
+                    job.kind.kind(),
+                    spec.name
+                )));
             }
         }
     }

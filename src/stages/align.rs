@@ -27,11 +27,11 @@ use crate::alignments::markdup::{self, MarkdupOptions};
 use crate::alignments::qc::{AlignmentQc, territory_from_reference};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat};
-use crate::engine::stage::{
-    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageInfo, StageError,
-    StageOutputs,
-};
 use crate::engine::samplesheet::Sample;
+use crate::engine::stage::{
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
+    StageInfo, StageOutputs,
+};
 use crate::genome::Reference;
 use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
 use std::collections::BTreeSet;
@@ -50,7 +50,11 @@ pub struct Align;
 
 static INPUTS: [SlotSpec; 2] = [
     SlotSpec { name: "reads", kind: ArtifactKind::FastqReads, doc: "the sample's paired FASTQ lanes" },
-    SlotSpec { name: "reference", kind: ArtifactKind::ReferenceIndex, doc: "prepared reference (minimap2 index, MD5s)" },
+    SlotSpec {
+        name: "reference",
+        kind: ArtifactKind::ReferenceIndex,
+        doc: "prepared reference (minimap2 index, MD5s)",
+    },
 ];
 static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     name: "alignments",
@@ -139,8 +143,9 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     };
     let aligner = shared_index::load(&files.mmi, ctx.threads)?;
     let max_fragment = usize::try_from(ctx.params.int("max_fragment_length")?).unwrap_or(800);
-    let pair_aligner = PairAligner::new(aligner, AlignOptions { max_fragment_len: Some(max_fragment), secondary: false })
-        .map_err(|e| StageError::Runtime(format!("{}: {e}", files.mmi.display())))?;
+    let pair_aligner =
+        PairAligner::new(aligner, AlignOptions { max_fragment_len: Some(max_fragment), secondary: false })
+            .map_err(|e| StageError::Runtime(format!("{}: {e}", files.mmi.display())))?;
     let contigs = header_contigs(&files.md5, &pair_aligner)?;
     let libraries: Vec<String> =
         sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -150,9 +155,13 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let mut marks = markdup::resolve(
         aligned.candidates,
         &libraries,
-        &MarkdupOptions { optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500) },
+        &MarkdupOptions {
+            optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
+        },
     );
-    for (library, (&unmapped, &extra)) in aligned.unmapped_by_library.iter().zip(&aligned.extra_records_by_library).enumerate() {
+    for (library, (&unmapped, &extra)) in
+        aligned.unmapped_by_library.iter().zip(&aligned.extra_records_by_library).enumerate()
+    {
         marks.add_unmapped_reads(library as u32, unmapped);
         marks.add_secondary_or_supplementary(library as u32, extra);
     }
@@ -160,7 +169,9 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
 
     let header = build_header(&HeaderSpec {
         contigs,
-        reference_uri: crate::genome::dict::file_uri(&std::fs::canonicalize(&files.fasta).unwrap_or(files.fasta.clone())),
+        reference_uri: crate::genome::dict::file_uri(
+            &std::fs::canonicalize(&files.fasta).unwrap_or(files.fasta.clone()),
+        ),
         assembly: None,
         read_groups: aligned.read_groups.clone(),
         program: ProgramLine {
@@ -216,13 +227,20 @@ fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigL
     table
         .into_iter()
         .map(|c| {
-            let md5 = c.md5.ok_or_else(|| StageError::Runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name)))?;
+            let md5 = c.md5.ok_or_else(|| {
+                StageError::Runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name))
+            })?;
             Ok(ContigLine { name: c.name, length: c.length, md5 })
         })
         .collect()
 }
 
-fn align_lanes(ctx: &StageContext<'_>, sample: &Sample, aligner: &PairAligner, libraries: &[String]) -> Result<Aligned, StageError> {
+fn align_lanes(
+    ctx: &StageContext<'_>,
+    sample: &Sample,
+    aligner: &PairAligner,
+    libraries: &[String],
+) -> Result<Aligned, StageError> {
     let mut sorter = RecordSorter::new(SortOptions {
         // Leave a quarter of the budget to the index, the reader buffers and the write pass.
         memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
@@ -254,7 +272,8 @@ fn align_lanes(ctx: &StageContext<'_>, sample: &Sample, aligner: &PairAligner, l
                 platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
             }
             let first = lane_base + batch.first_pair_number() - 1;
-            let out = aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+            let out =
+                aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
             drop(batch);
             lane_stats.merge(&out.stats);
             aligned.candidates.extend(out.candidates);
@@ -266,7 +285,8 @@ fn align_lanes(ctx: &StageContext<'_>, sample: &Sample, aligner: &PairAligner, l
         }
         aligned.fastq.merge(&reader.into_stats().map_err(super::fastq_intake::stage_error)?);
         aligned.unmapped_by_library[library_index] += lane_stats.reads - lane_stats.mapped_reads;
-        aligned.extra_records_by_library[library_index] += lane_stats.supplementary_records + lane_stats.secondary_records;
+        aligned.extra_records_by_library[library_index] +=
+            lane_stats.supplementary_records + lane_stats.secondary_records;
         aligned.align.merge(&lane_stats);
         aligned.read_groups.push(ReadGroupLine {
             id: rg.id.clone(),

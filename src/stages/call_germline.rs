@@ -16,8 +16,8 @@ use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex};
 use crate::call::shards::shards;
 use crate::engine::samplesheet::Sex;
 use crate::engine::stage::{
-    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageInfo, StageError,
-    StageOutputs,
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
+    StageInfo, StageOutputs,
 };
 use crate::genome::Reference;
 use crate::vcf::writer::VcfContig;
@@ -99,7 +99,8 @@ fn open_reader(path: &Path, fasta: &Path) -> Result<bam::IndexedReader, StageErr
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let sample = ctx.sample()?;
     let r = ctx.input("reference")?;
-    let (fasta, fai, md5) = (r.file("fasta")?.to_path_buf(), r.file("fai")?.to_path_buf(), r.file("md5")?.to_path_buf());
+    let (fasta, fai, md5) =
+        (r.file("fasta")?.to_path_buf(), r.file("fai")?.to_path_buf(), r.file("md5")?.to_path_buf());
     let bam_path = alignment_path(ctx)?;
     let table = crate::genome::dict::read_md5_table(&md5).map_err(runtime)?;
     let contigs: Vec<VcfContig> = table

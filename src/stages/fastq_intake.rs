@@ -8,8 +8,8 @@
 //! the decompressed reads, bound by gzip inflation (faster than `zcat` of the same files).
 
 use crate::engine::stage::{
-    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageInfo,
-    StageContext, StageError, StageOutputs,
+    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
+    StageContext, StageError, StageInfo, StageOutputs,
 };
 use crate::genome::fai::read_fai;
 use crate::output_file::{OutputFile, Sidecar};
@@ -177,7 +177,8 @@ fn scan_with_progress(
     options: &ScanOptions,
     ctx: &StageContext<'_>,
 ) -> Result<FastqStats, StageError> {
-    let mut reader = reads::PairedFastqReader::open_with(r1, r2, options, ctx.cancel.as_atomic()).map_err(stage_error)?;
+    let mut reader =
+        reads::PairedFastqReader::open_with(r1, r2, options, ctx.cancel.as_atomic()).map_err(stage_error)?;
     let mut last_report = std::time::Instant::now();
     while let Some(batch) = reader.next_batch().map_err(stage_error)? {
         drop(batch);

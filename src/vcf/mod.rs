@@ -18,8 +18,8 @@ pub mod normalize;
 pub mod reader;
 pub mod record;
 pub mod sequence;
-pub mod writer;
 mod text;
+pub mod writer;
 
 pub use error::{Location, VcfError};
 pub use normalize::{NormalizationStats, NormalizedCallset, NormalizedVariant, Normalizer, normalize_file};

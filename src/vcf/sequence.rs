@@ -109,6 +109,16 @@ impl SequenceSource for InMemoryFasta {
     }
 }
 
+/// The memory-mapped reference (through its `.fai`): what whole genomes use.
+impl SequenceSource for crate::genome::reference::Reference {
+    fn contig_length(&self, contig: &str) -> Option<u64> {
+        self.contig(contig).map(|c| c.length)
+    }
+    fn fetch(&self, contig: &str, start0: u64, end0: u64) -> Result<Vec<u8>, String> {
+        crate::genome::reference::Reference::fetch(self, contig, start0, end0).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,15 +146,5 @@ mod tests {
         assert!(err.contains("line 1") && err.contains("before the first"), "{err}");
         std::fs::write(&path, ">a\nA\n>a\nC\n").unwrap();
         assert!(InMemoryFasta::from_path(&path).unwrap_err().to_string().contains("twice"));
-    }
-}
-
-/// The memory-mapped reference (through its `.fai`): what whole genomes use.
-impl SequenceSource for crate::genome::reference::Reference {
-    fn contig_length(&self, contig: &str) -> Option<u64> {
-        self.contig(contig).map(|c| c.length)
-    }
-    fn fetch(&self, contig: &str, start0: u64, end0: u64) -> Result<Vec<u8>, String> {
-        crate::genome::reference::Reference::fetch(self, contig, start0, end0).map_err(|e| e.to_string())
     }
 }

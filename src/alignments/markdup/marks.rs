@@ -128,7 +128,12 @@ impl DuplicateMarks {
     }
 
     /// Writes the metrics as a Picard metrics file (MultiQC's Picard module reads it).
-    pub fn write_picard_metrics(&self, out: &mut dyn Write, input_name: &str, options: &super::MarkdupOptions) -> io::Result<()> {
+    pub fn write_picard_metrics(
+        &self,
+        out: &mut dyn Write,
+        input_name: &str,
+        options: &super::MarkdupOptions,
+    ) -> io::Result<()> {
         write_picard_metrics(out, &self.metrics(), input_name, options)
     }
 }

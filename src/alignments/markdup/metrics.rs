@@ -123,7 +123,12 @@ PERCENT_DUPLICATION\tESTIMATED_LIBRARY_SIZE";
 /// Writes a Picard metrics file (`## METRICS CLASS picard.sam.DuplicationMetrics`), without the
 /// histogram section and without a date, so the output is reproducible. `input_name` goes into
 /// the `INPUT=` of the header line, which MultiQC uses as the sample name.
-pub fn write_picard_metrics(out: &mut dyn Write, rows: &[LibraryMetrics], input_name: &str, options: &MarkdupOptions) -> io::Result<()> {
+pub fn write_picard_metrics(
+    out: &mut dyn Write,
+    rows: &[LibraryMetrics],
+    input_name: &str,
+    options: &MarkdupOptions,
+) -> io::Result<()> {
     writeln!(out, "## htsjdk.samtools.metrics.StringHeader")?;
     writeln!(
         out,

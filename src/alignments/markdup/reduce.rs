@@ -97,7 +97,11 @@ fn library_of(key: &DupKey) -> u32 {
 
 /// Reduces one shard. `remote_covered` lists fragment ends covered by pairs held in other shards
 /// (empty on one node); pairs in `candidates` are checked here.
-pub fn resolve_partition(candidates: Vec<DupCandidate>, remote_covered: &[EndKey], options: &MarkdupOptions) -> MarksPart {
+pub fn resolve_partition(
+    candidates: Vec<DupCandidate>,
+    remote_covered: &[EndKey],
+    options: &MarkdupOptions,
+) -> MarksPart {
     let (mut pairs, mut fragments): (Vec<DupCandidate>, Vec<DupCandidate>) =
         candidates.into_iter().partition(|c| matches!(c.key, DupKey::Pair { .. }));
     let mut part = MarksPart::default();

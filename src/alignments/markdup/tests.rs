@@ -106,7 +106,12 @@ fn workload() -> Vec<DupCandidate> {
     let mut v = Vec::new();
     for id in 0..400u64 {
         let p = (id % 37) as i64 * 10;
-        v.push(at(pair(id, p, p + 200 + (id % 3) as i64, (id % 5) as u32), 1101 + (id % 2) as u32, (id * 97 % 5000) as u32, 7));
+        v.push(at(
+            pair(id, p, p + 200 + (id % 3) as i64, (id % 5) as u32),
+            1101 + (id % 2) as u32,
+            (id * 97 % 5000) as u32,
+            7,
+        ));
         if id % 11 == 0 {
             v.push(frag(10_000 + id, p + (id % 2) as i64 * 200, id % 2 == 1, (id % 4) as u32, Mate::R1));
         }

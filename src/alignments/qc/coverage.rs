@@ -181,7 +181,9 @@ impl Coverage {
                 Cigar::Match(n) | Cigar::Equal(n) | Cigar::Diff(n) => {
                     for k in 0..n as usize {
                         let (r, q) = (rpos + k as u64, qpos + k);
-                        let good = quals.get(q).is_some_and(|&bq| bq >= MIN_BASE_QUALITY) && q < seq.len() && seq.encoded_base(q) != 15;
+                        let good = quals.get(q).is_some_and(|&bq| bq >= MIN_BASE_QUALITY)
+                            && q < seq.len()
+                            && seq.encoded_base(q) != 15;
                         if good && excluded.binary_search(&r).is_err() {
                             self.bump(r);
                             if may_overlap && r >= mate_pos {

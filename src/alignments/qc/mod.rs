@@ -28,9 +28,9 @@ pub use stats::{SamtoolsCounts, SamtoolsInsertSummary};
 use coverage::Coverage;
 use rust_htslib::bam::Record;
 use serde::{Deserialize, Serialize};
+use stats::SamtoolsInsertSizes;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use stats::SamtoolsInsertSizes;
 
 /// Coverage figures, named as Picard's `WgsMetrics` columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +199,11 @@ impl AlignmentQcReport {
     /// A `samtools stats`-style file with the `SN` section only (MultiQC's samtools module
     /// recognises it by its first line).
     pub fn write_samtools_stats(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "# This file was produced by samtools stats (SN section written by dagr {})", env!("CARGO_PKG_VERSION"))?;
+        writeln!(
+            out,
+            "# This file was produced by samtools stats (SN section written by dagr {})",
+            env!("CARGO_PKG_VERSION")
+        )?;
         writeln!(out, "# Summary Numbers. Use `grep ^SN | cut -f 2-` to extract this part.")?;
         stats::write_sn(out, &self.samtools, &self.samtools_insert_size)
     }

@@ -171,7 +171,8 @@ impl SamtoolsInsertSizes {
     /// Halves the per-read counts to pairs and takes mean and SD over the main bulk.
     pub(super) fn summary(&self) -> SamtoolsInsertSummary {
         let pairs = |v: &Vec<u64>, i: usize| v[i] / 2;
-        let per_size: Vec<u64> = (0..MAX_ISIZE).map(|i| pairs(&self.inward, i) + pairs(&self.outward, i) + pairs(&self.other, i)).collect();
+        let per_size: Vec<u64> =
+            (0..MAX_ISIZE).map(|i| pairs(&self.inward, i) + pairs(&self.outward, i) + pairs(&self.other, i)).collect();
         let mut total: u64 = per_size.iter().sum();
         let mut s = SamtoolsInsertSummary {
             inward_pairs: (0..MAX_ISIZE).map(|i| pairs(&self.inward, i)).sum(),
@@ -193,7 +194,8 @@ impl SamtoolsInsertSizes {
             }
         }
         s.average = if total > 0 { sum / total as f64 } else { 0.0 };
-        let var: f64 = (1..ibulk).map(|i| per_size[i] as f64 * (i as f64 - s.average).powi(2)).sum::<f64>() / total.max(1) as f64;
+        let var: f64 =
+            (1..ibulk).map(|i| per_size[i] as f64 * (i as f64 - s.average).powi(2)).sum::<f64>() / total.max(1) as f64;
         s.standard_deviation = var.sqrt();
         s
     }
@@ -212,7 +214,10 @@ pub(super) fn write_sn(out: &mut dyn Write, c: &SamtoolsCounts, isize: &Samtools
         ("1st fragments", c.first_fragments.to_string()),
         ("last fragments", c.last_fragments.to_string()),
         ("reads mapped", c.reads_mapped.to_string()),
-        ("reads mapped and paired", format!("{}\t# paired-end technology bit set + both mates mapped", c.reads_mapped_and_paired)),
+        (
+            "reads mapped and paired",
+            format!("{}\t# paired-end technology bit set + both mates mapped", c.reads_mapped_and_paired),
+        ),
         ("reads unmapped", c.reads_unmapped.to_string()),
         ("reads properly paired", format!("{}\t# proper-pair bit set", c.reads_properly_paired)),
         ("reads paired", format!("{}\t# paired-end technology bit set", c.reads_paired)),
@@ -230,7 +235,13 @@ pub(super) fn write_sn(out: &mut dyn Write, c: &SamtoolsCounts, isize: &Samtools
         ("bases duplicated", c.bases_duplicated.to_string()),
         ("mismatches", format!("{}\t# from NM fields", c.mismatches)),
         // samtools divides in single precision.
-        ("error rate", format!("{}\t# mismatches / bases mapped (cigar)", c_exp(f64::from(ratio(c.mismatches, c.bases_mapped_cigar) as f32)))),
+        (
+            "error rate",
+            format!(
+                "{}\t# mismatches / bases mapped (cigar)",
+                c_exp(f64::from(ratio(c.mismatches, c.bases_mapped_cigar) as f32))
+            ),
+        ),
         ("average length", average(c.total_length, seqs)),
         ("average first fragment length", average(c.total_first_fragment_length, c.first_fragments)),
         ("average last fragment length", average(c.total_last_fragment_length, c.last_fragments)),

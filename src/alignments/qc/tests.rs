@@ -75,7 +75,10 @@ fn a_low_quality_first_mate_base_leaves_the_locus_to_the_second_mate() {
     let mut qc = AlignmentQc::new(contigs());
     let [_, b] = pair(b"p", 0, 10, 20, 20, 0);
     // R1 covers 10..30; its base at 25 (index 15) is below Q20.
-    let a = record(Rec { name: b"p", tid: 0, pos: 10, len: 20, flags: PAIRED | PROPER | READ1 | MATE_REVERSE, mpos: 20, tlen: 30 }, Some(15));
+    let a = record(
+        Rec { name: b"p", tid: 0, pos: 10, len: 20, flags: PAIRED | PROPER | READ1 | MATE_REVERSE, mpos: 20, tlen: 30 },
+        Some(15),
+    );
     qc.observe(&a);
     qc.observe(&b);
     let r = qc.finish();
@@ -88,9 +91,13 @@ fn duplicates_low_mapq_and_secondary_are_excluded_supplementary_is_not() {
     let [d1, d2] = pair(b"dup", 0, 0, 40, 10, DUP);
     let [mut m1, m2] = pair(b"lowq", 0, 0, 40, 10, 0);
     m1.set_mapq(19);
-    let mut sec = record(Rec { name: b"s", tid: 0, pos: 0, len: 10, flags: PAIRED | READ1 | SECONDARY, mpos: 60, tlen: 0 }, None);
+    let mut sec =
+        record(Rec { name: b"s", tid: 0, pos: 0, len: 10, flags: PAIRED | READ1 | SECONDARY, mpos: 60, tlen: 0 }, None);
     sec.set_mapq(60);
-    let sup = record(Rec { name: b"u", tid: 0, pos: 50, len: 10, flags: PAIRED | READ1 | SUPPLEMENTARY, mpos: 60, tlen: 0 }, None);
+    let sup = record(
+        Rec { name: b"u", tid: 0, pos: 50, len: 10, flags: PAIRED | READ1 | SUPPLEMENTARY, mpos: 60, tlen: 0 },
+        None,
+    );
     for r in [&d1, &m1, &sec, &d2, &m2, &sup] {
         qc.observe(r);
     }
@@ -144,7 +151,8 @@ fn picard_median_matches_its_histogram_rule() {
 #[test]
 fn insert_size_mad_and_samtools_sn_text() {
     let mut qc = AlignmentQc::new(contigs());
-    let pairs: Vec<[Record; 2]> = [(0u8, 10), (1, 20), (2, 30), (3, 60)].iter().map(|&(i, p2)| pair(&[b'q', i], 1, 0, p2, 10, 0)).collect();
+    let pairs: Vec<[Record; 2]> =
+        [(0u8, 10), (1, 20), (2, 30), (3, 60)].iter().map(|&(i, p2)| pair(&[b'q', i], 1, 0, p2, 10, 0)).collect();
     for mate in 0..2 {
         for p in &pairs {
             qc.observe(&p[mate]);

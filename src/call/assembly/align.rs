@@ -79,7 +79,13 @@ fn align_middle(h: &[u8], r: &[u8]) -> Vec<Diff> {
     let at = |a: usize, b: usize| a * x.cols + b;
     // 0 match, 1 deletion, 2 insertion
     let end = at(a, b);
-    let mut state = if x.m[end] >= x.d[end] && x.m[end] >= x.i[end] { 0 } else if x.d[end] >= x.i[end] { 1 } else { 2 };
+    let mut state = if x.m[end] >= x.d[end] && x.m[end] >= x.i[end] {
+        0
+    } else if x.d[end] >= x.i[end] {
+        1
+    } else {
+        2
+    };
     let mut rev: Vec<Diff> = Vec::new();
     while a > 0 || b > 0 {
         let here = at(a, b);
@@ -89,7 +95,13 @@ fn align_middle(h: &[u8], r: &[u8]) -> Vec<Diff> {
                     rev.push(Diff::Mismatch { pos: b - 1, base: h[a - 1] });
                 }
                 let p = at(a - 1, b - 1);
-                state = if x.m[p] >= x.d[p] && x.m[p] >= x.i[p] { 0 } else if x.d[p] >= x.i[p] { 1 } else { 2 };
+                state = if x.m[p] >= x.d[p] && x.m[p] >= x.i[p] {
+                    0
+                } else if x.d[p] >= x.i[p] {
+                    1
+                } else {
+                    2
+                };
                 a -= 1;
                 b -= 1;
             }
@@ -97,14 +109,30 @@ fn align_middle(h: &[u8], r: &[u8]) -> Vec<Diff> {
                 push_deletion(&mut rev, b - 1);
                 let p = here - 1;
                 let v = x.d[here];
-                state = if b > 1 && v == x.d[p] + EXTEND { 1 } else if v == x.m[p] + OPEN { 0 } else if v == x.i[p] + OPEN { 2 } else { 1 };
+                state = if b > 1 && v == x.d[p] + EXTEND {
+                    1
+                } else if v == x.m[p] + OPEN {
+                    0
+                } else if v == x.i[p] + OPEN {
+                    2
+                } else {
+                    1
+                };
                 b -= 1;
             }
             _ if a > 0 => {
                 push_insertion(&mut rev, b, h[a - 1]);
                 let p = here - x.cols;
                 let v = x.i[here];
-                state = if a > 1 && v == x.i[p] + EXTEND { 2 } else if v == x.m[p] + OPEN { 0 } else if v == x.d[p] + OPEN { 1 } else { 2 };
+                state = if a > 1 && v == x.i[p] + EXTEND {
+                    2
+                } else if v == x.m[p] + OPEN {
+                    0
+                } else if v == x.d[p] + OPEN {
+                    1
+                } else {
+                    2
+                };
                 a -= 1;
             }
             _ => {

@@ -49,7 +49,13 @@ impl Graph {
     }
 
     /// Builds, prunes and checks the graph; `None` when this `k` cannot be used.
-    pub fn build(reference: &[u8], reads: &[Segment<'_>], k: usize, min_kmer_qual: u8, min_edge_weight: u32) -> Option<Graph> {
+    pub fn build(
+        reference: &[u8],
+        reads: &[Segment<'_>],
+        k: usize,
+        min_kmer_qual: u8,
+        min_edge_weight: u32,
+    ) -> Option<Graph> {
         if k == 0 || k > 63 || reference.len() <= k {
             return None;
         }

@@ -223,7 +223,12 @@ fn apply_variants(reference: &[u8], vars: &[LocalVariant]) -> Vec<u8> {
 }
 
 /// Sorted unique candidates and haplotypes indexing them, the reference haplotype first.
-fn finish(region: &ActiveRegion, reference: &[u8], haps: Vec<(Vec<u8>, Vec<LocalVariant>)>, kmer_size: Option<usize>) -> Assembly {
+fn finish(
+    region: &ActiveRegion,
+    reference: &[u8],
+    haps: Vec<(Vec<u8>, Vec<LocalVariant>)>,
+    kmer_size: Option<usize>,
+) -> Assembly {
     let unique: Vec<LocalVariant> =
         haps.iter().flat_map(|(_, v)| v.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
     let candidates = unique

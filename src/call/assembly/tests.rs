@@ -41,7 +41,7 @@ pub(crate) fn tile_reads(hap: &(Vec<u8>, Vec<Option<u64>>), len: usize, step: us
         let cs = &coords[o..o + len];
         let lead = cs.iter().take_while(|c| c.is_none()).count();
         let mut cigar: Vec<(u8, u32)> = Vec::new();
-        let mut push = |op: u8, n: u32, cigar: &mut Vec<(u8, u32)>| match cigar.last_mut() {
+        let push = |op: u8, n: u32, cigar: &mut Vec<(u8, u32)>| match cigar.last_mut() {
             Some((last, m)) if *last == op => *m += n,
             _ => cigar.push((op, n)),
         };
@@ -159,11 +159,20 @@ fn pileup_fallback_when_no_k_works() {
     let alt = if reference[250] == b'A' { b"C" } else { b"A" };
     let reads = tile_reads(&haplotype(&reference, &[(250, 1, alt)]), 100, 4, 0);
     let region = ActiveRegion { tid: 3, start: 1000, end: 1500 };
-    let shifted: Vec<ReadView> = reads.into_iter().map(|mut r| { r.ref_start += 1000; r }).collect();
+    let shifted: Vec<ReadView> = reads
+        .into_iter()
+        .map(|mut r| {
+            r.ref_start += 1000;
+            r
+        })
+        .collect();
     let cfg = AssemblyConfig { kmer_sizes: vec![], ..AssemblyConfig::default() };
     let a = assemble(&region, &reference, &shifted, &cfg);
     assert_eq!(a.kmer_size, None);
-    assert_eq!(a.candidates, vec![CandidateVariant { tid: 3, pos: 1250, ref_allele: vec![reference[250]], alt_allele: alt.to_vec() }]);
+    assert_eq!(
+        a.candidates,
+        vec![CandidateVariant { tid: 3, pos: 1250, ref_allele: vec![reference[250]], alt_allele: alt.to_vec() }]
+    );
     assert_eq!(a.haplotypes.len(), 2);
 }
 

@@ -31,7 +31,11 @@ pub fn left_align_deletion(reference: &[u8], mut anchor: usize, len: usize, floo
     while anchor > floor && anchor + len < reference.len() && reference[anchor] == reference[anchor + len] {
         anchor -= 1;
     }
-    LocalVariant { pos: anchor, ref_allele: reference[anchor..=anchor + len].to_vec(), alt_allele: vec![reference[anchor]] }
+    LocalVariant {
+        pos: anchor,
+        ref_allele: reference[anchor..=anchor + len].to_vec(),
+        alt_allele: vec![reference[anchor]],
+    }
 }
 
 /// Insertion of `seq` after `reference[anchor]`, shifted left while equivalent, not moving its

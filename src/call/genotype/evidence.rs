@@ -53,12 +53,8 @@ impl SiteEvidence {
 
 /// Reference span [start, end) of a read's alignment (M/D/N/=/X consume the reference).
 pub fn read_span(read: &ReadView) -> (u64, u64) {
-    let len: u64 = read
-        .cigar
-        .iter()
-        .filter(|(op, _)| matches!(op, 0 | 2 | 3 | 7 | 8))
-        .map(|&(_, l)| u64::from(l))
-        .sum();
+    let len: u64 =
+        read.cigar.iter().filter(|(op, _)| matches!(op, 0 | 2 | 3 | 7 | 8)).map(|&(_, l)| u64::from(l)).sum();
     (read.ref_start, read.ref_start + len)
 }
 
@@ -71,10 +67,7 @@ pub fn site_evidence(
 ) -> SiteEvidence {
     let alleles = site.allele_count();
     let (start, end) = site.span();
-    let mut ev = SiteEvidence {
-        alleles,
-        ..SiteEvidence::default()
-    };
+    let mut ev = SiteEvidence { alleles, ..SiteEvidence::default() };
     let mut lk = vec![0.0; alleles];
     for (r, read) in reads.iter().enumerate() {
         let (rs, re) = read_span(read);
@@ -83,8 +76,7 @@ pub fn site_evidence(
         }
         marginalize(likelihoods.row(r), &site.hap_allele, &mut lk);
         mix_mapping_error(&mut lk, read.mapq, config.max_mapq);
-        ev.supports
-            .push(informative_allele(&lk, config.informative_log10_margin));
+        ev.supports.push(informative_allele(&lk, config.informative_log10_margin));
         ev.log10.extend_from_slice(&lk);
         ev.mapq.push(read.mapq);
         ev.reverse.push(read.reverse);
@@ -128,11 +120,6 @@ fn informative_allele(lk: &[f64], margin: f64) -> Option<usize> {
             best = a;
         }
     }
-    let second = lk
-        .iter()
-        .enumerate()
-        .filter(|&(a, _)| a != best)
-        .map(|(_, &v)| v)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let second = lk.iter().enumerate().filter(|&(a, _)| a != best).map(|(_, &v)| v).fold(f64::NEG_INFINITY, f64::max);
     (lk[best] - second >= margin).then_some(best)
 }

@@ -200,11 +200,7 @@ fn drop_respellings(
             }
         }
     }
-    calls
-        .into_iter()
-        .zip(dropped)
-        .filter_map(|((_, c), d)| (!d).then_some(c))
-        .collect()
+    calls.into_iter().zip(dropped).filter_map(|((_, c), d)| (!d).then_some(c)).collect()
 }
 
 /// Genotype one site from its evidence; None when no read is informative.
@@ -233,21 +229,15 @@ pub(crate) fn genotype_site(
     let (gt_index, others) = if best == artifact || best == 0 {
         (0, log10_sum(&post[1..artifact]))
     } else {
-        let rest: Vec<f64> = (0..post.len())
-            .filter(|&i| i != best)
-            .map(|i| post[i])
-            .collect();
+        let rest: Vec<f64> = (0..post.len()).filter(|&i| i != best).map(|i| post[i]).collect();
         (best, log10_sum(&rest))
     };
     let genotype = gts[gt_index].clone();
     let n_ab = u64::from(ad[0] + ad[main_alt]);
-    let allele_balance_p =
-        (n_ab > 0).then(|| binomial_half_lower_tail(u64::from(ad[main_alt]), n_ab));
+    let allele_balance_p = (n_ab > 0).then(|| binomial_half_lower_tail(u64::from(ad[main_alt]), n_ab));
     let is_het = genotype.len() == 2 && genotype[0] == 0 && genotype[1] > 0;
     let mut filters = Vec::new();
-    if best == artifact
-        || (is_het && allele_balance_p.is_some_and(|p| p < config.allele_balance_max_p))
-    {
+    if best == artifact || (is_het && allele_balance_p.is_some_and(|p| p < config.allele_balance_max_p)) {
         filters.push(FILTER_ALLELE_BALANCE.to_string());
     }
     let call = CalledVariant {
@@ -264,22 +254,13 @@ pub(crate) fn genotype_site(
         filters,
         fisher_strand: Some(fisher_strand(ev.strand_table())),
     };
-    Some(SiteCall {
-        call,
-        allele_balance_p,
-        artifact_probability: 10f64.powf(post[artifact]),
-    })
+    Some(SiteCall { call, allele_balance_p, artifact_probability: 10f64.powf(post[artifact]) })
 }
 
 /// The ALT the artifact hypothesis and the balance test look at: most informative reads, ties
 /// (and no ALT reads) broken by the most probable genotype's first ALT, then the lowest index.
 fn main_alt(ad: &[u32], post: &[f64], gts: &[Vec<u8>]) -> usize {
     let best_gt = (0..post.len()).fold(0, |b, i| if post[i] > post[b] { i } else { b });
-    let preferred = gts
-        .get(best_gt)
-        .and_then(|g| g.iter().find(|&&a| a > 0))
-        .map_or(1, |&a| usize::from(a));
-    (1..ad.len()).fold(preferred.min(ad.len().saturating_sub(1)).max(1), |b, a| {
-        if ad[a] > ad[b] { a } else { b }
-    })
+    let preferred = gts.get(best_gt).and_then(|g| g.iter().find(|&&a| a > 0)).map_or(1, |&a| usize::from(a));
+    (1..ad.len()).fold(preferred.min(ad.len().saturating_sub(1)).max(1), |b, a| if ad[a] > ad[b] { a } else { b })
 }

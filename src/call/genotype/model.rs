@@ -10,9 +10,7 @@ pub fn genotypes(alleles: usize, copies: usize) -> Vec<Vec<u8>> {
     let alleles = alleles.min(usize::from(u8::MAX));
     match copies {
         1 => (0..alleles).map(|a| vec![a as u8]).collect(),
-        2 => (0..alleles)
-            .flat_map(|b| (0..=b).map(move |a| vec![a as u8, b as u8]))
-            .collect(),
+        2 => (0..alleles).flat_map(|b| (0..=b).map(move |a| vec![a as u8, b as u8])).collect(),
         _ => Vec::new(),
     }
 }
@@ -24,10 +22,7 @@ pub fn genotype_log10_likelihoods(ev: &SiteEvidence, genotypes: &[Vec<u8>]) -> V
         let lk = ev.read(r);
         let best = lk.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         for (slot, g) in gl.iter_mut().zip(genotypes) {
-            let s: f64 = g
-                .iter()
-                .map(|&a| 10f64.powf(lk[usize::from(a)] - best))
-                .sum();
+            let s: f64 = g.iter().map(|&a| 10f64.powf(lk[usize::from(a)] - best)).sum();
             *slot += (s / g.len() as f64).log10() + best;
         }
     }
@@ -35,11 +30,7 @@ pub fn genotype_log10_likelihoods(ev: &SiteEvidence, genotypes: &[Vec<u8>]) -> V
 }
 
 /// log10 prior of each genotype (see the module docs for the model).
-pub fn genotype_log10_priors(
-    site: &Site,
-    genotypes: &[Vec<u8>],
-    config: &GenotypeConfig,
-) -> Vec<f64> {
+pub fn genotype_log10_priors(site: &Site, genotypes: &[Vec<u8>], config: &GenotypeConfig) -> Vec<f64> {
     let theta = |a: u8| {
         if site.is_indel.get(usize::from(a)).copied().unwrap_or(false) {
             config.indel_heterozygosity
@@ -61,24 +52,14 @@ pub fn genotype_log10_priors(
     let non_ref: f64 = raw.iter().sum();
     raw.iter()
         .zip(genotypes)
-        .map(|(&p, g)| {
-            if g.iter().all(|&a| a == 0) {
-                (1.0 - non_ref).max(1e-12).log10()
-            } else {
-                p.log10()
-            }
-        })
+        .map(|(&p, g)| if g.iter().all(|&a| a == 0) { (1.0 - non_ref).max(1e-12).log10() } else { p.log10() })
         .collect()
 }
 
 /// The artifact hypothesis: reads are a mixture of REF and one ALT at a fraction f that no
 /// genotype explains (a paralog absent from the reference, a mapping artifact), f uniform on
 /// `config.artifact_fractions`. Returns log10 P(reads | artifact) + log10 prior.
-pub fn artifact_log10_posterior_mass(
-    ev: &SiteEvidence,
-    alt: usize,
-    config: &GenotypeConfig,
-) -> f64 {
+pub fn artifact_log10_posterior_mass(ev: &SiteEvidence, alt: usize, config: &GenotypeConfig) -> f64 {
     let fractions = &config.artifact_fractions;
     if fractions.is_empty() || alt == 0 || alt >= ev.alleles {
         return f64::NEG_INFINITY;
@@ -90,8 +71,7 @@ pub fn artifact_log10_posterior_mass(
                 .map(|r| {
                     let lk = ev.read(r);
                     let best = lk[0].max(lk[alt]);
-                    ((1.0 - f) * 10f64.powf(lk[0] - best) + f * 10f64.powf(lk[alt] - best)).log10()
-                        + best
+                    ((1.0 - f) * 10f64.powf(lk[0] - best) + f * 10f64.powf(lk[alt] - best)).log10() + best
                 })
                 .sum()
         })
@@ -108,12 +88,9 @@ fn artifact_log10_prior(ev: &SiteEvidence, alt: usize, config: &GenotypeConfig) 
         .iter()
         .zip(&ev.mapq)
         .filter(|(s, _)| **s == Some(alt))
-        .fold((0.0, 0usize), |(s, n), (_, &q)| {
-            (s + f64::from(q.min(60)), n + 1)
-        });
+        .fold((0.0, 0usize), |(s, n), (_, &q)| (s + f64::from(q.min(60)), n + 1));
     let mean = if n > 0 { sum / n as f64 } else { 60.0 };
-    let lp =
-        config.artifact_prior_unique.log10() + (60.0 - mean) / config.artifact_prior_mapq_decade;
+    let lp = config.artifact_prior_unique.log10() + (60.0 - mean) / config.artifact_prior_mapq_decade;
     lp.min(config.artifact_prior_max.log10())
 }
 
@@ -141,7 +118,5 @@ pub fn phred_capped(log10_p: f64, cap: u32) -> u32 {
 /// PL: Phred-scaled likelihoods normalized so that the best is 0.
 pub fn phred_likelihoods(gl: &[f64]) -> Vec<u32> {
     let best = gl.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    gl.iter()
-        .map(|&l| phred_capped(l - best, 1_000_000))
-        .collect()
+    gl.iter().map(|&l| phred_capped(l - best, 1_000_000)).collect()
 }

@@ -32,9 +32,8 @@ impl Site {
 
 /// The reference bases an event really changes: an indel's shared anchor base is excluded.
 fn event_span(pos: u64, ref_allele: &[u8], alt_allele: &[u8]) -> (u64, u64) {
-    let anchored = ref_allele.len() != alt_allele.len()
-        && !ref_allele.is_empty()
-        && ref_allele.first() == alt_allele.first();
+    let anchored =
+        ref_allele.len() != alt_allele.len() && !ref_allele.is_empty() && ref_allele.first() == alt_allele.first();
     let start = if anchored { pos + 1 } else { pos };
     // An insertion changes no reference base: give it the boundary after the anchor.
     let end = (pos + ref_allele.len() as u64).max(start + 1);
@@ -66,11 +65,7 @@ fn build_site(
     candidates: &[CandidateVariant],
     haplotypes: &[Haplotype],
 ) -> Option<Site> {
-    let ref_allele = members
-        .iter()
-        .map(|&i| &candidates[i].ref_allele)
-        .max_by_key(|r| r.len())?
-        .clone();
+    let ref_allele = members.iter().map(|&i| &candidates[i].ref_allele).max_by_key(|r| r.len())?.clone();
     // Candidate index → padded alt; alts deduplicated in candidate order.
     let mut alt_alleles: Vec<Vec<u8>> = Vec::new();
     let mut member_allele: Vec<(usize, usize)> = Vec::new();
@@ -97,18 +92,9 @@ fn build_site(
         .iter()
         .map(|&i| event_span(pos, &candidates[i].ref_allele, &candidates[i].alt_allele))
         .fold((u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
-    let hap_allele: Vec<Option<usize>> = haplotypes
-        .iter()
-        .map(|h| haplotype_allele(h, &member_allele, site_span, candidates))
-        .collect();
-    prune_unsupported(Site {
-        tid,
-        pos,
-        ref_allele,
-        alt_alleles,
-        is_indel: vec![],
-        hap_allele,
-    })
+    let hap_allele: Vec<Option<usize>> =
+        haplotypes.iter().map(|h| haplotype_allele(h, &member_allele, site_span, candidates)).collect();
+    prune_unsupported(Site { tid, pos, ref_allele, alt_alleles, is_indel: vec![], hap_allele })
 }
 
 fn haplotype_allele(
@@ -126,9 +112,7 @@ fn haplotype_allele(
             carried = Some(allele);
         } else if let Some(c) = candidates.get(v)
             && overlaps(event_span(c.pos, &c.ref_allele, &c.alt_allele), site_span)
-            && !member_allele
-                .iter()
-                .any(|(i, _)| candidates.get(*i) == Some(c))
+            && !member_allele.iter().any(|(i, _)| candidates.get(*i) == Some(c))
         {
             return None;
         }
@@ -159,12 +143,7 @@ fn prune_unsupported(mut site: Site) -> Option<Site> {
         *a = renumber[*a];
     }
     site.alt_alleles = alts;
-    site.is_indel = std::iter::once(false)
-        .chain(
-            site.alt_alleles
-                .iter()
-                .map(|a| a.len() != site.ref_allele.len()),
-        )
-        .collect();
+    site.is_indel =
+        std::iter::once(false).chain(site.alt_alleles.iter().map(|a| a.len() != site.ref_allele.len())).collect();
     Some(site)
 }

@@ -23,8 +23,7 @@ pub fn fisher_exact_two_sided(t: [u64; 4]) -> f64 {
         return 1.0;
     }
     let lf = ln_factorials(n);
-    let fixed = lf[r1 as usize] + lf[r2 as usize] + lf[c1 as usize] + lf[(n - c1) as usize]
-        - lf[n as usize];
+    let fixed = lf[r1 as usize] + lf[r2 as usize] + lf[c1 as usize] + lf[(n - c1) as usize] - lf[n as usize];
     let ln_p = |x: u64| {
         let (xb, xc) = (r1 - x, c1 - x);
         let xd = r2 - xc;
@@ -33,11 +32,7 @@ pub fn fisher_exact_two_sided(t: [u64; 4]) -> f64 {
     let observed = ln_p(a);
     let lo = c1.saturating_sub(r2);
     let hi = r1.min(c1);
-    let p: f64 = (lo..=hi)
-        .map(ln_p)
-        .filter(|&l| l <= observed + 1e-7)
-        .map(f64::exp)
-        .sum();
+    let p: f64 = (lo..=hi).map(ln_p).filter(|&l| l <= observed + 1e-7).map(f64::exp).sum();
     p.min(1.0)
 }
 
@@ -55,8 +50,6 @@ pub fn binomial_half_lower_tail(k: u64, n: u64) -> f64 {
     }
     let lf = ln_factorials(n);
     let ln_half_n = n as f64 * 0.5f64.ln();
-    let p: f64 = (0..=k)
-        .map(|x| (lf[n as usize] - lf[x as usize] - lf[(n - x) as usize] + ln_half_n).exp())
-        .sum();
+    let p: f64 = (0..=k).map(|x| (lf[n as usize] - lf[x as usize] - lf[(n - x) as usize] + ln_half_n).exp()).sum();
     p.min(1.0)
 }

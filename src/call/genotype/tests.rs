@@ -5,9 +5,7 @@ fn random_seq(len: usize, seed: u64) -> Vec<u8> {
     let mut s = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     (0..len)
         .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             b"ACGT"[(s >> 60) as usize & 3]
         })
         .collect()
@@ -22,20 +20,11 @@ fn reference(base: u8) -> Vec<u8> {
 }
 
 fn cand(pos: u64, r: &[u8], a: &[u8]) -> CandidateVariant {
-    CandidateVariant {
-        tid: 0,
-        pos,
-        ref_allele: r.to_vec(),
-        alt_allele: a.to_vec(),
-    }
+    CandidateVariant { tid: 0, pos, ref_allele: r.to_vec(), alt_allele: a.to_vec() }
 }
 
 fn hap(bases: Vec<u8>, variants: Vec<usize>) -> Haplotype {
-    Haplotype {
-        is_reference: variants.is_empty(),
-        bases,
-        variants,
-    }
+    Haplotype { is_reference: variants.is_empty(), bases, variants }
 }
 
 /// `n` reads of 100 bp from `seq`, staggered so that all cover position 150.
@@ -62,37 +51,17 @@ fn with_base(mut seq: Vec<u8>, pos: usize, b: u8) -> Vec<u8> {
     seq
 }
 
-fn run(
-    cands: &[CandidateVariant],
-    haps: &[Haplotype],
-    reads: &[ReadView],
-    ploidy: Ploidy,
-) -> Vec<SiteCall> {
+fn run(cands: &[CandidateVariant], haps: &[Haplotype], reads: &[ReadView], ploidy: Ploidy) -> Vec<SiteCall> {
     let m = likelihood_matrix(reads, haps, &PairHmmConfig::default());
-    genotype_region(
-        cands,
-        haps,
-        reads,
-        &m,
-        |_, _| ploidy,
-        &GenotypeConfig::default(),
-    )
+    genotype_region(cands, haps, reads, &m, |_, _| ploidy, &GenotypeConfig::default())
 }
 
-fn snv_setup(
-    n_ref: usize,
-    n_alt: usize,
-    mapq: u8,
-) -> (Vec<CandidateVariant>, Vec<Haplotype>, Vec<ReadView>) {
+fn snv_setup(n_ref: usize, n_alt: usize, mapq: u8) -> (Vec<CandidateVariant>, Vec<Haplotype>, Vec<ReadView>) {
     let r = reference(b'A');
     let alt = with_base(r.clone(), 150, b'G');
     let mut reads = reads_from(&r, n_ref, mapq, 0);
     reads.extend(reads_from(&alt, n_alt, mapq, 1000));
-    (
-        vec![cand(150, b"A", b"G")],
-        vec![hap(r, vec![]), hap(alt, vec![0])],
-        reads,
-    )
+    (vec![cand(150, b"A", b"G")], vec![hap(r, vec![]), hap(alt, vec![0])], reads)
 }
 
 #[test]
@@ -138,11 +107,7 @@ fn het_alt_snv_and_deletion_share_a_padded_ref() {
     let mut del = r.clone();
     del.drain(151..153); // ACT → A
     let cands = vec![cand(150, b"A", b"C"), cand(150, b"ACT", b"A")];
-    let haps = vec![
-        hap(r.clone(), vec![]),
-        hap(snv.clone(), vec![0]),
-        hap(del.clone(), vec![1]),
-    ];
+    let haps = vec![hap(r.clone(), vec![]), hap(snv.clone(), vec![0]), hap(del.clone(), vec![1])];
     let mut reads = reads_from(&snv, 15, 60, 0);
     reads.extend(reads_from(&del, 15, 60, 1000));
     let calls = run(&cands, &haps, &reads, Ploidy::Diploid);
@@ -164,10 +129,7 @@ fn low_fraction_paralog_at_mapq30_is_not_a_confident_het() {
     let confident_het = v.genotype == vec![0, 1] && v.gq >= 20 && v.filters.is_empty();
     assert!(!confident_het, "{s:?}");
     assert!(v.qual < 10.0, "{s:?}");
-    assert!(
-        v.filters.iter().any(|f| f == FILTER_ALLELE_BALANCE),
-        "{s:?}"
-    );
+    assert!(v.filters.iter().any(|f| f == FILTER_ALLELE_BALANCE), "{s:?}");
     assert!(s.artifact_probability > 0.5);
 }
 
@@ -218,31 +180,14 @@ fn exact_tests() {
 #[test]
 fn genotype_order_is_vcf_order() {
     let g = genotypes(3, 2);
-    assert_eq!(
-        g,
-        vec![
-            vec![0, 0],
-            vec![0, 1],
-            vec![1, 1],
-            vec![0, 2],
-            vec![1, 2],
-            vec![2, 2]
-        ]
-    );
+    assert_eq!(g, vec![vec![0, 0], vec![0, 1], vec![1, 1], vec![0, 2], vec![1, 2], vec![2, 2]]);
 }
 
 /// `cargo test --lib call::genotype::tests::show -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn show() {
-    for (r, a, q) in [
-        (15, 15, 60),
-        (22, 8, 60),
-        (24, 6, 60),
-        (24, 6, 30),
-        (15, 15, 30),
-        (0, 30, 60),
-    ] {
+    for (r, a, q) in [(15, 15, 60), (22, 8, 60), (24, 6, 60), (24, 6, 30), (15, 15, 30), (0, 30, 60)] {
         let (c, h, reads) = snv_setup(r, a, q);
         let s = &run(&c, &h, &reads, Ploidy::Diploid)[0];
         println!(

@@ -40,9 +40,7 @@ pub const MAX_REPEAT_UNIT: usize = 4;
 /// Gap-open Phred outside any repeat.
 pub const NON_REPEAT_GAP_OPEN_PHRED: f64 = 45.0;
 
-const HOMOPOLYMER_GAP_OPEN: [f64; 12] = [
-    45.0, 45.0, 43.0, 40.0, 37.0, 34.0, 31.0, 28.0, 26.0, 24.0, 22.0, 20.0,
-];
+const HOMOPOLYMER_GAP_OPEN: [f64; 12] = [45.0, 45.0, 43.0, 40.0, 37.0, 34.0, 31.0, 28.0, 26.0, 24.0, 22.0, 20.0];
 const STR_GAP_OPEN: [f64; 9] = [45.0, 45.0, 42.0, 38.0, 34.0, 31.0, 28.0, 25.0, 22.0];
 
 /// Gap-open Phred for a position inside a tract of `copies` copies of a `unit`-bp repeat
@@ -105,11 +103,7 @@ pub fn boundary_gap_open_phred(bases: &[u8]) -> Vec<f64> {
     let n = pos.len();
     (0..=n)
         .map(|c| {
-            let left = if c > 0 {
-                pos[c - 1]
-            } else {
-                NON_REPEAT_GAP_OPEN_PHRED
-            };
+            let left = if c > 0 { pos[c - 1] } else { NON_REPEAT_GAP_OPEN_PHRED };
             let right = pos.get(c).copied().unwrap_or(NON_REPEAT_GAP_OPEN_PHRED);
             left.min(right)
         })

@@ -28,25 +28,13 @@ pub struct PreparedHaplotype {
 impl PreparedHaplotype {
     pub fn new(bases: &[u8]) -> Self {
         let bases: Vec<u8> = bases.iter().map(u8::to_ascii_uppercase).collect();
-        let gap_open: Vec<f64> = boundary_gap_open_phred(&bases)
-            .into_iter()
-            .map(|q| 10f64.powf(-q / 10.0))
-            .collect();
+        let gap_open: Vec<f64> = boundary_gap_open_phred(&bases).into_iter().map(|q| 10f64.powf(-q / 10.0)).collect();
         let match_to_match = gap_open.iter().map(|g| 1.0 - 2.0 * g).collect();
         let match_masks = [b'A', b'C', b'G', b'T', b'N']
             .iter()
-            .flat_map(|&r| {
-                bases
-                    .iter()
-                    .map(move |&h| f64::from(u8::from(h == r || r == b'N' || h == b'N')))
-            })
+            .flat_map(|&r| bases.iter().map(move |&h| f64::from(u8::from(h == r || r == b'N' || h == b'N'))))
             .collect();
-        PreparedHaplotype {
-            bases,
-            gap_open,
-            match_to_match,
-            match_masks,
-        }
+        PreparedHaplotype { bases, gap_open, match_to_match, match_masks }
     }
 
     fn match_mask(&self, read_base: u8) -> &[f64] {
@@ -91,12 +79,7 @@ impl PairHmm {
             })
             .collect();
         let gap_continue = 10f64.powf(-config.gap_extension_phred / 10.0);
-        PairHmm {
-            gap_continue,
-            gap_close: 1.0 - gap_continue,
-            emission,
-            rows: Default::default(),
-        }
+        PairHmm { gap_continue, gap_close: 1.0 - gap_continue, emission, rows: Default::default() }
     }
 
     /// log10 P(read | haplotype): the read aligned end to end (globally), starting and ending
@@ -155,21 +138,13 @@ impl PairHmm {
         // After the last swap the final row lives in mp/ip.
         // Column 0 holds reads that never entered the haplotype: not an alignment.
         let total: f64 = mp[1..].iter().zip(ip[1..].iter()).map(|(m, i)| m + i).sum();
-        if total > 0.0 {
-            total.log10() + log10_scale
-        } else {
-            f64::MIN_POSITIVE.log10() + log10_scale
-        }
+        if total > 0.0 { total.log10() + log10_scale } else { f64::MIN_POSITIVE.log10() + log10_scale }
     }
 }
 
 /// Divide the row by its maximum and flush negligible cells; returns log10 of the factor.
 fn rescale(m: &mut [f64], i: &mut [f64], d: &mut [f64]) -> f64 {
-    let max = m
-        .iter()
-        .chain(i.iter())
-        .chain(d.iter())
-        .fold(0.0f64, |a, &b| a.max(b));
+    let max = m.iter().chain(i.iter()).chain(d.iter()).fold(0.0f64, |a, &b| a.max(b));
     if max <= 0.0 {
         return 0.0;
     }

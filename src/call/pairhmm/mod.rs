@@ -83,15 +83,8 @@ impl LikelihoodMatrix {
 }
 
 /// Score every read against every haplotype (parallel over reads, deterministic).
-pub fn likelihood_matrix(
-    reads: &[ReadView],
-    haplotypes: &[Haplotype],
-    config: &PairHmmConfig,
-) -> LikelihoodMatrix {
-    let prepared: Vec<PreparedHaplotype> = haplotypes
-        .iter()
-        .map(|h| PreparedHaplotype::new(&h.bases))
-        .collect();
+pub fn likelihood_matrix(reads: &[ReadView], haplotypes: &[Haplotype], config: &PairHmmConfig) -> LikelihoodMatrix {
+    let prepared: Vec<PreparedHaplotype> = haplotypes.iter().map(|h| PreparedHaplotype::new(&h.bases)).collect();
     let h = prepared.len();
     let mut log10 = vec![0.0; reads.len() * h];
     if h > 0 {
@@ -104,9 +97,5 @@ pub fn likelihood_matrix(
             },
         );
     }
-    LikelihoodMatrix {
-        reads: reads.len(),
-        haplotypes: h,
-        log10,
-    }
+    LikelihoodMatrix { reads: reads.len(), haplotypes: h, log10 }
 }

@@ -2,14 +2,10 @@ use super::context::{gap_open_phred, position_gap_open_phred, tract_gap_open_phr
 use super::*;
 
 fn random_seq(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             b"ACGT"[(s >> 60) as usize & 3]
         })
         .collect()
@@ -119,11 +115,7 @@ fn matrix_is_thread_independent() {
         .map(|k| {
             let mut b = hap.clone();
             b[150 + k] = b'T';
-            Haplotype {
-                bases: b,
-                is_reference: k == 0,
-                variants: vec![],
-            }
+            Haplotype { bases: b, is_reference: k == 0, variants: vec![] }
         })
         .collect();
     let reads: Vec<ReadView> = (0..40)

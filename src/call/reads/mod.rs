@@ -87,9 +87,12 @@ pub fn fetch_reads(
     end: u64,
     filter: &ReadFilter,
 ) -> Result<Vec<ReadView>, ReadsError> {
-    reader
-        .fetch((tid as i32, start as i64, end as i64))
-        .map_err(|source| ReadsError::Fetch { tid, start, end, source })?;
+    reader.fetch((tid as i32, start as i64, end as i64)).map_err(|source| ReadsError::Fetch {
+        tid,
+        start,
+        end,
+        source,
+    })?;
     let mut out = Vec::new();
     let mut record = bam::Record::new();
     while let Some(next) = reader.read(&mut record) {
@@ -103,6 +106,7 @@ pub fn fetch_reads(
 
 /// 0-based half-open reference span of a read's alignment (M, D, N, =, X consume the reference).
 pub fn ref_span(read: &ReadView) -> (u64, u64) {
-    let len: u64 = read.cigar.iter().filter(|(op, _)| matches!(op, 0 | 2 | 3 | 7 | 8)).map(|&(_, n)| u64::from(n)).sum();
+    let len: u64 =
+        read.cigar.iter().filter(|(op, _)| matches!(op, 0 | 2 | 3 | 7 | 8)).map(|&(_, n)| u64::from(n)).sum();
     (read.ref_start, read.ref_start + len)
 }

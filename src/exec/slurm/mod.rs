@@ -124,7 +124,10 @@ pub fn sheet_csv(sheet: &Samplesheet, samples: &[&str]) -> Result<String, String
         for lane in &s.lanes {
             let r1 = absolute_text(&lane.fastq_1)?;
             let r2 = absolute_text(&lane.fastq_2)?;
-            out.push_str(&format!("{},{},{status},{},{},{r1},{r2},{}\n", s.patient, s.sex, s.name, lane.lane, lane.library));
+            out.push_str(&format!(
+                "{},{},{status},{},{},{r1},{r2},{}\n",
+                s.patient, s.sex, s.name, lane.lane, lane.library
+            ));
         }
     }
     Ok(out)

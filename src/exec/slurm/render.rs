@@ -74,7 +74,8 @@ pub fn fill(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
 
 /// A pipeline name fit for a job name (`[A-Za-z0-9._-]`, others become `_`).
 pub fn job_word(name: &str) -> String {
-    let w: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    let w: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
     if w.is_empty() { "pipeline".into() } else { w }
 }
 
@@ -95,7 +96,8 @@ pub fn common_vars(pipeline: &Pipeline, dagr: &Path, outdir: &Path, r: Resources
 /// cache folder, threads, and the minimizer parameters the pipeline sets (so the index the tasks
 /// look for is the one built).
 pub fn reference_args(pipeline: &Pipeline, reference: &Path, cache: Option<&Path>, threads: usize) -> String {
-    let mut words = vec![reference.display().to_string(), "--threads".into(), threads.clamp(1, u16::MAX as usize).to_string()];
+    let mut words =
+        vec![reference.display().to_string(), "--threads".into(), threads.clamp(1, u16::MAX as usize).to_string()];
     if let Some(node) = pipeline.stages.iter().find(|s| s.kind.kind() == "prepare_reference") {
         for (param, flag) in [("minimizer_k", "--minimizer-k"), ("minimizer_w", "--minimizer-w")] {
             if let Ok(v) = node.params.int(param) {

@@ -36,7 +36,18 @@ pub fn parse_squeue(text: &str, ids: &[&str]) -> BTreeMap<String, QueueEntry> {
     for line in text.lines() {
         let f: Vec<&str> = line.trim().split('|').collect();
         let [id, base, state, reason] = f.as_slice() else { continue };
-        let finished = matches!(*state, "COMPLETED" | "FAILED" | "CANCELLED" | "TIMEOUT" | "OUT_OF_MEMORY" | "NODE_FAIL" | "PREEMPTED" | "BOOT_FAIL" | "DEADLINE");
+        let finished = matches!(
+            *state,
+            "COMPLETED"
+                | "FAILED"
+                | "CANCELLED"
+                | "TIMEOUT"
+                | "OUT_OF_MEMORY"
+                | "NODE_FAIL"
+                | "PREEMPTED"
+                | "BOOT_FAIL"
+                | "DEADLINE"
+        );
         if finished || !(ids.contains(base) || ids.contains(id)) {
             continue;
         }
@@ -58,10 +69,12 @@ pub struct Row {
 
 /// Builds the rows for a submission.
 pub fn rows(layout: &Layout) -> Result<(Vec<Row>, Option<String>), String> {
-    let sub: Submission = read_json(&layout.submission())
-        .map_err(|e| format!("{e}\n(no Slurm submission in {}: run `dagr slurm submit` first)", layout.outdir.display()))?;
+    let sub: Submission = read_json(&layout.submission()).map_err(|e| {
+        format!("{e}\n(no Slurm submission in {}: run `dagr slurm submit` first)", layout.outdir.display())
+    })?;
     let jobs: Jobs = read_json(&layout.jobs()).unwrap_or_default();
-    let ids: Vec<&str> = [&jobs.reference, &jobs.samples, &jobs.pairs].into_iter().flatten().map(String::as_str).collect();
+    let ids: Vec<&str> =
+        [&jobs.reference, &jobs.samples, &jobs.pairs].into_iter().flatten().map(String::as_str).collect();
     let (queue, note) = match squeue(&ids) {
         Ok(q) => (q, None),
         Err(e) => (BTreeMap::new(), Some(format!("note: {e}; showing the status files only"))),
@@ -71,7 +84,13 @@ pub fn rows(layout: &Layout) -> Result<(Vec<Row>, Option<String>), String> {
     let mut push = |entity: &str, job: Option<String>| {
         let file = super::state::read(layout, entity);
         let q = job.as_ref().and_then(|j| queue.get(j));
-        out.push(row(entity, job.unwrap_or_else(|| "-".into()), file.as_ref(), q, reference_failed && entity != "reference"));
+        out.push(row(
+            entity,
+            job.unwrap_or_else(|| "-".into()),
+            file.as_ref(),
+            q,
+            reference_failed && entity != "reference",
+        ));
     };
     push("reference", jobs.reference.clone());
     for (i, name) in sub.sample_names.iter().enumerate() {
@@ -93,21 +112,40 @@ fn row(entity: &str, job: String, file: Option<&TaskStatus>, queue: Option<&Queu
         }
         (Some(q), f) => {
             let previous = match f.map(|f| f.state) {
-                Some(s @ (TaskState::Done | TaskState::Failed | TaskState::Preempted)) => format!("requeued after {s}; "),
+                Some(s @ (TaskState::Done | TaskState::Failed | TaskState::Preempted)) => {
+                    format!("requeued after {s}; ")
+                }
                 _ => String::new(),
             };
-            let state = if q.state == "PENDING" || q.state == "REQUEUED" { "queued".to_string() } else { q.state.to_ascii_lowercase() };
-            let waiting = if q.reason.is_empty() || q.reason == "None" { "pending".to_string() } else { format!("waiting: {}", q.reason) };
+            let state = if q.state == "PENDING" || q.state == "REQUEUED" {
+                "queued".to_string()
+            } else {
+                q.state.to_ascii_lowercase()
+            };
+            let waiting = if q.reason.is_empty() || q.reason == "None" {
+                "pending".to_string()
+            } else {
+                format!("waiting: {}", q.reason)
+            };
             (state, format!("{previous}{waiting}"))
         }
         (None, None) => ("unknown".into(), "no status file and not in squeue".into()),
         (None, Some(f)) => match f.state {
-            TaskState::Done => ("done".into(), f.finished_utc.clone().map(|t| format!("finished {t}")).unwrap_or_default()),
-            TaskState::Failed | TaskState::Preempted => (f.state.to_string(), f.reason.clone().unwrap_or_else(|| "no reason recorded".into())),
-            TaskState::Queued | TaskState::Running if blocked => ("not run".into(), "reference preparation failed".into()),
+            TaskState::Done => {
+                ("done".into(), f.finished_utc.clone().map(|t| format!("finished {t}")).unwrap_or_default())
+            }
+            TaskState::Failed | TaskState::Preempted => {
+                (f.state.to_string(), f.reason.clone().unwrap_or_else(|| "no reason recorded".into()))
+            }
+            TaskState::Queued | TaskState::Running if blocked => {
+                ("not run".into(), "reference preparation failed".into())
+            }
             TaskState::Queued | TaskState::Running => (
                 "lost".into(),
-                format!("status file says {} but Slurm no longer has the job (cancelled, or killed before it could record why); see its log", f.state),
+                format!(
+                    "status file says {} but Slurm no longer has the job (cancelled, or killed before it could record why); see its log",
+                    f.state
+                ),
             ),
         },
     };
@@ -121,7 +159,11 @@ pub fn render(rows: &[Row], note: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:we$}  {:ws$}  {:wj$}  {:>4}  {:>8}  DETAIL", "ENTITY", "STATE", "JOB", "EXIT", "RESTARTS");
     for r in rows {
-        let _ = writeln!(out, "{:we$}  {:ws$}  {:wj$}  {:>4}  {:>8}  {}", r.entity, r.state, r.job, r.exit, r.restarts, r.detail);
+        let _ = writeln!(
+            out,
+            "{:we$}  {:ws$}  {:wj$}  {:>4}  {:>8}  {}",
+            r.entity, r.state, r.job, r.exit, r.restarts, r.detail
+        );
     }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in rows {

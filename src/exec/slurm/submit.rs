@@ -60,9 +60,12 @@ pub fn submit(req: &SubmitRequest) -> Result<String, SlurmError> {
     refuse_active(&p.layout)?;
     write_files(&p).map_err(SlurmError::Runtime)?;
     let jobs = submit_jobs(&p).inspect_err(|e| {
-        let reason = format!("not submitted: {}", match e {
-            SlurmError::Invalid(m) | SlurmError::Runtime(m) => m,
-        });
+        let reason = format!(
+            "not submitted: {}",
+            match e {
+                SlurmError::Invalid(m) | SlurmError::Runtime(m) => m,
+            }
+        );
         mark_all(&p, TaskState::Failed, Some(reason));
     })?;
     write_json(&p.layout.jobs(), &jobs).map_err(SlurmError::Runtime)?;
@@ -76,7 +79,10 @@ pub fn submit(req: &SubmitRequest) -> Result<String, SlurmError> {
     if let Some(pairs) = &jobs.pairs {
         out.push_str(&format!(", pair array {pairs}"));
     }
-    out.push_str(&format!("\nfollow it with: dagr slurm status --outdir {}\n", command_line(&[req.outdir.display().to_string()])));
+    out.push_str(&format!(
+        "\nfollow it with: dagr slurm status --outdir {}\n",
+        command_line(&[req.outdir.display().to_string()])
+    ));
     Ok(out)
 }
 
@@ -102,7 +108,11 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
     let outdir = absolute(&req.outdir)?;
     let reference = absolute(&req.reference)?;
     let cache = req.reference_cache.as_deref().map(absolute).transpose()?;
-    let pipeline = if Path::new(&req.pipeline).is_file() { absolute(Path::new(&req.pipeline))?.display().to_string() } else { req.pipeline.clone() };
+    let pipeline = if Path::new(&req.pipeline).is_file() {
+        absolute(Path::new(&req.pipeline))?.display().to_string()
+    } else {
+        req.pipeline.clone()
+    };
     let dagr = std::env::current_exe().map_err(|e| SlurmError::Runtime(format!("cannot find the dagr binary: {e}")))?;
     let limits = if req.local_resources { Some(node_limits(req.partition.as_deref())?) } else { None };
     let resources = |scope| render::scope_resources(&v.pipeline, scope).map(|r| render::clamp(r, limits));
@@ -236,12 +246,20 @@ fn write_files(p: &Prepared) -> Result<(), String> {
 /// Resets every entity's status file to `state` (queued on submit, failed if submitting failed).
 fn mark_all(p: &Prepared, state: TaskState, reason: Option<String>) {
     let s = &p.submission;
-    let entities = std::iter::once("reference").chain(s.sample_names.iter().map(String::as_str)).chain(s.pair_labels.iter().map(String::as_str));
+    let entities = std::iter::once("reference")
+        .chain(s.sample_names.iter().map(String::as_str))
+        .chain(s.pair_labels.iter().map(String::as_str));
     for e in entities {
         let result = if state == TaskState::Queued {
             write_json(&p.layout.status_file(e), &TaskStatus::queued(e))
         } else {
-            state::apply(&p.layout, e, Update { state, exit_code: None, reason: reason.clone(), failed_stage: None }, false).map(|_| ())
+            state::apply(
+                &p.layout,
+                e,
+                Update { state, exit_code: None, reason: reason.clone(), failed_stage: None },
+                false,
+            )
+            .map(|_| ())
         };
         if let Err(m) = result {
             tracing::warn!("{m}");
@@ -252,7 +270,8 @@ fn mark_all(p: &Prepared, state: TaskState, reason: Option<String>) {
 /// Refuses to submit while jobs of an earlier submission to this outdir are still queued or running.
 fn refuse_active(layout: &Layout) -> Result<(), SlurmError> {
     let Ok(jobs) = super::read_json::<Jobs>(&layout.jobs()) else { return Ok(()) };
-    let ids: Vec<&str> = [&jobs.reference, &jobs.samples, &jobs.pairs].into_iter().flatten().map(String::as_str).collect();
+    let ids: Vec<&str> =
+        [&jobs.reference, &jobs.samples, &jobs.pairs].into_iter().flatten().map(String::as_str).collect();
     let active = super::status::squeue(&ids).unwrap_or_default();
     if active.is_empty() {
         return Ok(());

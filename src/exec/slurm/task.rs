@@ -35,7 +35,11 @@ pub fn entity_of(layout: &Layout, target: Target) -> Result<String, String> {
         Target::Pair(i) => (&sub.pair_labels, i),
     };
     list.get(what).cloned().ok_or_else(|| {
-        format!("array index {what} is out of range: the submission in {} has {} entries", layout.root.display(), list.len())
+        format!(
+            "array index {what} is out of range: the submission in {} has {} entries",
+            layout.root.display(),
+            list.len()
+        )
     })
 }
 
@@ -79,7 +83,9 @@ fn link_entity(outdir: &Path, run_dir: &Path, name: &str) -> Result<(), String> 
             }
             std::fs::remove_file(&link).map_err(|e| format!("{}: cannot replace the link: {e}", link.display()))?;
         }
-        Ok(_) => return Err(format!("{}: expected a link to {}, found a file or folder", link.display(), target.display())),
+        Ok(_) => {
+            return Err(format!("{}: expected a link to {}, found a file or folder", link.display(), target.display()));
+        }
         Err(_) => {}
     }
     std::os::unix::fs::symlink(Path::new("../../..").join(name), &link)
@@ -95,11 +101,14 @@ pub fn outcome(run_dir: &Path, code: u8, message: Option<String>) -> Update {
         3 => Update {
             state: TaskState::Preempted,
             exit_code,
-            reason: Some("interrupted by a signal (preemption, time limit, requeue or scancel); resumes when requeued".into()),
+            reason: Some(
+                "interrupted by a signal (preemption, time limit, requeue or scancel); resumes when requeued".into(),
+            ),
             failed_stage: None,
         },
         _ => {
-            let from_report = if message.is_none() { failure_from_report(&run_dir.join("run_report.json")) } else { None };
+            let from_report =
+                if message.is_none() { failure_from_report(&run_dir.join("run_report.json")) } else { None };
             let (stage, reason) = match (from_report, message) {
                 (Some((stage, error)), _) => (Some(stage), error),
                 (None, Some(m)) => (None, m),

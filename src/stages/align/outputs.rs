@@ -49,11 +49,14 @@ pub(super) fn write(
 
     let dup_path = dir.join(format!("{name}.markdup_metrics.txt"));
     let bam_name = alignment.data.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let options = MarkdupOptions { optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500) };
+    let options = MarkdupOptions {
+        optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
+    };
     let dup_metrics = write_with(&dup_path, |out| marks.write_picard_metrics(out, &bam_name, &options))?;
 
     let mqc_path = dir.join(format!("{name}.alignment_mqc.json"));
-    let mut mqc = serde_json::to_vec_pretty(&qc.multiqc_custom_content(name)).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let mut mqc =
+        serde_json::to_vec_pretty(&qc.multiqc_custom_content(name)).map_err(|e| StageError::Runtime(e.to_string()))?;
     mqc.push(b'\n');
     let multiqc = write_atomic(&mqc_path, &mqc, Sidecar::Md5).map_err(|e| io_error(&mqc_path, e))?;
 
@@ -87,7 +90,10 @@ pub(super) fn write(
     Ok(outputs)
 }
 
-fn write_with(path: &std::path::Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<WrittenFile, StageError> {
+fn write_with(
+    path: &std::path::Path,
+    f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<WrittenFile, StageError> {
     let mut out = OutputFile::create(path).map_err(|e| io_error(path, e))?;
     f(&mut out).map_err(|e| io_error(path, e))?;
     out.commit(Sidecar::Md5).map_err(|e| io_error(path, e))

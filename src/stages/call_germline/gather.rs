@@ -15,7 +15,14 @@ fn runtime(e: impl std::fmt::Display) -> StageError {
     StageError::Runtime(e.to_string())
 }
 
-fn header(ctx: &StageContext<'_>, sample: &Sample, contigs: &[VcfContig], fasta: &Path, cfg: &GermlineConfig, kind: VcfKind) -> VcfHeaderSpec {
+fn header(
+    ctx: &StageContext<'_>,
+    sample: &Sample,
+    contigs: &[VcfContig],
+    fasta: &Path,
+    cfg: &GermlineConfig,
+    kind: VcfKind,
+) -> VcfHeaderSpec {
     VcfHeaderSpec {
         contigs: contigs.to_vec(),
         assembly: None,
@@ -46,13 +53,22 @@ pub(super) fn write_outputs(
     let name = &sample.name;
     let dir = ctx.output_dir;
     let threads = ctx.threads;
-    let mut vcf = VcfWriter::create(&dir.join(format!("{name}.vcf.gz")), &header(ctx, sample, contigs, fasta, cfg, VcfKind::Germline), threads)
-        .map_err(runtime)?;
+    let mut vcf = VcfWriter::create(
+        &dir.join(format!("{name}.vcf.gz")),
+        &header(ctx, sample, contigs, fasta, cfg, VcfKind::Germline),
+        threads,
+    )
+    .map_err(runtime)?;
     let bands = GqBands::default();
     let gvcf_kind = VcfKind::Gvcf { bands: bands.clone() };
-    let mut gvcf =
-        VcfWriter::create(&dir.join(format!("{name}.g.vcf.gz")), &header(ctx, sample, contigs, fasta, cfg, gvcf_kind), threads).map_err(runtime)?;
-    let mut bed = CallableBedWriter::create(&dir.join(format!("{name}.callable.bed.gz")), contigs, threads).map_err(runtime)?;
+    let mut gvcf = VcfWriter::create(
+        &dir.join(format!("{name}.g.vcf.gz")),
+        &header(ctx, sample, contigs, fasta, cfg, gvcf_kind),
+        threads,
+    )
+    .map_err(runtime)?;
+    let mut bed =
+        CallableBedWriter::create(&dir.join(format!("{name}.callable.bed.gz")), contigs, threads).map_err(runtime)?;
     let mut merger = GvcfBlockMerger::new(bands);
     let mut qc = VariantQc::default();
     let (mut depth_sum, mut positions) = (0u64, 0u64);
@@ -113,7 +129,8 @@ pub(super) fn write_outputs(
     let qc_path = dir.join(format!("{name}.variant_qc.json"));
     let mut bytes = serde_json::to_vec_pretty(&report).map_err(runtime)?;
     bytes.push(b'\n');
-    let qc_file = write_atomic(&qc_path, &bytes, Sidecar::Md5).map_err(|e| runtime(format!("{}: {e}", qc_path.display())))?;
+    let qc_file =
+        write_atomic(&qc_path, &bytes, Sidecar::Md5).map_err(|e| runtime(format!("{}: {e}", qc_path.display())))?;
 
     let files = vec![
         ArtifactFile::from_written("vcf", &vcf.data),
@@ -159,7 +176,11 @@ impl VariantQc {
             self.multiallelic += 1;
         }
         let distinct: std::collections::BTreeSet<u8> = v.genotype.iter().copied().collect();
-        if distinct.len() > 1 { self.het += 1 } else { self.hom += 1 }
+        if distinct.len() > 1 {
+            self.het += 1
+        } else {
+            self.hom += 1
+        }
         for alt in &v.alt_alleles {
             let (r, a) = (v.ref_allele.len(), alt.len());
             if r == 1 && a == 1 {
@@ -171,7 +192,11 @@ impl VariantQc {
                 self.mnp_or_complex += 1;
             } else {
                 let len = a as i64 - r as i64;
-                if len > 0 { self.insertions += 1 } else { self.deletions += 1 }
+                if len > 0 {
+                    self.insertions += 1
+                } else {
+                    self.deletions += 1
+                }
                 *self.indel_lengths.entry(len).or_insert(0) += 1;
             }
         }

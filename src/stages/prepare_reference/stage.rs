@@ -4,8 +4,8 @@
 use super::{PrepareError, PrepareOptions, prepare_reference};
 use crate::align::IndexParams;
 use crate::engine::stage::{
-    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageInfo,
-    StageContext, StageError, StageOutputs,
+    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
+    StageContext, StageError, StageInfo, StageOutputs,
 };
 use serde_json::json;
 

@@ -31,20 +31,14 @@ impl BgzfFile {
         // SAFETY: NUL-terminated path and mode; a null result is checked.
         let fp = unsafe { htslib::bgzf_open(c_path.as_ptr(), c"w".as_ptr()) };
         if fp.is_null() {
-            return Err(VcfWriteError::Hts {
-                path: named.to_path_buf(),
-                action: "create the BGZF file",
-            });
+            return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "create the BGZF file" });
         }
         let file = BgzfFile { fp };
         if threads > 0 {
             let n = c_int::try_from(threads).unwrap_or(c_int::MAX);
             // SAFETY: open handle; 256 sub-blocks per job is htslib's own default.
             if unsafe { htslib::bgzf_mt(file.fp, n, 256) } != 0 {
-                return Err(VcfWriteError::Hts {
-                    path: named.to_path_buf(),
-                    action: "start compression threads",
-                });
+                return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "start compression threads" });
             }
         }
         Ok(file)
@@ -58,10 +52,7 @@ impl BgzfFile {
         // SAFETY: open handle; `bytes` is valid for its length.
         let n = unsafe { htslib::bgzf_write(self.fp, bytes.as_ptr().cast(), bytes.len()) };
         if usize::try_from(n).ok() != Some(bytes.len()) {
-            return Err(VcfWriteError::Hts {
-                path: named.to_path_buf(),
-                action: "write compressed data",
-            });
+            return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "write compressed data" });
         }
         Ok(())
     }
@@ -71,10 +62,7 @@ impl BgzfFile {
         let fp = std::mem::replace(&mut self.fp, std::ptr::null_mut());
         // SAFETY: `fp` came from bgzf_open and is closed exactly once.
         if unsafe { htslib::bgzf_close(fp) } != 0 {
-            return Err(VcfWriteError::Hts {
-                path: named.to_path_buf(),
-                action: "finish the BGZF file (close)",
-            });
+            return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "finish the BGZF file (close)" });
         }
         Ok(())
     }
@@ -111,13 +99,9 @@ pub(super) fn build_tabix(
         TabixPreset::Vcf => std::ptr::addr_of!(htslib::tbx_conf_vcf),
     };
     // SAFETY: NUL-terminated paths, a valid preset; min_shift 0 asks for a TBI (not CSI).
-    let code =
-        unsafe { htslib::tbx_index_build3(c_data.as_ptr(), c_index.as_ptr(), 0, threads, conf) };
+    let code = unsafe { htslib::tbx_index_build3(c_data.as_ptr(), c_index.as_ptr(), 0, threads, conf) };
     if code != 0 {
-        return Err(VcfWriteError::Index {
-            path: named.to_path_buf(),
-            code,
-        });
+        return Err(VcfWriteError::Index { path: named.to_path_buf(), code });
     }
     Ok(())
 }

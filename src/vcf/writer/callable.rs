@@ -36,16 +36,9 @@ pub struct CallableBedWriter {
 
 impl CallableBedWriter {
     /// Opens `final_path` (must end in `.bed.gz`) under a temporary name.
-    pub fn create(
-        final_path: &Path,
-        contigs: &[VcfContig],
-        threads: usize,
-    ) -> Result<Self, VcfWriteError> {
+    pub fn create(final_path: &Path, contigs: &[VcfContig], threads: usize) -> Result<Self, VcfWriteError> {
         if !final_path.to_string_lossy().ends_with(".bed.gz") || final_path.file_name().is_none() {
-            return Err(VcfWriteError::BadName {
-                path: final_path.to_path_buf(),
-                expected: "bed.gz",
-            });
+            return Err(VcfWriteError::BadName { path: final_path.to_path_buf(), expected: "bed.gz" });
         }
         let data = TempPath::new(final_path);
         let file = BgzfFile::create(data.path(), threads, final_path)?;
@@ -70,33 +63,21 @@ impl CallableBedWriter {
         };
         let Some((name, length)) = self.contigs.get(tid as usize) else {
             let count = self.contigs.len();
-            return Err(VcfWriteError::UnknownContig {
-                path: self.data.final_path().to_path_buf(),
-                tid,
-                count,
-            });
+            return Err(VcfWriteError::UnknownContig { path: self.data.final_path().to_path_buf(), tid, count });
         };
         if end > *length || start > end {
-            return Err(record_err(
-                name.clone(),
-                format!("interval [{start},{end}) is not within 0..{length}"),
-            ));
+            return Err(record_err(name.clone(), format!("interval [{start},{end}) is not within 0..{length}")));
         }
         if start == end {
             return Ok(());
         }
         match &mut self.pending {
-            Some((ptid, pstart, _)) if (tid, start) < (*ptid, *pstart) => {
-                Err(VcfWriteError::Order {
-                    path: self.data.final_path().to_path_buf(),
-                    contig: name.clone(),
-                    pos: start + 1,
-                    message: format!(
-                        "after an interval starting at {} on contig #{ptid}",
-                        *pstart + 1
-                    ),
-                })
-            }
+            Some((ptid, pstart, _)) if (tid, start) < (*ptid, *pstart) => Err(VcfWriteError::Order {
+                path: self.data.final_path().to_path_buf(),
+                contig: name.clone(),
+                pos: start + 1,
+                message: format!("after an interval starting at {} on contig #{ptid}", *pstart + 1),
+            }),
             Some((ptid, _, pend)) if *ptid == tid && start <= *pend => {
                 *pend = (*pend).max(end);
                 Ok(())
@@ -109,13 +90,8 @@ impl CallableBedWriter {
     }
 
     /// Adds every interval of `intervals` (see [`Self::push`]).
-    pub fn extend(
-        &mut self,
-        intervals: impl IntoIterator<Item = (u32, u64, u64)>,
-    ) -> Result<(), VcfWriteError> {
-        intervals
-            .into_iter()
-            .try_for_each(|(tid, start, end)| self.push(tid, start, end))
+    pub fn extend(&mut self, intervals: impl IntoIterator<Item = (u32, u64, u64)>) -> Result<(), VcfWriteError> {
+        intervals.into_iter().try_for_each(|(tid, start, end)| self.push(tid, start, end))
     }
 
     /// Writes the last interval, closes the file and commits it with its `.md5`.
@@ -123,27 +99,12 @@ impl CallableBedWriter {
         if let Some(interval) = self.pending.take() {
             self.emit(interval)?;
         }
-        let CallableBedWriter {
-            file,
-            data,
-            intervals,
-            bases,
-            ..
-        } = self;
+        let CallableBedWriter { file, data, intervals, bases, .. } = self;
         let final_path = data.final_path().to_path_buf();
         file.close(&final_path)?;
         remove_stale(&[with_suffix(&final_path, "md5")])?;
-        let data = data
-            .commit(Sidecar::Md5)
-            .map_err(|source| VcfWriteError::Io {
-                path: final_path,
-                source,
-            })?;
-        Ok(WrittenBed {
-            data,
-            intervals,
-            bases,
-        })
+        let data = data.commit(Sidecar::Md5).map_err(|source| VcfWriteError::Io { path: final_path, source })?;
+        Ok(WrittenBed { data, intervals, bases })
     }
 
     fn emit(&mut self, (tid, start, end): (u32, u64, u64)) -> Result<(), VcfWriteError> {

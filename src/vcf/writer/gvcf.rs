@@ -50,9 +50,7 @@ impl GqBands {
             return Err("GQ bands must start at 0".into());
         }
         if lower.windows(2).any(|w| w[0] >= w[1]) || lower.iter().any(|&g| g > MAX_BLOCK_GQ) {
-            return Err(format!(
-                "GQ band bounds must increase strictly and stay within 0..={MAX_BLOCK_GQ}"
-            ));
+            return Err(format!("GQ band bounds must increase strictly and stay within 0..={MAX_BLOCK_GQ}"));
         }
         Ok(GqBands { lower })
     }
@@ -154,10 +152,7 @@ pub fn extend_pl_with_non_ref(pl: &[u32], alleles: usize, ploidy: usize) -> Opti
                     let value = if k < nr {
                         pl[diploid_index(j, k)]
                     } else if j < nr {
-                        (0..alleles)
-                            .map(|a| pl[diploid_index(j, a)])
-                            .max()
-                            .unwrap_or(0)
+                        (0..alleles).map(|a| pl[diploid_index(j, a)]).max().unwrap_or(0)
                     } else {
                         pl.iter().copied().max().unwrap_or(0)
                     };

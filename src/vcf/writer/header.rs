@@ -68,16 +68,20 @@ pub struct VcfHeaderSpec {
 #[error("invalid VCF header: {0}")]
 pub struct HeaderSpecError(pub String);
 
-const NON_REF_ALT: &str = "##ALT=<ID=NON_REF,Description=\"Any allele other than REF and the ALT alleles listed at this site\">";
+const NON_REF_ALT: &str =
+    "##ALT=<ID=NON_REF,Description=\"Any allele other than REF and the ALT alleles listed at this site\">";
 
-const INFO_FS: &str = "##INFO=<ID=FS,Number=1,Type=Float,Description=\"Phred-scaled p-value of Fisher's exact test for strand bias\">";
-const INFO_END: &str = "##INFO=<ID=END,Number=1,Type=Integer,Description=\"End position (1-based, inclusive) of this reference block\">";
+const INFO_FS: &str =
+    "##INFO=<ID=FS,Number=1,Type=Float,Description=\"Phred-scaled p-value of Fisher's exact test for strand bias\">";
+const INFO_END: &str =
+    "##INFO=<ID=END,Number=1,Type=Integer,Description=\"End position (1-based, inclusive) of this reference block\">";
 const FMT_GT: &str = "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">";
 const FMT_AD: &str = "##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Allelic depths of informative reads for the REF and ALT alleles\">";
-const FMT_DP: &str =
-    "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth after filtering\">";
-const FMT_GQ: &str = "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality (Phred), capped at 99 in reference blocks\">";
-const FMT_MIN_DP: &str = "##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description=\"Minimum depth in this reference block\">";
+const FMT_DP: &str = "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth after filtering\">";
+const FMT_GQ: &str =
+    "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality (Phred), capped at 99 in reference blocks\">";
+const FMT_MIN_DP: &str =
+    "##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description=\"Minimum depth in this reference block\">";
 const FMT_PL: &str = "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype likelihoods, normalized to the most likely genotype\">";
 
 impl VcfHeaderSpec {
@@ -89,20 +93,10 @@ impl VcfHeaderSpec {
     /// The full header text, ending with the `#CHROM` line and a newline.
     pub fn render(&self) -> Result<String, HeaderSpecError> {
         self.check()?;
-        let epoch = self
-            .file_date_epoch
-            .unwrap_or_else(crate::engine::report::now_epoch);
-        let date: String = crate::engine::report::utc_timestamp(epoch)
-            .chars()
-            .take(10)
-            .filter(|c| *c != '-')
-            .collect();
-        let reference = std::path::absolute(&self.reference_path).map_err(|e| {
-            HeaderSpecError(format!(
-                "reference path {}: {e}",
-                self.reference_path.display()
-            ))
-        })?;
+        let epoch = self.file_date_epoch.unwrap_or_else(crate::engine::report::now_epoch);
+        let date: String = crate::engine::report::utc_timestamp(epoch).chars().take(10).filter(|c| *c != '-').collect();
+        let reference = std::path::absolute(&self.reference_path)
+            .map_err(|e| HeaderSpecError(format!("reference path {}: {e}", self.reference_path.display())))?;
         let mut lines = vec![
             "##fileformat=VCFv4.2".to_string(),
             format!("##fileDate={date}"),
@@ -110,15 +104,8 @@ impl VcfHeaderSpec {
             format!("##reference=file://{}", reference.display()),
         ];
         for c in &self.contigs {
-            let assembly = self
-                .assembly
-                .as_deref()
-                .map(|a| format!(",assembly={a}"))
-                .unwrap_or_default();
-            lines.push(format!(
-                "##contig=<ID={},length={},md5={}{assembly}>",
-                c.name, c.length, c.md5
-            ));
+            let assembly = self.assembly.as_deref().map(|a| format!(",assembly={a}")).unwrap_or_default();
+            lines.push(format!("##contig=<ID={},length={},md5={}{assembly}>", c.name, c.length, c.md5));
         }
         if matches!(self.kind, VcfKind::Gvcf { .. }) {
             lines.push(NON_REF_ALT.to_string());
@@ -138,10 +125,7 @@ impl VcfHeaderSpec {
             lines.push(format!("##SAMPLE=<ID={normal},Description=\"Normal\">"));
             lines.push(format!("##PEDIGREE=<Derived={tumour},Original={normal}>"));
         }
-        lines.push(format!(
-            "##dagr_command={}",
-            self.command_line.replace(['\n', '\r'], " ")
-        ));
+        lines.push(format!("##dagr_command={}", self.command_line.replace(['\n', '\r'], " ")));
         let mut chrom = String::from("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT");
         for sample in &self.sample_names {
             chrom.push('\t');
@@ -156,10 +140,7 @@ impl VcfHeaderSpec {
     fn push_definitions(&self, lines: &mut Vec<String>) {
         let (info, format): (&[&str], &[&str]) = match self.kind {
             VcfKind::Germline => (&[INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_PL]),
-            VcfKind::Gvcf { .. } => (
-                &[INFO_END, INFO_FS],
-                &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_MIN_DP, FMT_PL],
-            ),
+            VcfKind::Gvcf { .. } => (&[INFO_END, INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_MIN_DP, FMT_PL]),
             VcfKind::Somatic { .. } => (&[], &[FMT_GT, FMT_AD, FMT_DP]),
         };
         lines.extend(info.iter().map(|s| (*s).to_string()));
@@ -176,30 +157,16 @@ impl VcfHeaderSpec {
         let mut names = BTreeSet::new();
         for c in &self.contigs {
             if !valid_contig_name(&c.name) {
-                return err(format!(
-                    "contig name {:?} is not allowed in VCF 4.2",
-                    c.name
-                ));
+                return err(format!("contig name {:?} is not allowed in VCF 4.2", c.name));
             }
             if !names.insert(c.name.as_str()) {
                 return err(format!("contig {:?} listed twice", c.name));
             }
             if c.length == 0 || c.length > i32::MAX as u64 {
-                return err(format!(
-                    "contig {:?} has length {} (VCF needs 1..2^31-1)",
-                    c.name, c.length
-                ));
+                return err(format!("contig {:?} has length {} (VCF needs 1..2^31-1)", c.name, c.length));
             }
-            if c.md5.len() != 32
-                || !c
-                    .md5
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
-                return err(format!(
-                    "contig {:?} md5 {:?} is not 32 lower-case hex digits",
-                    c.name, c.md5
-                ));
+            if c.md5.len() != 32 || !c.md5.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return err(format!("contig {:?} md5 {:?} is not 32 lower-case hex digits", c.name, c.md5));
             }
         }
         if let Some(a) = &self.assembly {
@@ -242,60 +209,37 @@ impl VcfHeaderSpec {
 }
 
 fn definition(kind: &str, d: &FieldDef) -> String {
-    format!(
-        "##{kind}=<ID={},Number={},Type={},Description=\"{}\">",
-        d.id, d.number, d.value_type, d.description
-    )
+    format!("##{kind}=<ID={},Number={},Type={},Description=\"{}\">", d.id, d.number, d.value_type, d.description)
 }
 
 /// VCF 4.2 contig ID: `[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*`.
 fn valid_contig_name(name: &str) -> bool {
     let allowed = |b: u8, first: bool| {
-        b.is_ascii_alphanumeric()
-            || b"!#$%&+./:;?@^_|~-".contains(&b)
-            || (!first && (b == b'*' || b == b'='))
+        b.is_ascii_alphanumeric() || b"!#$%&+./:;?@^_|~-".contains(&b) || (!first && (b == b'*' || b == b'='))
     };
     let bytes = name.as_bytes();
     !bytes.is_empty() && allowed(bytes[0], true) && bytes[1..].iter().all(|&b| allowed(b, false))
 }
 
 fn plain_token(what: &str, value: &str) -> Result<(), HeaderSpecError> {
-    if value.is_empty()
-        || value
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b"<>,\"".contains(&b))
-    {
-        return Err(HeaderSpecError(format!(
-            "{what} {value:?} must be non-empty, without blanks, `<>,\"`"
-        )));
+    if value.is_empty() || value.bytes().any(|b| b.is_ascii_whitespace() || b"<>,\"".contains(&b)) {
+        return Err(HeaderSpecError(format!("{what} {value:?} must be non-empty, without blanks, `<>,\"`")));
     }
     Ok(())
 }
 
 fn key_id(what: &str, id: &str) -> Result<(), HeaderSpecError> {
-    let ok = id
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    let ok = id.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
     if !ok {
-        return Err(HeaderSpecError(format!(
-            "{what} ID {id:?} must match [A-Za-z_][0-9A-Za-z_.]*"
-        )));
+        return Err(HeaderSpecError(format!("{what} ID {id:?} must match [A-Za-z_][0-9A-Za-z_.]*")));
     }
     Ok(())
 }
 
 fn description_text(id: &str, text: &str) -> Result<(), HeaderSpecError> {
-    if text
-        .bytes()
-        .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
-    {
-        return Err(HeaderSpecError(format!(
-            "description of {id:?} holds a quote, backslash or control character"
-        )));
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b.is_ascii_control()) {
+        return Err(HeaderSpecError(format!("description of {id:?} holds a quote, backslash or control character")));
     }
     Ok(())
 }

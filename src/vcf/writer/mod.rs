@@ -39,35 +39,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum VcfWriteError {
     #[error("{}: the output must be named *.{expected}", path.display())]
-    BadName {
-        path: PathBuf,
-        expected: &'static str,
-    },
+    BadName { path: PathBuf, expected: &'static str },
     #[error("{}: {source}", path.display())]
-    Header {
-        path: PathBuf,
-        source: HeaderSpecError,
-    },
+    Header { path: PathBuf, source: HeaderSpecError },
     #[error("{}: record at {contig}:{pos} (1-based): {message}", path.display())]
-    Record {
-        path: PathBuf,
-        contig: String,
-        pos: u64,
-        message: String,
-    },
+    Record { path: PathBuf, contig: String, pos: u64, message: String },
     #[error("{}: record at {contig}:{pos} (1-based) is out of reference order ({message})", path.display())]
-    Order {
-        path: PathBuf,
-        contig: String,
-        pos: u64,
-        message: String,
-    },
+    Order { path: PathBuf, contig: String, pos: u64, message: String },
     #[error("{}: contig index {tid} is not in the header ({count} contigs)", path.display())]
-    UnknownContig {
-        path: PathBuf,
-        tid: u32,
-        count: usize,
-    },
+    UnknownContig { path: PathBuf, tid: u32, count: usize },
     #[error("{}: htslib cannot {action}", path.display())]
     Hts { path: PathBuf, action: &'static str },
     #[error("{}: building the tabix index failed (htslib code {code})", path.display())]
@@ -110,21 +90,11 @@ pub struct VcfWriter {
 impl VcfWriter {
     /// Opens `final_path` (must end in `.vcf.gz`) under a temporary name and writes the header.
     /// `threads`: htslib compression threads (0: inline).
-    pub fn create(
-        final_path: &Path,
-        spec: &VcfHeaderSpec,
-        threads: usize,
-    ) -> Result<Self, VcfWriteError> {
+    pub fn create(final_path: &Path, spec: &VcfHeaderSpec, threads: usize) -> Result<Self, VcfWriteError> {
         if !final_path.to_string_lossy().ends_with(".vcf.gz") || final_path.file_name().is_none() {
-            return Err(VcfWriteError::BadName {
-                path: final_path.to_path_buf(),
-                expected: "vcf.gz",
-            });
+            return Err(VcfWriteError::BadName { path: final_path.to_path_buf(), expected: "vcf.gz" });
         }
-        let text = spec.render().map_err(|source| VcfWriteError::Header {
-            path: final_path.to_path_buf(),
-            source,
-        })?;
+        let text = spec.render().map_err(|source| VcfWriteError::Header { path: final_path.to_path_buf(), source })?;
         let data = TempPath::new(final_path);
         let index = TempPath::new(with_suffix(final_path, "tbi"));
         let mut file = BgzfFile::create(data.path(), threads, final_path)?;
@@ -133,11 +103,7 @@ impl VcfWriter {
             file,
             data,
             index,
-            contigs: spec
-                .contigs
-                .iter()
-                .map(|c| (c.name.clone(), c.length))
-                .collect(),
+            contigs: spec.contigs.iter().map(|c| (c.name.clone(), c.length)).collect(),
             filters: spec.declared_filters(),
             gvcf: matches!(spec.kind, VcfKind::Gvcf { .. }),
             threads,
@@ -159,8 +125,7 @@ impl VcfWriter {
             ));
         }
         self.line.clear();
-        record::variant_line(&mut self.line, &contig, v, self.gvcf)
-            .map_err(|m| self.record_error(v.tid, v.pos, m))?;
+        record::variant_line(&mut self.line, &contig, v, self.gvcf).map_err(|m| self.record_error(v.tid, v.pos, m))?;
         self.order.last = Some((v.tid, v.pos));
         self.emit()
     }
@@ -169,11 +134,7 @@ impl VcfWriter {
     /// Blocks of absent ploidy have no genotype and are not written.
     pub fn write_block(&mut self, block: &RefBlock, ref_base: u8) -> Result<(), VcfWriteError> {
         if !self.gvcf {
-            return Err(self.record_error(
-                block.tid,
-                block.start,
-                "reference blocks belong in a gVCF only".into(),
-            ));
+            return Err(self.record_error(block.tid, block.start, "reference blocks belong in a gVCF only".into()));
         }
         let contig = self.locate(block.tid, block.start, block.end)?;
         if block.ploidy == Ploidy::Absent {
@@ -194,64 +155,27 @@ impl VcfWriter {
 
     /// Closes the file, builds its index and commits both (data first, index last) with `.md5`s.
     pub fn finish(self) -> Result<WrittenVcf, VcfWriteError> {
-        let VcfWriter {
-            file,
-            data,
-            index,
-            threads,
-            records,
-            ..
-        } = self;
+        let VcfWriter { file, data, index, threads, records, .. } = self;
         let final_path = data.final_path().to_path_buf();
         file.close(&final_path)?;
-        bgzf::build_tabix(
-            data.path(),
-            index.path(),
-            TabixPreset::Vcf,
-            threads,
-            &final_path,
-        )?;
+        bgzf::build_tabix(data.path(), index.path(), TabixPreset::Vcf, threads, &final_path)?;
         let final_index = index.final_path().to_path_buf();
-        remove_stale(&[
-            final_index.clone(),
-            with_suffix(&final_index, "md5"),
-            with_suffix(&final_path, "md5"),
-        ])?;
-        let data = data
-            .commit(Sidecar::Md5)
-            .map_err(|source| VcfWriteError::Io {
-                path: final_path,
-                source,
-            })?;
-        let index = index
-            .commit(Sidecar::Md5)
-            .map_err(|source| VcfWriteError::Io {
-                path: final_index,
-                source,
-            })?;
-        Ok(WrittenVcf {
-            data,
-            index,
-            records,
-        })
+        remove_stale(&[final_index.clone(), with_suffix(&final_index, "md5"), with_suffix(&final_path, "md5")])?;
+        let data = data.commit(Sidecar::Md5).map_err(|source| VcfWriteError::Io { path: final_path, source })?;
+        let index = index.commit(Sidecar::Md5).map_err(|source| VcfWriteError::Io { path: final_index, source })?;
+        Ok(WrittenVcf { data, index, records })
     }
 
     /// Checks that `[start, end)` on `tid` exists and comes in order; returns the contig name.
     fn locate(&mut self, tid: u32, start: u64, end: u64) -> Result<String, VcfWriteError> {
         let path = self.data.final_path();
-        let (name, length) = self.contigs.get(tid as usize).cloned().ok_or_else(|| {
-            VcfWriteError::UnknownContig {
-                path: path.to_path_buf(),
-                tid,
-                count: self.contigs.len(),
-            }
+        let (name, length) = self.contigs.get(tid as usize).cloned().ok_or_else(|| VcfWriteError::UnknownContig {
+            path: path.to_path_buf(),
+            tid,
+            count: self.contigs.len(),
         })?;
         if end > length {
-            return Err(self.record_error(
-                tid,
-                start,
-                format!("ends at {end}, past the contig's length {length}"),
-            ));
+            return Err(self.record_error(tid, start, format!("ends at {end}, past the contig's length {length}")));
         }
         let order_err = |message: String| VcfWriteError::Order {
             path: path.to_path_buf(),
@@ -261,22 +185,13 @@ impl VcfWriter {
         };
         if let Some((last_tid, last_pos)) = self.order.last {
             if tid < last_tid {
-                return Err(order_err(format!(
-                    "after a record on contig {:?}",
-                    self.contigs[last_tid as usize].0
-                )));
+                return Err(order_err(format!("after a record on contig {:?}", self.contigs[last_tid as usize].0)));
             }
             if tid == last_tid && start < last_pos {
-                return Err(order_err(format!(
-                    "after a record at position {}",
-                    last_pos + 1
-                )));
+                return Err(order_err(format!("after a record at position {}", last_pos + 1)));
             }
             if tid == last_tid && start < self.order.block_end {
-                return Err(order_err(format!(
-                    "inside a reference block ending at {}",
-                    self.order.block_end
-                )));
+                return Err(order_err(format!("inside a reference block ending at {}", self.order.block_end)));
             }
             if tid > last_tid {
                 self.order.block_end = 0;
@@ -286,17 +201,8 @@ impl VcfWriter {
     }
 
     fn record_error(&self, tid: u32, start: u64, message: String) -> VcfWriteError {
-        let contig = self
-            .contigs
-            .get(tid as usize)
-            .map(|c| c.0.clone())
-            .unwrap_or_else(|| format!("#{tid}"));
-        VcfWriteError::Record {
-            path: self.data.final_path().to_path_buf(),
-            contig,
-            pos: start + 1,
-            message,
-        }
+        let contig = self.contigs.get(tid as usize).map(|c| c.0.clone()).unwrap_or_else(|| format!("#{tid}"));
+        VcfWriteError::Record { path: self.data.final_path().to_path_buf(), contig, pos: start + 1, message }
     }
 
     fn emit(&mut self) -> Result<(), VcfWriteError> {
@@ -313,10 +219,7 @@ fn remove_stale(paths: &[PathBuf]) -> Result<(), VcfWriteError> {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => {
-                return Err(VcfWriteError::Io {
-                    path: stale.clone(),
-                    source,
-                });
+                return Err(VcfWriteError::Io { path: stale.clone(), source });
             }
         }
     }

@@ -14,12 +14,7 @@ use crate::call::types::{CalledVariant, Ploidy, RefBlock};
 use std::io::Write as _;
 
 /// Appends `v` as one line. `non_ref`: gVCF form. The message says what is inconsistent.
-pub(super) fn variant_line(
-    out: &mut Vec<u8>,
-    contig: &str,
-    v: &CalledVariant,
-    non_ref: bool,
-) -> Result<(), String> {
+pub(super) fn variant_line(out: &mut Vec<u8>, contig: &str, v: &CalledVariant, non_ref: bool) -> Result<(), String> {
     check_variant(v)?;
     let alleles = v.alt_alleles.len() + 1;
     let ploidy = v.genotype.len();
@@ -76,17 +71,9 @@ pub(super) fn variant_line(
 }
 
 /// Appends `block` as one line; `ref_base` is the reference base at `block.start`.
-pub(super) fn block_line(
-    out: &mut Vec<u8>,
-    contig: &str,
-    block: &RefBlock,
-    ref_base: u8,
-) -> Result<(), String> {
+pub(super) fn block_line(out: &mut Vec<u8>, contig: &str, block: &RefBlock, ref_base: u8) -> Result<(), String> {
     if block.start >= block.end {
-        return Err(format!(
-            "reference block end {} is not after its start",
-            block.end
-        ));
+        return Err(format!("reference block end {} is not after its start", block.end));
     }
     let base = match ref_base.to_ascii_uppercase() {
         b @ (b'A' | b'C' | b'G' | b'T') => b,
@@ -108,13 +95,7 @@ pub(super) fn block_line(
         block.end
     );
     out.extend_from_slice(gt);
-    let _ = write!(
-        out,
-        ":{}:{}:{}:",
-        block.depth,
-        block.gq.min(MAX_BLOCK_GQ),
-        block.min_depth
-    );
+    let _ = write!(out, ":{}:{}:{}:", block.depth, block.gq.min(MAX_BLOCK_GQ), block.min_depth);
     join(out, block_pl(block));
     out.push(b'\n');
     Ok(())
@@ -123,46 +104,26 @@ pub(super) fn block_line(
 fn check_variant(v: &CalledVariant) -> Result<(), String> {
     let allele_ok = |a: &[u8]| !a.is_empty() && a.iter().all(|b| b"ACGTNacgtn".contains(b));
     if !allele_ok(&v.ref_allele) {
-        return Err(format!(
-            "REF {:?} is not a non-empty A/C/G/T/N string",
-            String::from_utf8_lossy(&v.ref_allele)
-        ));
+        return Err(format!("REF {:?} is not a non-empty A/C/G/T/N string", String::from_utf8_lossy(&v.ref_allele)));
     }
     if v.alt_alleles.is_empty() {
         return Err("no ALT allele".into());
     }
     for (i, alt) in v.alt_alleles.iter().enumerate() {
         if !(allele_ok(alt) || alt.as_slice() == b"*") {
-            return Err(format!(
-                "ALT {:?} is not an A/C/G/T/N string or `*`",
-                String::from_utf8_lossy(alt)
-            ));
+            return Err(format!("ALT {:?} is not an A/C/G/T/N string or `*`", String::from_utf8_lossy(alt)));
         }
-        if alt.eq_ignore_ascii_case(&v.ref_allele)
-            || v.alt_alleles[..i]
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(alt))
-        {
-            return Err(format!(
-                "ALT {:?} repeats REF or another ALT",
-                String::from_utf8_lossy(alt)
-            ));
+        if alt.eq_ignore_ascii_case(&v.ref_allele) || v.alt_alleles[..i].iter().any(|a| a.eq_ignore_ascii_case(alt)) {
+            return Err(format!("ALT {:?} repeats REF or another ALT", String::from_utf8_lossy(alt)));
         }
     }
     let alleles = v.alt_alleles.len() + 1;
     let ploidy = v.genotype.len();
     if !(1..=2).contains(&ploidy) {
-        return Err(format!(
-            "genotype has {ploidy} alleles (haploid or diploid expected)"
-        ));
+        return Err(format!("genotype has {ploidy} alleles (haploid or diploid expected)"));
     }
-    if v.genotype.iter().any(|&a| usize::from(a) >= alleles)
-        || v.genotype.windows(2).any(|w| w[0] > w[1])
-    {
-        return Err(format!(
-            "genotype {:?} is not sorted allele indices below {alleles}",
-            v.genotype
-        ));
+    if v.genotype.iter().any(|&a| usize::from(a) >= alleles) || v.genotype.windows(2).any(|w| w[0] > w[1]) {
+        return Err(format!("genotype {:?} is not sorted allele indices below {alleles}", v.genotype));
     }
     let expected = genotype_count(alleles, ploidy);
     if v.pl.len() != expected {
@@ -172,10 +133,7 @@ fn check_variant(v: &CalledVariant) -> Result<(), String> {
         ));
     }
     if !v.allele_depths.is_empty() && v.allele_depths.len() != alleles {
-        return Err(format!(
-            "AD has {} values, {alleles} expected",
-            v.allele_depths.len()
-        ));
+        return Err(format!("AD has {} values, {alleles} expected", v.allele_depths.len()));
     }
     Ok(())
 }

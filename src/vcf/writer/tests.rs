@@ -26,14 +26,7 @@ fn header_holds_every_required_line() {
     assert!(lines.last().unwrap().ends_with("FORMAT\tS1"));
     assert!(!text.contains("NON_REF"));
 
-    let gvcf = spec(
-        VcfKind::Gvcf {
-            bands: GqBands::default(),
-        },
-        &reference_seqs(),
-    )
-    .render()
-    .unwrap();
+    let gvcf = spec(VcfKind::Gvcf { bands: GqBands::default() }, &reference_seqs()).render().unwrap();
     for needle in [
         "##ALT=<ID=NON_REF,",
         "##INFO=<ID=END,",
@@ -47,13 +40,7 @@ fn header_holds_every_required_line() {
 
 #[test]
 fn somatic_header_names_the_pair() {
-    let mut s = spec(
-        VcfKind::Somatic {
-            tumour: "T1".into(),
-            normal: "N1".into(),
-        },
-        &reference_seqs(),
-    );
+    let mut s = spec(VcfKind::Somatic { tumour: "T1".into(), normal: "N1".into() }, &reference_seqs());
     s.sample_names = vec!["T1".into(), "N1".into()];
     let text = s.render().unwrap();
     for needle in [
@@ -65,10 +52,7 @@ fn somatic_header_names_the_pair() {
     ] {
         assert!(text.contains(needle), "{needle}");
     }
-    s.kind = VcfKind::Somatic {
-        tumour: "T1".into(),
-        normal: "X".into(),
-    };
+    s.kind = VcfKind::Somatic { tumour: "T1".into(), normal: "X".into() };
     assert!(s.render().unwrap_err().0.contains("\"X\""));
 }
 
@@ -92,25 +76,16 @@ fn bad_header_specs_are_refused() {
 #[test]
 fn non_ref_pl_takes_the_worst_observed_substitute() {
     // Haploid: <NON_REF> = max PL.
-    assert_eq!(
-        extend_pl_with_non_ref(&[90, 0], 2, 1).unwrap(),
-        vec![90, 0, 90]
-    );
+    assert_eq!(extend_pl_with_non_ref(&[90, 0], 2, 1).unwrap(), vec![90, 0, 90]);
     // Diploid biallelic: 0/0 0/1 1/1 | 0/NR 1/NR NR/NR.
-    assert_eq!(
-        extend_pl_with_non_ref(&[200, 0, 300], 2, 2).unwrap(),
-        vec![200, 0, 300, 200, 300, 300]
-    );
+    assert_eq!(extend_pl_with_non_ref(&[200, 0, 300], 2, 2).unwrap(), vec![200, 0, 300, 200, 300, 300]);
     // Triallelic 1/2: 0/0 0/1 1/1 0/2 1/2 2/2.
     let pl = [400, 150, 160, 170, 0, 180];
     let ext = extend_pl_with_non_ref(&pl, 3, 2).unwrap();
     assert_eq!(&ext[..6], &pl);
     assert_eq!(&ext[6..], &[400, 160, 180, 400]);
     assert!(extend_pl_with_non_ref(&[1, 2], 2, 2).is_none());
-    assert_eq!(
-        extend_pl_with_non_ref(&[0, 0, 0], 2, 2).unwrap(),
-        vec![0; 6]
-    );
+    assert_eq!(extend_pl_with_non_ref(&[0, 0, 0], 2, 2).unwrap(), vec![0; 6]);
 }
 
 #[test]
@@ -124,21 +99,12 @@ fn bands_and_merging_are_independent_of_cuts() {
     assert!(GqBands::new(vec![0, 5, 5]).is_err());
 
     let gqs = [30, 31, 35, 12, 14, 19, 99, 120, 99, 5];
-    let unit: Vec<RefBlock> = gqs
-        .iter()
-        .enumerate()
-        .map(|(i, &gq)| block(0, i as u64, i as u64 + 1, gq, 20 + i as u32))
-        .collect();
+    let unit: Vec<RefBlock> =
+        gqs.iter().enumerate().map(|(i, &gq)| block(0, i as u64, i as u64 + 1, gq, 20 + i as u32)).collect();
     let merged = merge_all(&unit);
     assert_eq!(merged.len(), 4);
     assert_eq!(
-        (
-            merged[0].start,
-            merged[0].end,
-            merged[0].gq,
-            merged[0].min_depth,
-            merged[0].depth
-        ),
+        (merged[0].start, merged[0].end, merged[0].gq, merged[0].min_depth, merged[0].depth),
         (0, 3, 30, 18, 20)
     );
     assert_eq!((merged[2].start, merged[2].end, merged[2].gq), (6, 9, 99));
@@ -149,16 +115,7 @@ fn bands_and_merging_are_independent_of_cuts() {
     // Ploidy or contig change, or a gap, closes a block.
     let mut hap = block(0, 10, 11, 5, 20);
     hap.ploidy = Ploidy::Haploid;
-    assert_eq!(
-        merge_all(&[
-            unit[9],
-            hap,
-            block(0, 12, 13, 5, 20),
-            block(1, 13, 14, 5, 20)
-        ])
-        .len(),
-        4
-    );
+    assert_eq!(merge_all(&[unit[9], hap, block(0, 12, 13, 5, 20), block(1, 13, 14, 5, 20)]).len(), 4);
 }
 
 #[test]
@@ -171,26 +128,19 @@ fn record_lines_match_the_format() {
     let a = alt_base(seqs[0].1[100]) as char;
     assert_eq!(
         String::from_utf8(out.clone()).unwrap(),
-        format!(
-            "chr1\t101\t.\t{r}\t{a}\t115.3\tPASS\tFS=1.250\tGT:AD:DP:GQ:PL\t0/1:10,8:18:99:120,0,200\n"
-        )
+        format!("chr1\t101\t.\t{r}\t{a}\t115.3\tPASS\tFS=1.250\tGT:AD:DP:GQ:PL\t0/1:10,8:18:99:120,0,200\n")
     );
     out.clear();
     record::variant_line(&mut out, "chr1", &v, true).unwrap();
-    assert!(String::from_utf8(out.clone()).unwrap().ends_with(&format!("{a},<NON_REF>\t115.3\tPASS\tFS=1.250\tGT:AD:DP:GQ:PL\t0/1:10,8,0:18:99:120,0,200,120,200,200\n")));
+    assert!(String::from_utf8(out.clone()).unwrap().ends_with(&format!(
+        "{a},<NON_REF>\t115.3\tPASS\tFS=1.250\tGT:AD:DP:GQ:PL\t0/1:10,8,0:18:99:120,0,200,120,200,200\n"
+    )));
     out.clear();
     let h = haploid(&seqs, 1, 50);
     record::variant_line(&mut out, "chr2", &h, false).unwrap();
-    assert!(
-        String::from_utf8(out.clone())
-            .unwrap()
-            .ends_with("\t.\tGT:AD:DP:GQ:PL\t1:0,12:12:90:90,0\n")
-    );
+    assert!(String::from_utf8(out.clone()).unwrap().ends_with("\t.\tGT:AD:DP:GQ:PL\t1:0,12:12:90:90,0\n"));
     out.clear();
-    let b = RefBlock {
-        ploidy: Ploidy::Haploid,
-        ..block(0, 9, 20, 150, 30)
-    };
+    let b = RefBlock { ploidy: Ploidy::Haploid, ..block(0, 9, 20, 150, 30) };
     record::block_line(&mut out, "chr1", &b, b'a').unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
@@ -198,11 +148,7 @@ fn record_lines_match_the_format() {
     );
     let mut bad = v.clone();
     bad.pl.pop();
-    assert!(
-        record::variant_line(&mut Vec::new(), "chr1", &bad, false)
-            .unwrap_err()
-            .contains("PL has 2 values")
-    );
+    assert!(record::variant_line(&mut Vec::new(), "chr1", &bad, false).unwrap_err().contains("PL has 2 values"));
 }
 
 #[test]
@@ -210,57 +156,21 @@ fn writer_refuses_disorder_undeclared_filters_and_overlaps() {
     let dir = tempfile::tempdir().unwrap();
     let seqs = reference_seqs();
     let path = dir.path().join("s.g.vcf.gz");
-    let mut w = VcfWriter::create(
-        &path,
-        &spec(
-            VcfKind::Gvcf {
-                bands: GqBands::default(),
-            },
-            &seqs,
-        ),
-        0,
-    )
-    .unwrap();
+    let mut w = VcfWriter::create(&path, &spec(VcfKind::Gvcf { bands: GqBands::default() }, &seqs), 0).unwrap();
     w.write_variant(&snv(&seqs, 0, 100, vec![0, 1])).unwrap();
     let err = w.write_variant(&snv(&seqs, 0, 90, vec![0, 1])).unwrap_err();
     assert!(matches!(err, VcfWriteError::Order { .. }), "{err}");
     assert!(err.to_string().contains("s.g.vcf.gz") && err.to_string().contains("chr1:91"));
     let mut filtered = snv(&seqs, 0, 110, vec![0, 1]);
     filtered.filters = vec!["Nope".into()];
-    assert!(
-        w.write_variant(&filtered)
-            .unwrap_err()
-            .to_string()
-            .contains("\"Nope\" is not declared")
-    );
-    w.write_block(&block(0, 120, 150, 30, 20), seqs[0].1[120])
-        .unwrap();
-    assert!(matches!(
-        w.write_variant(&snv(&seqs, 0, 140, vec![0, 1]))
-            .unwrap_err(),
-        VcfWriteError::Order { .. }
-    ));
-    assert!(matches!(
-        w.write_block(&block(5, 0, 1, 30, 20), b'A').unwrap_err(),
-        VcfWriteError::UnknownContig { .. }
-    ));
-    assert!(
-        w.write_block(&block(0, 150, 999_999, 30, 20), b'A')
-            .unwrap_err()
-            .to_string()
-            .contains("past the contig")
-    );
+    assert!(w.write_variant(&filtered).unwrap_err().to_string().contains("\"Nope\" is not declared"));
+    w.write_block(&block(0, 120, 150, 30, 20), seqs[0].1[120]).unwrap();
+    assert!(matches!(w.write_variant(&snv(&seqs, 0, 140, vec![0, 1])).unwrap_err(), VcfWriteError::Order { .. }));
+    assert!(matches!(w.write_block(&block(5, 0, 1, 30, 20), b'A').unwrap_err(), VcfWriteError::UnknownContig { .. }));
+    assert!(w.write_block(&block(0, 150, 999_999, 30, 20), b'A').unwrap_err().to_string().contains("past the contig"));
     drop(w);
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "a dropped writer leaves nothing"
-    );
-    let bad_name = VcfWriter::create(
-        &dir.path().join("s.vcf"),
-        &spec(VcfKind::Germline, &seqs),
-        0,
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a dropped writer leaves nothing");
+    let bad_name = VcfWriter::create(&dir.path().join("s.vcf"), &spec(VcfKind::Germline, &seqs), 0);
     assert!(matches!(bad_name, Err(VcfWriteError::BadName { .. })));
 }
 
@@ -269,30 +179,14 @@ fn callable_bed_merges_adjacent_intervals() {
     let dir = tempfile::tempdir().unwrap();
     let seqs = reference_seqs();
     let path = dir.path().join("S1.callable.bed.gz");
-    let mut w =
-        CallableBedWriter::create(&path, &spec(VcfKind::Germline, &seqs).contigs, 1).unwrap();
-    w.extend([
-        (0, 0, 10),
-        (0, 10, 20),
-        (0, 15, 18),
-        (0, 30, 40),
-        (0, 40, 40),
-        (1, 0, 5),
-        (1, 5, 7),
-    ])
-    .unwrap();
-    assert!(matches!(
-        w.push(0, 100, 110).unwrap_err(),
-        VcfWriteError::Order { .. }
-    ));
+    let mut w = CallableBedWriter::create(&path, &spec(VcfKind::Germline, &seqs).contigs, 1).unwrap();
+    w.extend([(0, 0, 10), (0, 10, 20), (0, 15, 18), (0, 30, 40), (0, 40, 40), (1, 0, 5), (1, 5, 7)]).unwrap();
+    assert!(matches!(w.push(0, 100, 110).unwrap_err(), VcfWriteError::Order { .. }));
     let written = w.finish().unwrap();
     assert_eq!((written.intervals, written.bases), (3, 37));
     assert_eq!(gunzip(&path), "chr1\t0\t20\nchr1\t30\t40\nchr2\t0\t7\n");
     let sidecar = std::fs::read_to_string(dir.path().join("S1.callable.bed.gz.md5")).unwrap();
-    assert_eq!(
-        sidecar,
-        format!("{}  S1.callable.bed.gz\n", written.data.md5)
-    );
+    assert_eq!(sidecar, format!("{}  S1.callable.bed.gz\n", written.data.md5));
 }
 
 #[test]
@@ -304,10 +198,7 @@ fn output_is_byte_identical_across_runs_and_threads() {
     let wb = write_sample_gvcf(b.path(), &seqs, "S1", 0, 3);
     assert_eq!(wa.data.md5, wb.data.md5);
     assert_eq!(wa.index.md5, wb.index.md5);
-    assert_eq!(
-        std::fs::read(&wa.data.path).unwrap(),
-        std::fs::read(&wb.data.path).unwrap()
-    );
+    assert_eq!(std::fs::read(&wa.data.path).unwrap(), std::fs::read(&wb.data.path).unwrap());
     let md5 = hex::encode(Md5::digest(std::fs::read(&wa.data.path).unwrap()));
     assert_eq!(md5, wa.data.md5);
     assert!(a.path().join("S1.g.vcf.gz.tbi.md5").is_file());
@@ -334,10 +225,7 @@ fn outputs_pass_bcftools_tabix_and_vcf_validator() {
 fn a_file_without_records_is_valid_and_indexed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.vcf.gz");
-    let written = VcfWriter::create(&path, &spec(VcfKind::Germline, &reference_seqs()), 0)
-        .unwrap()
-        .finish()
-        .unwrap();
+    let written = VcfWriter::create(&path, &spec(VcfKind::Germline, &reference_seqs()), 0).unwrap().finish().unwrap();
     assert_eq!(written.records, 0);
     assert!(gunzip(&path).ends_with("FORMAT\tS1\n"));
     assert!(dir.path().join("empty.vcf.gz.tbi").is_file());
@@ -346,16 +234,10 @@ fn a_file_without_records_is_valid_and_indexed() {
 
 fn gunzip(path: &Path) -> String {
     let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
     text
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
 }

@@ -14,9 +14,7 @@ pub fn reference_seqs() -> Seqs {
     let mut contig = |len: usize| -> Vec<u8> {
         (0..len)
             .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 b"ACGT"[(state >> 62) as usize]
             })
             .collect()
@@ -68,11 +66,7 @@ pub fn snv(seqs: &Seqs, tid: u32, pos: u64, genotype: Vec<u8>) -> CalledVariant 
         genotype,
         qual: 115.3,
         gq: 99,
-        pl: if hom {
-            vec![300, 120, 0]
-        } else {
-            vec![120, 0, 200]
-        },
+        pl: if hom { vec![300, 120, 0] } else { vec![120, 0, 200] },
         allele_depths: if hom { vec![0, 18] } else { vec![10, 8] },
         depth: 18,
         filters: Vec::new(),
@@ -95,11 +89,7 @@ pub fn haploid(seqs: &Seqs, tid: u32, pos: u64) -> CalledVariant {
 
 fn deletion(seqs: &Seqs, pos: u64) -> CalledVariant {
     let s = &seqs[0].1[pos as usize..pos as usize + 3];
-    CalledVariant {
-        ref_allele: s.to_vec(),
-        alt_alleles: vec![s[..1].to_vec()],
-        ..snv(seqs, 0, pos, vec![1, 1])
-    }
+    CalledVariant { ref_allele: s.to_vec(), alt_alleles: vec![s[..1].to_vec()], ..snv(seqs, 0, pos, vec![1, 1]) }
 }
 
 fn multiallelic(seqs: &Seqs, pos: u64) -> CalledVariant {
@@ -119,17 +109,8 @@ fn multiallelic(seqs: &Seqs, pos: u64) -> CalledVariant {
 /// The calls of a sample: S1 and S2 differ.
 pub fn variants(seqs: &Seqs, sample: &str) -> Vec<CalledVariant> {
     match sample {
-        "S1" => vec![
-            snv(seqs, 0, 100, vec![0, 1]),
-            deletion(seqs, 300),
-            multiallelic(seqs, 500),
-            haploid(seqs, 1, 50),
-        ],
-        _ => vec![
-            snv(seqs, 0, 100, vec![1, 1]),
-            snv(seqs, 0, 700, vec![0, 1]),
-            haploid(seqs, 1, 900),
-        ],
+        "S1" => vec![snv(seqs, 0, 100, vec![0, 1]), deletion(seqs, 300), multiallelic(seqs, 500), haploid(seqs, 1, 50)],
+        _ => vec![snv(seqs, 0, 100, vec![1, 1]), snv(seqs, 0, 700, vec![0, 1]), haploid(seqs, 1, 900)],
     }
 }
 
@@ -165,56 +146,35 @@ pub fn write_sample_vcf(dir: &Path, seqs: &Seqs, sample: &str) -> WrittenVcf {
 
 /// A gVCF: per-base blocks whose GQ varies with position (`shift` moves the band edges), merged,
 /// around the sample's variants; chr2 haploid.
-pub fn write_sample_gvcf(
-    dir: &Path,
-    seqs: &Seqs,
-    sample: &str,
-    shift: u64,
-    threads: usize,
-) -> WrittenVcf {
-    let mut s = spec(
-        VcfKind::Gvcf {
-            bands: GqBands::default(),
-        },
-        seqs,
-    );
+pub fn write_sample_gvcf(dir: &Path, seqs: &Seqs, sample: &str, shift: u64, threads: usize) -> WrittenVcf {
+    let mut s = spec(VcfKind::Gvcf { bands: GqBands::default() }, seqs);
     s.sample_names = vec![sample.into()];
     let mut w = VcfWriter::create(&dir.join(format!("{sample}.g.vcf.gz")), &s, threads).unwrap();
     let calls = variants(seqs, sample);
     let mut merger = GvcfBlockMerger::new(GqBands::default());
     for (tid, (_, seq)) in seqs.iter().enumerate() {
         let tid = tid as u32;
-        let ploidy = if tid == 1 {
-            Ploidy::Haploid
-        } else {
-            Ploidy::Diploid
-        };
+        let ploidy = if tid == 1 { Ploidy::Haploid } else { Ploidy::Diploid };
         let mut pos = 0u64;
         while pos < seq.len() as u64 {
             if let Some(v) = calls.iter().find(|v| v.tid == tid && v.pos == pos) {
                 if let Some(b) = merger.flush() {
-                    w.write_block(&b, seqs[b.tid as usize].1[b.start as usize])
-                        .unwrap();
+                    w.write_block(&b, seqs[b.tid as usize].1[b.start as usize]).unwrap();
                 }
                 w.write_variant(v).unwrap();
                 pos += v.ref_allele.len() as u64;
                 continue;
             }
             let gq = ((pos + shift) / 37 % 5) as u32 * 12 + 3;
-            let unit = RefBlock {
-                ploidy,
-                ..block(tid, pos, pos + 1, gq, 20 + (pos % 7) as u32)
-            };
+            let unit = RefBlock { ploidy, ..block(tid, pos, pos + 1, gq, 20 + (pos % 7) as u32) };
             if let Some(b) = merger.push(unit) {
-                w.write_block(&b, seqs[b.tid as usize].1[b.start as usize])
-                    .unwrap();
+                w.write_block(&b, seqs[b.tid as usize].1[b.start as usize]).unwrap();
             }
             pos += 1;
         }
     }
     if let Some(b) = merger.finish() {
-        w.write_block(&b, seqs[b.tid as usize].1[b.start as usize])
-            .unwrap();
+        w.write_block(&b, seqs[b.tid as usize].1[b.start as usize]).unwrap();
     }
     w.finish().unwrap()
 }
