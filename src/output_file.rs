@@ -182,6 +182,37 @@ pub fn commit_external(tmp_path: &Path, final_path: &Path, sidecar: Sidecar) -> 
     Ok(WrittenFile { path: final_path.to_path_buf(), md5, size })
 }
 
+/// `path` with `.suffix` appended to its whole name (`x.bam` → `x.bam.bai`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Removes each file that exists; the error names the file that could not be removed.
+pub fn remove_if_present(paths: &[PathBuf]) -> Result<(), (PathBuf, io::Error)> {
+    for path in paths {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err((path.clone(), e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Commits a finished data file and its index (built from the temporary data file) so that a
+/// crash never leaves a finished-looking pair: the old index and both sidecars go first, then the
+/// data, then the index — an index under its final name means the data beside it is complete.
+pub fn commit_with_index(data: TempPath, index: TempPath) -> Result<(WrittenFile, WrittenFile), (PathBuf, io::Error)> {
+    let final_data = data.final_path().to_path_buf();
+    let final_index = index.final_path().to_path_buf();
+    remove_if_present(&[final_index.clone(), with_suffix(&final_index, "md5"), with_suffix(&final_data, "md5")])?;
+    let data = data.commit(Sidecar::Md5).map_err(|e| (final_data, e))?;
+    let index = index.commit(Sidecar::Md5).map_err(|e| (final_index, e))?;
+    Ok((data, index))
+}
+
 /// MD5 (hex) and size of a file, streaming.
 pub fn md5_of_file(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
@@ -202,9 +233,7 @@ pub fn md5_of_file(path: &Path) -> io::Result<(String, u64)> {
 /// Writes `<path>.md5` (`<md5>  <file name>`), itself atomically.
 fn write_md5_sidecar(path: &Path, md5: &str) -> io::Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut sidecar_path = path.as_os_str().to_owned();
-    sidecar_path.push(".md5");
-    let mut out = OutputFile::create(PathBuf::from(sidecar_path))?;
+    let mut out = OutputFile::create(with_suffix(path, "md5"))?;
     writeln!(out, "{md5}  {name}")?;
     out.commit(Sidecar::None)?;
     Ok(())

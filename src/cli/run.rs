@@ -33,7 +33,7 @@ Exit codes: 0 success, 1 runtime failure (any sample), 2 bad usage or bad input,
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct RunArgs {
-    /// Pipeline: a YAML file or a shipped name (qc, align)
+    /// Pipeline: a YAML file or a shipped name (qc, align, germline)
     pub pipeline: String,
     /// Samplesheet CSV (patient,sex,status,sample,lane,fastq_1,fastq_2[,library])
     #[arg(long, conflicts_with_all = ["sample", "fastq1", "fastq2"])]

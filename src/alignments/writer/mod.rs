@@ -23,7 +23,7 @@
 //!    data. Cost: one extra read of the file for the index and one for the MD5 (both usually from
 //!    the page cache).
 
-use crate::output_file::{Sidecar, TempPath, WrittenFile};
+use crate::output_file::{TempPath, WrittenFile, commit_with_index, with_suffix};
 use rust_htslib::bam::{self, Header, Read as _, Record};
 use rust_htslib::htslib;
 use std::ffi::CString;
@@ -242,16 +242,7 @@ impl AlignmentWriter {
         }
         drop(header);
         build_index(data.path(), index.path(), threads, &final_path)?;
-        let final_index = index.final_path().to_path_buf();
-        for stale in [final_index.clone(), with_suffix(&final_index, "md5"), with_suffix(&final_path, "md5")] {
-            match std::fs::remove_file(&stale) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(source) => return Err(WriteError::Io { path: stale, source }),
-            }
-        }
-        let data = data.commit(Sidecar::Md5).map_err(|source| WriteError::Io { path: final_path, source })?;
-        let index = index.commit(Sidecar::Md5).map_err(|source| WriteError::Io { path: final_index, source })?;
+        let (data, index) = commit_with_index(data, index).map_err(|(path, source)| WriteError::Io { path, source })?;
         Ok(WrittenAlignment { data, index, records })
     }
 }
@@ -266,14 +257,6 @@ fn build_index(data: &Path, index: &Path, threads: usize, final_path: &Path) -> 
         return Err(WriteError::Index { path: final_path.to_path_buf(), code });
     }
     Ok(())
-}
-
-/// `path` with `.suffix` appended to its full name (`x.bam` → `x.bam.bai`).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".");
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 fn c_path(path: &Path, named: &Path) -> Result<CString, WriteError> {

@@ -29,7 +29,8 @@ pub use gvcf::{GqBands, GvcfBlockMerger, extend_pl_with_non_ref};
 pub use header::{FieldDef, HeaderSpecError, VcfContig, VcfHeaderSpec, VcfKind};
 
 use crate::call::types::{CalledVariant, Ploidy, RefBlock};
-use crate::output_file::{Sidecar, TempPath, WrittenFile};
+pub(crate) use crate::output_file::with_suffix;
+use crate::output_file::{TempPath, WrittenFile, commit_with_index, remove_if_present};
 use bgzf::{BgzfFile, TabixPreset};
 use std::collections::BTreeSet;
 use std::io;
@@ -159,10 +160,8 @@ impl VcfWriter {
         let final_path = data.final_path().to_path_buf();
         file.close(&final_path)?;
         bgzf::build_tabix(data.path(), index.path(), TabixPreset::Vcf, threads, &final_path)?;
-        let final_index = index.final_path().to_path_buf();
-        remove_stale(&[final_index.clone(), with_suffix(&final_index, "md5"), with_suffix(&final_path, "md5")])?;
-        let data = data.commit(Sidecar::Md5).map_err(|source| VcfWriteError::Io { path: final_path, source })?;
-        let index = index.commit(Sidecar::Md5).map_err(|source| VcfWriteError::Io { path: final_index, source })?;
+        let (data, index) =
+            commit_with_index(data, index).map_err(|(path, source)| VcfWriteError::Io { path, source })?;
         Ok(WrittenVcf { data, index, records })
     }
 
@@ -214,24 +213,7 @@ impl VcfWriter {
 
 /// Removes files of an earlier run at final names (absent ones are fine).
 fn remove_stale(paths: &[PathBuf]) -> Result<(), VcfWriteError> {
-    for stale in paths {
-        match std::fs::remove_file(stale) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(VcfWriteError::Io { path: stale.clone(), source });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `path` with `.suffix` appended to its full name (`x.vcf.gz` → `x.vcf.gz.tbi`).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".");
-    name.push(suffix);
-    PathBuf::from(name)
+    remove_if_present(paths).map_err(|(path, source)| VcfWriteError::Io { path, source })
 }
 
 #[cfg(test)]
