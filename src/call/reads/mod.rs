@@ -11,10 +11,20 @@
 //! [`evidence`]; the depth cap (250 reads per active region, lowest read-name hash kept) in
 //! [`downsample`].
 //!
-//! Cost: one pass over the records of the fetched interval, O(bases) copying per kept read.
+//! Reads from sequence the reference lacks: MAPQ-0 pileups (segmental duplications present in
+//! the reference) never pass the MAPQ floor above; reads of a diverged paralog absent from the
+//! reference map with fair MAPQ and are removed by the [`paralog`] screen (fragments carrying
+//! ≥ 2 sites of a chain of ≥ 5 linked recurrent minority substitutions whose pooled allele
+//! fraction is ≤ 40 % and far below 0.5), applied
+//! by [`fetch_reads`] to everything fetched, so neither active regions, assembly, genotyping nor
+//! reference confidence see them.
+//!
+//! Cost: one pass over the records of the fetched interval, O(bases) copying per kept read, plus
+//! the paralog screen (two walks over the kept bases, O(span) memory).
 
 pub mod downsample;
 pub mod evidence;
+pub mod paralog;
 pub mod walk;
 
 use crate::alignments::keys::name_hash;
@@ -28,11 +38,13 @@ pub struct ReadFilter {
     pub min_mapq: u8,
     /// Keep supplementary records (default false).
     pub keep_supplementary: bool,
+    /// Drop fragments that look as if they come from a paralog absent from the reference.
+    pub paralog: paralog::ParalogScreen,
 }
 
 impl Default for ReadFilter {
     fn default() -> Self {
-        ReadFilter { min_mapq: 20, keep_supplementary: false }
+        ReadFilter { min_mapq: 20, keep_supplementary: false, paralog: paralog::ParalogScreen::default() }
     }
 }
 
@@ -79,7 +91,8 @@ pub fn read_view(record: &bam::Record, filter: &ReadFilter) -> Option<ReadView> 
     })
 }
 
-/// Filtered reads overlapping `tid:start..end` (0-based half-open), in file (coordinate) order.
+/// Filtered reads overlapping `tid:start..end` (0-based half-open), in file (coordinate) order,
+/// paralog-suspect fragments removed.
 pub fn fetch_reads(
     reader: &mut bam::IndexedReader,
     tid: u32,
@@ -101,7 +114,7 @@ pub fn fetch_reads(
             out.push(view);
         }
     }
-    Ok(out)
+    Ok(paralog::screen_paralog_reads(out, &filter.paralog))
 }
 
 /// 0-based half-open reference span of a read's alignment (M, D, N, =, X consume the reference).
