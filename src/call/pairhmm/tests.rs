@@ -183,3 +183,148 @@ fn homopolymer_indel_costs_the_run_rate() {
     assert!(cost_del > 1.7 && cost_del < 2.4, "{cost_del}");
     assert!(cost_ins > 1.7 && cost_ins < 2.4, "{cost_ins}");
 }
+
+fn read_at(hap: &[u8], start: usize, len: usize, region_start: u64) -> ReadView {
+    ReadView {
+        name_hash: start as u64,
+        bases: hap[start..start + len].to_vec(),
+        quals: vec![30; len],
+        mapq: 60,
+        reverse: false,
+        first_of_pair: true,
+        ref_start: region_start + start as u64,
+        cigar: vec![(0, len as u32)],
+    }
+}
+
+/// The windowed, clipped matrix ranks haplotypes as the full DP does: per read, the
+/// difference between two haplotypes' likelihoods agrees closely.
+#[test]
+fn region_matrix_agrees_with_full_dp_on_haplotype_differences() {
+    let region = ActiveRegion { tid: 0, start: 1000, end: 1400 };
+    let reference = random_seq(400, 21);
+    // Candidates: an SNV at 1200 and a 3-bp deletion at 1250 (VCF style, anchor first).
+    let snv = CandidateVariant {
+        tid: 0,
+        pos: 1200,
+        ref_allele: vec![reference[200]],
+        alt_allele: vec![if reference[200] == b'A' { b'C' } else { b'A' }],
+    };
+    let del = CandidateVariant {
+        tid: 0,
+        pos: 1250,
+        ref_allele: reference[250..254].to_vec(),
+        alt_allele: vec![reference[250]],
+    };
+    let mut with_snv = reference.clone();
+    with_snv[200] = snv.alt_allele[0];
+    let mut with_del = reference.clone();
+    with_del.drain(251..254);
+    let haps = vec![
+        Haplotype { bases: reference.clone(), is_reference: true, variants: vec![] },
+        Haplotype { bases: with_snv.clone(), is_reference: false, variants: vec![0] },
+        Haplotype { bases: with_del.clone(), is_reference: false, variants: vec![1] },
+    ];
+    let candidates = vec![snv, del];
+    // Reads from each haplotype, some hanging over the region's ends.
+    let mut reads = Vec::new();
+    for start in [0usize, 60, 120, 180] {
+        reads.push(read_at(&with_snv, start, 150, region.start));
+        reads.push(read_at(&reference, start, 150, region.start));
+    }
+    let mut overhang = read_at(&reference, 300, 100, region.start);
+    overhang.bases.extend(random_seq(50, 22));
+    overhang.quals.extend(vec![30; 50]);
+    overhang.cigar = vec![(0, 150)];
+    reads.push(overhang);
+    let mut del_read = read_at(&with_del, 160, 150, region.start);
+    // Aligned as the aligner might: the deletion clipped away at the end.
+    del_read.cigar = vec![(0, 91), (4, 59)];
+    reads.push(del_read);
+    let cfg = PairHmmConfig::default();
+    let full = likelihood_matrix(&reads, &haps, &cfg);
+    let windowed = region_likelihood_matrix(&region, &candidates, &reads, &haps, &cfg);
+    for r in 0..reads.len() {
+        for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+            let d_full = full.get(r, a) - full.get(r, b);
+            let d_win = windowed.get(r, a) - windowed.get(r, b);
+            assert!((d_full - d_win).abs() < 0.05, "read {r} haps {a}/{b}: full {d_full} windowed {d_win}");
+        }
+    }
+    // A read far from both variants sees identical haplotypes: no DP, an all-zero row.
+    let quiet = read_at(&reference, 0, 60, region.start);
+    let m = region_likelihood_matrix(&region, &candidates, &[quiet], &haps, &cfg);
+    assert_eq!(m.row(0), &[0.0, 0.0, 0.0]);
+    // The deletion read prefers the deletion haplotype clearly.
+    let last = reads.len() - 1;
+    assert!(windowed.get(last, 2) - windowed.get(last, 0) > 3.0);
+}
+
+#[test]
+fn read_placement_clips_to_the_region_and_projects_through_indels() {
+    use super::window::{HaplotypeProjection, place_read};
+    let region = ActiveRegion { tid: 0, start: 100, end: 200 };
+    let mut read = read_at(&random_seq(300, 30), 0, 150, 0);
+    read.ref_start = 50;
+    read.cigar = vec![(4, 10), (0, 140)];
+    // Leading clip extrapolated: read base 0 sits at 40; bases 60..150 fall in 100..190.
+    let placed = place_read(&read, region.start, region.end).expect("overlaps");
+    assert_eq!(placed.bases, (60, 150));
+    assert_eq!((placed.first_ref, placed.last_ref), (100, 189));
+    assert!(place_read(&read, 300, 400).is_none());
+    // A 5-bp insertion ending at 130 shifts later positions right by 5 on its haplotype.
+    let ins = CandidateVariant { tid: 0, pos: 129, ref_allele: b"A".to_vec(), alt_allele: b"AGGGGG".to_vec() };
+    let hap = Haplotype { bases: vec![b'A'; 105], is_reference: false, variants: vec![0] };
+    let p = HaplotypeProjection::new(&region, &hap, &[ins]);
+    assert_eq!(p.column(120), 20);
+    assert_eq!(p.column(140), 45);
+    assert_eq!(p.column(500), 105, "clamped to the haplotype");
+}
+
+/// The textbook forward recursion, cell by cell in f64 without rescaling (short reads only),
+/// with the model of the module docs: the SIMD kernel must compute the same numbers.
+fn naive_forward(read: &[u8], q: u8, hap: &[u8]) -> f64 {
+    let (m, n) = (read.len(), hap.len());
+    let go: Vec<f64> = super::context::boundary_gap_open_phred(hap).iter().map(|p| 10f64.powf(-p / 10.0)).collect();
+    let err = 10f64.powf(-f64::from(q.clamp(6, 40)) / 10.0);
+    let (ext, close) = (0.1, 0.9);
+    let zeros = vec![vec![0.0f64; n + 1]; m + 1];
+    let (mut mm, mut ii, mut dd) = (zeros.clone(), zeros.clone(), zeros);
+    mm[0][..n].fill(1.0);
+    for i in 1..=m {
+        ii[i][0] = 0.25 * (mm[i - 1][0] + ii[i - 1][0]);
+        for c in 1..=n {
+            let emit = if read[i - 1] == hap[c - 1] { 1.0 - err } else { err / 3.0 };
+            let stay = 1.0 - 2.0 * go[c - 1];
+            mm[i][c] = emit * (stay * mm[i - 1][c - 1] + close * (ii[i - 1][c - 1] + dd[i - 1][c - 1]));
+        }
+        for c in 1..n {
+            ii[i][c] = go[c] * mm[i - 1][c] + ext * ii[i - 1][c];
+        }
+        ii[i][n] = 0.25 * (mm[i - 1][n] + ii[i - 1][n]);
+        for c in 1..=n {
+            dd[i][c] = go[c - 1] * mm[i][c - 1] + ext * dd[i][c - 1];
+        }
+    }
+    (1..=n).map(|c| mm[m][c] + ii[m][c]).sum::<f64>().log10()
+}
+
+#[test]
+fn kernel_matches_the_textbook_recursion() {
+    let hap = random_seq(60, 40);
+    let mut cases: Vec<Vec<u8>> = vec![hap[10..40].to_vec()];
+    let mut del = hap[10..45].to_vec();
+    del.drain(12..15);
+    cases.push(del);
+    let mut ins = hap[10..38].to_vec();
+    ins.splice(14..14, b"GTA".iter().copied());
+    cases.push(ins);
+    let mut mis = hap[20..50].to_vec();
+    mis[7] = if mis[7] == b'A' { b'G' } else { b'A' };
+    cases.push(mis);
+    for read in &cases {
+        let fast = score(read, 30, &hap);
+        let slow = naive_forward(read, 30, &hap);
+        assert!((fast - slow).abs() < 1e-9, "{fast} vs {slow}");
+    }
+}
