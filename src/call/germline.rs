@@ -9,7 +9,10 @@
 //! edges neither create nor lose variants, and the gVCF does not depend on the shard size. Reference confidence is computed
 //! per position of the core from the filtered pileup: with r reference-supporting and a other
 //! observations and a per-base error e, log-likelihoods of 0/0, 0/1, 1/1 (or 0, 1 when haploid)
-//! give PL and GQ; positions inside a called variant's REF are not blocks. Per-position blocks
+//! give PL and GQ; positions inside a called variant's REF are not blocks. Reference positions
+//! that are not A/C/G/T (N runs: gaps, centromeres) are never reference-confident: no block, not
+//! callable, not counted in the coverage figures, and no call has such a base in its REF; a
+//! shard whose core is all N returns at once without fetching reads. Per-position blocks
 //! are merged within the shard by GQ band, and merged again at the gather, which gives the same
 //! blocks whatever the shard size.
 //!
@@ -19,7 +22,7 @@
 use super::active::{ActiveConfig, active_regions};
 use super::assembly::{AssemblyConfig, assemble};
 use super::genotype::{GenotypeConfig, genotype_region};
-use super::pairhmm::{PairHmmConfig, likelihood_matrix};
+use super::pairhmm::{PairHmmConfig, region_likelihood_matrix};
 use super::ploidy::PloidyMap;
 use super::reads::downsample::{DEFAULT_REGION_CAP, reads_for_region};
 use super::reads::evidence::{UNIT, pileup_evidence};
@@ -132,7 +135,13 @@ pub fn call_shard(
     cfg: &GermlineConfig,
 ) -> Result<ShardCalls, GermlineError> {
     let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
+    let core = &window[(shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize];
+    if !core.iter().copied().any(is_acgt) {
+        // A core of N only (a gap, a centromere): no call, block or callable base; no read fetch.
+        return Ok(ShardCalls::default());
+    }
     let reads = fetch_reads(reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
+    let nearby = ReadsByStart::new(&reads);
     let mut variants = Vec::new();
     // Calls of regions that start in the left padding belong to the neighbour, but their REF
     // spans must not become reference blocks here either.
@@ -142,14 +151,15 @@ pub fn call_shard(
             continue;
         }
         let owned = shard.owns_region(&region);
-        let region_reads = reads_for_region(&reads, &region, cfg.region_depth_cap.max(1));
+        let region_reads = reads_for_region(nearby.reads_near(&region), &region, cfg.region_depth_cap.max(1));
         let lo = (region.start - shard.padded_start) as usize;
         let hi = ((region.end - shard.padded_start) as usize).min(window.len());
         let assembly = assemble(&region, &window[lo..hi], &region_reads, &cfg.assembly);
         if assembly.candidates.is_empty() {
             continue;
         }
-        let matrix = likelihood_matrix(&region_reads, &assembly.haplotypes, &cfg.pairhmm);
+        let matrix =
+            region_likelihood_matrix(&region, &assembly.candidates, &region_reads, &assembly.haplotypes, &cfg.pairhmm);
         let calls = genotype_region(
             &assembly.candidates,
             &assembly.haplotypes,
@@ -160,8 +170,8 @@ pub fn call_shard(
         );
         for site in calls {
             let mut call = site.call;
-            if !call.genotype.iter().any(|&a| a > 0) {
-                continue;
+            if !call.genotype.iter().any(|&a| a > 0) || !call.ref_allele.iter().copied().all(is_acgt) {
+                continue; // hom-ref, or REF over an N (reads over N are no evidence of a variant)
             }
             spans.push((call.pos, call.pos + call.ref_allele.len() as u64));
             if owned {
@@ -193,6 +203,34 @@ fn apply_filters(call: &mut CalledVariant, f: &FilterConfig) {
     call.filters.dedup();
 }
 
+/// The shard's reads with what it takes to find those near a region by binary search instead
+/// of a scan of the whole shard per region (O(log n + nearby) instead of O(n)).
+struct ReadsByStart<'a> {
+    reads: &'a [super::types::ReadView],
+    /// Longest reference span of any read; `None` when the reads are not sorted by start
+    /// (then every region gets every read, as correct and slower).
+    longest_span: Option<u64>,
+}
+
+impl<'a> ReadsByStart<'a> {
+    fn new(reads: &'a [super::types::ReadView]) -> Self {
+        let sorted = reads.is_sorted_by_key(|r| r.ref_start);
+        let longest = reads.iter().map(|r| {
+            let (s, e) = super::reads::ref_span(r);
+            e - s
+        });
+        ReadsByStart { reads, longest_span: sorted.then(|| longest.max().unwrap_or(0)) }
+    }
+
+    /// A slice holding every read whose reference span overlaps `region` (and perhaps others).
+    fn reads_near(&self, region: &super::types::ActiveRegion) -> &'a [super::types::ReadView] {
+        let Some(longest) = self.longest_span else { return self.reads };
+        let lo = self.reads.partition_point(|r| r.ref_start + longest <= region.start);
+        let hi = self.reads.partition_point(|r| r.ref_start < region.end);
+        &self.reads[lo..hi.max(lo)]
+    }
+}
+
 /// Per-position reference confidence over the shard core → merged blocks and callable intervals.
 fn reference_confidence(
     shard: &Shard,
@@ -217,6 +255,13 @@ fn reference_confidence(
     let mut callable_open: Option<(u64, u64)> = None;
     for pos in shard.start..shard.end {
         let i = (pos - shard.padded_start) as usize;
+        if !window.get(i).copied().is_some_and(is_acgt) {
+            // N (or another non-ACGT base): not reference-confident, not callable, no block.
+            if let Some(b) = merger.flush() {
+                out.blocks.push(b);
+            }
+            continue;
+        }
         let depth = ev.depth.get(i).copied().unwrap_or(0);
         out.depth_sum += u64::from(depth);
         out.positions += 1;
@@ -254,6 +299,11 @@ fn reference_confidence(
     }
     out.blocks.extend(merger.finish());
     out
+}
+
+/// Whether a reference base is A, C, G or T (either case); N and other IUPAC codes are not.
+fn is_acgt(b: u8) -> bool {
+    matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')
 }
 
 /// Hom-ref PL (relative to 0/0, floored at 0) and GQ from `other` non-reference observations

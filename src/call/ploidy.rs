@@ -102,36 +102,23 @@ impl PloidyMap {
         map
     }
 
-    /// Applies a BED (`contig start end ploidy`, 0-based half-open) over the map.
-    pub fn override_with_bed(&mut self, path: &Path) -> Result<(), PloidyError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PloidyError::Read { path: p.clone(), source })?;
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i + 1;
-            if line.trim().is_empty()
-                || line.starts_with('#')
-                || line.starts_with("track")
-                || line.starts_with("browser")
-            {
-                continue;
-            }
-            let bad = |message: String| PloidyError::Invalid { path: p.clone(), line: line_no, message };
-            let f: Vec<&str> = line.split('\t').collect();
-            if f.len() < 4 {
-                return Err(bad("expected 4 tab-separated columns: contig, start, end, ploidy (0, 1 or 2)".into()));
-            }
-            let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start `{}` is not a number", f[1])))?;
-            let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end `{}` is not a number", f[2])))?;
-            if end <= start {
-                return Err(bad(format!("end {end} is not after start {start}")));
-            }
-            let ploidy = match f[3].trim() {
-                "0" => Ploidy::Absent,
-                "1" => Ploidy::Haploid,
-                "2" => Ploidy::Diploid,
-                other => return Err(bad(format!("ploidy `{other}` is not 0, 1 or 2"))),
+    /// Applies a BED (`contig start end ploidy`, 0-based half-open; see [`read_bed`]) over the
+    /// map. Every contig must be one of `contigs` (name, length) and every interval must lie
+    /// within it; the first bad line is an error naming the file and line.
+    pub fn override_with_bed(&mut self, path: &Path, contigs: &[(String, u64)]) -> Result<(), PloidyError> {
+        for entry in read_bed(path)? {
+            let bad =
+                |message: String| PloidyError::Invalid { path: path.display().to_string(), line: entry.line, message };
+            let Some((_, len)) = contigs.iter().find(|(n, _)| *n == entry.contig) else {
+                return Err(bad(format!("contig `{}` is not in the reference", entry.contig)));
             };
-            self.set(f[0], start, end, ploidy);
+            if entry.end > *len {
+                return Err(bad(format!(
+                    "end {} is past the end of contig `{}` (length {len})",
+                    entry.end, entry.contig
+                )));
+            }
+            self.set(&entry.contig, entry.start, entry.end, entry.ploidy);
         }
         Ok(())
     }
@@ -166,6 +153,49 @@ impl PloidyMap {
             _ => Ploidy::Diploid,
         }
     }
+}
+
+/// One interval of a ploidy BED, with its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BedPloidy {
+    pub line: usize,
+    pub contig: String,
+    pub start: u64,
+    pub end: u64,
+    pub ploidy: Ploidy,
+}
+
+/// Reads a ploidy BED: tab-separated `contig start end ploidy` (`0`, `1` or `2`), 0-based
+/// half-open; blank, `#`, `track` and `browser` lines skipped. Checks the syntax only (the
+/// contigs are checked against a reference by [`PloidyMap::override_with_bed`]).
+pub fn read_bed(path: &Path) -> Result<Vec<BedPloidy>, PloidyError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PloidyError::Read { path: p.clone(), source })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() || line.starts_with('#') || line.starts_with("track") || line.starts_with("browser") {
+            continue;
+        }
+        let bad = |message: String| PloidyError::Invalid { path: p.clone(), line: line_no, message };
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 4 {
+            return Err(bad("expected 4 tab-separated columns: contig, start, end, ploidy (0, 1 or 2)".into()));
+        }
+        let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start `{}` is not a number", f[1])))?;
+        let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end `{}` is not a number", f[2])))?;
+        if end <= start {
+            return Err(bad(format!("end {end} is not after start {start}")));
+        }
+        let ploidy = match f[3].trim() {
+            "0" => Ploidy::Absent,
+            "1" => Ploidy::Haploid,
+            "2" => Ploidy::Diploid,
+            other => return Err(bad(format!("ploidy `{other}` is not 0, 1 or 2"))),
+        };
+        out.push(BedPloidy { line: line_no, contig: f[0].to_string(), start, end, ploidy });
+    }
+    Ok(out)
 }
 
 /// Intervals of `[0, len)`: `inside` the `pars` (when given) and `outside` elsewhere.
@@ -238,14 +268,21 @@ mod tests {
         let bed = d.path().join("p.bed");
         std::fs::write(&bed, "# test\nctg1\t0\t1000\t1\nctg1\t100\t200\t2\n").unwrap();
         let mut m = PloidyMap::default();
-        m.override_with_bed(&bed).unwrap();
+        let contigs = vec![("ctg1".to_string(), 5000u64)];
+        m.override_with_bed(&bed, &contigs).unwrap();
         assert_eq!(m.at("ctg1", 50), Ploidy::Haploid);
         assert_eq!(m.at("ctg1", 150), Ploidy::Diploid);
         assert_eq!(m.at("ctg1", 500), Ploidy::Haploid);
         assert_eq!(m.at("ctg1", 1000), Ploidy::Diploid);
         std::fs::write(&bed, "ctg1\t0\t1000\t3\n").unwrap();
-        let e = m.override_with_bed(&bed).unwrap_err().to_string();
+        let e = m.override_with_bed(&bed, &contigs).unwrap_err().to_string();
         assert!(e.contains("p.bed:1: ploidy `3`"), "{e}");
+        std::fs::write(&bed, "ctg1\t0\t10\t1\nctg2\t0\t10\t1\n").unwrap();
+        let e = m.override_with_bed(&bed, &contigs).unwrap_err().to_string();
+        assert!(e.contains("p.bed:2: contig `ctg2` is not in the reference"), "{e}");
+        std::fs::write(&bed, "ctg1\t0\t6000\t1\n").unwrap();
+        let e = m.override_with_bed(&bed, &contigs).unwrap_err().to_string();
+        assert!(e.contains("p.bed:1: end 6000 is past the end of contig `ctg1`"), "{e}");
     }
 
     #[test]

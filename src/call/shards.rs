@@ -7,8 +7,10 @@
 //! right padding — it is never cut at the shard edge; regions starting in the padding belong to
 //! the neighbour. A shard therefore scans and assembles its whole padded window and keeps only
 //! what it owns. The layout depends only on contig lengths, `shard_size` and `padding`, never on
-//! threads. N runs are not skipped here (a shard over N has no reads and costs one empty fetch).
-//! Cost: O(number of shards).
+//! threads. N runs are not cut out of the layout (it stays a function of the lengths alone); the
+//! caller skips them instead: a shard whose core is all N returns without fetching reads, and N
+//! positions never become reference blocks or callable bases ([`crate::call::germline`]). Many
+//! small contigs give one small shard each. Cost: O(number of shards).
 
 /// One shard: the owned core `start..end` and the padded window, 0-based half-open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

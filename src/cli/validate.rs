@@ -102,6 +102,7 @@ fn describe_kind(kind: &dyn Stage) -> String {
             ParamKind::Float { min, max } => format!("number {min}..={max}"),
             ParamKind::Bool => "true|false".into(),
             ParamKind::Choice(c) => c.join("|"),
+            ParamKind::File => "file (optional)".into(),
         };
         let _ = writeln!(
             out,

@@ -95,6 +95,8 @@ pub struct Pipeline {
 
 struct Ctx<'a> {
     file: &'a PathBuf,
+    /// Where relative file parameters resolve ([`SpecSource::base_dir`]).
+    base_dir: PathBuf,
 }
 
 impl Ctx<'_> {
@@ -105,7 +107,7 @@ impl Ctx<'_> {
 
 /// Validates a parsed spec against the stage registry.
 pub fn build(source: &SpecSource, spec: &PipelineSpec, registry: &[&'static dyn Stage]) -> Result<Pipeline, SpecError> {
-    let cx = Ctx { file: &source.file };
+    let cx = Ctx { file: &source.file, base_dir: source.base_dir() };
     if spec.stages.is_empty() {
         return cx.err(line_of(&spec.pipeline), "key `stages`: the pipeline has no stages");
     }
@@ -201,6 +203,11 @@ fn node_without_inputs(cx: &Ctx<'_>, s: &StageSpec, registry: &[&'static dyn Sta
             );
         }
     }
+    let params = check_params(cx, s, kind)?;
+    if let Err((name, message)) = kind.check_params(&params) {
+        let line = s.params.keys().find(|k| k.value == name).map_or_else(|| line_of(&s.name), line_of);
+        return cx.err(line, format!("key `params.{name}`: {message}"));
+    }
     Ok(StageNode {
         name: s.name.value.clone(),
         kind,
@@ -208,7 +215,7 @@ fn node_without_inputs(cx: &Ctx<'_>, s: &StageSpec, registry: &[&'static dyn Sta
         samples,
         inputs: Vec::new(),
         outputs,
-        params: check_params(cx, s, kind)?,
+        params,
         resources: check_resources(cx, s, kind)?,
         line: line_of(&s.name),
     })
@@ -255,10 +262,26 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
                 ParamValue::Text(t.clone())
             }
             (ParamKind::Choice(options), v) => bad(format!("`{v}` is not one of {}", options.join(", ")))?,
+            (ParamKind::File, RawParam::Text(t)) if !t.trim().is_empty() => match file_param(&cx.base_dir, t) {
+                Ok(v) => v,
+                Err(what) => bad(what)?,
+            },
+            (ParamKind::File, v) => bad(format!("`{v}` is not a file path"))?,
         };
         params.insert(p.name.to_string(), value);
     }
     Ok(Params(params))
+}
+
+/// A file parameter: `text` resolved against `base` (when relative), made absolute, and the
+/// SHA-256 of its content (so that an edited file changes the cache key). Cost: one read.
+fn file_param(base: &std::path::Path, text: &str) -> Result<ParamValue, String> {
+    use sha2::{Digest, Sha256};
+    let given = std::path::Path::new(text);
+    let joined = if given.is_absolute() { given.to_path_buf() } else { base.join(given) };
+    let path = std::path::absolute(&joined).unwrap_or(joined);
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok(ParamValue::File { path, digest: format!("sha256:{}", hex::encode(Sha256::digest(&bytes))) })
 }
 
 fn check_resources(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result<Resources, SpecError> {
@@ -478,8 +501,10 @@ mod tests {
     struct Intake;
     static PREP_IN: [SlotSpec; 1] = [SlotSpec { name: "fasta", kind: ArtifactKind::ReferenceFasta, doc: "" }];
     static PREP_OUT: [SlotSpec; 1] = [SlotSpec { name: "index", kind: ArtifactKind::ReferenceIndex, doc: "" }];
-    static PREP_PARAMS: [ParamSpec; 1] =
-        [ParamSpec { name: "k", kind: ParamKind::Int { min: 10, max: 28 }, default: ParamDefault::Int(21), doc: "" }];
+    static PREP_PARAMS: [ParamSpec; 2] = [
+        ParamSpec { name: "k", kind: ParamKind::Int { min: 10, max: 28 }, default: ParamDefault::Int(21), doc: "" },
+        ParamSpec { name: "bed", kind: ParamKind::File, default: ParamDefault::Unset, doc: "" },
+    ];
     static INTAKE_IN: [SlotSpec; 2] = [
         SlotSpec { name: "reads", kind: ArtifactKind::FastqReads, doc: "" },
         SlotSpec { name: "reference", kind: ArtifactKind::ReferenceIndex, doc: "" },
@@ -526,7 +551,7 @@ mod tests {
     }
 
     fn build_yaml(text: &str) -> Result<Pipeline, SpecError> {
-        let source = SpecSource { file: PathBuf::from("t.yaml"), text: text.to_string() };
+        let source = SpecSource { file: PathBuf::from("t.yaml"), text: text.to_string(), shipped: false };
         let spec = parse(&source)?;
         build(&source, &spec, &[&Prep, &Intake])
     }
@@ -574,6 +599,39 @@ mod tests {
         assert!(with("k: 99").unwrap_err().message.contains("not an integer in 10..=28"));
         assert!(with("k: fast").unwrap_err().message.contains("not an integer"));
         assert!(with("q: 1").unwrap_err().message.contains("has no parameter `q`"));
+    }
+
+    #[test]
+    fn file_params_resolve_against_the_yaml_and_carry_a_content_digest() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("conf")).unwrap();
+        std::fs::write(d.path().join("conf/p.bed"), "c\t0\t10\t1\n").unwrap();
+        let load = |file: PathBuf, shipped: bool, p: &str| {
+            let text = format!("pipeline: t\nstages:\n{PREP}    params: {{ {p} }}\n");
+            let source = SpecSource { file, text, shipped };
+            let spec = parse(&source).unwrap();
+            build(&source, &spec, &[&Prep, &Intake])
+        };
+        let yaml = d.path().join("conf/pipe.yaml");
+        let p = load(yaml.clone(), false, "bed: p.bed").unwrap();
+        let want = std::path::absolute(d.path().join("conf/p.bed")).unwrap();
+        assert_eq!(p.stages[0].params.file("bed").unwrap(), Some(want.as_path()));
+        let ParamValue::File { digest, .. } = &p.stages[0].params.0["bed"] else { panic!("not a file") };
+        assert!(digest.starts_with("sha256:") && digest.len() == 7 + 64, "{digest}");
+        // Absent: unset; an edited file: another digest; a missing file: the YAML line and key.
+        let unset = load(yaml.clone(), false, "k: 21").unwrap();
+        assert_eq!(unset.stages[0].params.file("bed").unwrap(), None);
+        std::fs::write(d.path().join("conf/p.bed"), "c\t0\t10\t2\n").unwrap();
+        let edited = load(yaml.clone(), false, "bed: p.bed").unwrap();
+        assert_ne!(edited.stages[0].params, p.stages[0].params);
+        let e = load(yaml.clone(), false, "bed: nope.bed").unwrap_err();
+        assert!(e.message.contains("key `params.bed`: cannot read") && e.message.contains("nope.bed"), "{e}");
+        assert_eq!(e.line, 7, "{e}");
+        assert!(load(yaml, false, "bed: 3").unwrap_err().message.contains("not a file path"));
+        // A shipped pipeline resolves against the working directory.
+        let e = load(PathBuf::from("pipelines/t.yaml"), true, "bed: p.bed").unwrap_err();
+        let cwd = std::env::current_dir().unwrap().join("p.bed");
+        assert!(e.message.contains(&cwd.display().to_string()), "{e}");
     }
 
     #[test]

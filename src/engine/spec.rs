@@ -131,6 +131,20 @@ pub struct SpecSource {
     /// The file path, or `pipelines/<name>.yaml (shipped)`.
     pub file: PathBuf,
     pub text: String,
+    /// Shipped with dagr (then relative paths in parameters resolve against the working directory,
+    /// not against `file`'s folder).
+    pub shipped: bool,
+}
+
+impl SpecSource {
+    /// The folder relative file parameters resolve against: the YAML's folder, or the working
+    /// directory for a shipped pipeline.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.file.parent() {
+            Some(dir) if !self.shipped => dir.to_path_buf(),
+            _ => PathBuf::new(),
+        }
+    }
 }
 
 /// Resolves PIPELINE: an existing path is read; otherwise a shipped name (`qc`, ...).
@@ -143,12 +157,14 @@ pub fn resolve(pipeline: &str) -> Result<SpecSource, SpecError> {
             line: 0,
             message: format!("cannot read the pipeline file: {e}"),
         })?;
-        return Ok(SpecSource { file: path.to_path_buf(), text });
+        return Ok(SpecSource { file: path.to_path_buf(), text, shipped: false });
     }
     match SHIPPED.iter().find(|(name, _)| *name == pipeline) {
-        Some((name, text)) => {
-            Ok(SpecSource { file: PathBuf::from(format!("pipelines/{name}.yaml")), text: text.to_string() })
-        }
+        Some((name, text)) => Ok(SpecSource {
+            file: PathBuf::from(format!("pipelines/{name}.yaml")),
+            text: text.to_string(),
+            shipped: true,
+        }),
         None => Err(SpecError {
             file: path.to_path_buf(),
             line: 0,
@@ -185,7 +201,7 @@ mod tests {
     use super::*;
 
     fn src(text: &str) -> SpecSource {
-        SpecSource { file: PathBuf::from("p.yaml"), text: text.to_string() }
+        SpecSource { file: PathBuf::from("p.yaml"), text: text.to_string(), shipped: false }
     }
 
     #[test]

@@ -71,13 +71,17 @@ pub struct SlotSpec {
     pub doc: &'static str,
 }
 
-/// The type and range of a parameter.
+/// The type and range of a parameter. `File` is an optional file (e.g. a BED): a relative path
+/// resolves against the pipeline YAML's folder (the working directory for a shipped pipeline);
+/// the file is read when the pipeline is validated, and its content digest, not only its path,
+/// enters the cache key, so an edited file reruns the stage.
 #[derive(Debug, Clone, Copy)]
 pub enum ParamKind {
     Int { min: i64, max: i64 },
     Float { min: f64, max: f64 },
     Bool,
     Choice(&'static [&'static str]),
+    File,
 }
 
 /// A parameter's default, in a form that can live in a `static`.
@@ -87,6 +91,8 @@ pub enum ParamDefault {
     Float(f64),
     Bool(bool),
     Choice(&'static str),
+    /// No value (an optional file not given).
+    Unset,
 }
 
 /// One parameter of a stage kind.
@@ -106,6 +112,13 @@ pub enum ParamValue {
     Int(i64),
     Float(f64),
     Text(String),
+    /// A file parameter: the absolute path and `sha256:<hex>` of its content when validated.
+    File {
+        path: PathBuf,
+        digest: String,
+    },
+    /// An optional parameter that is not set (`null` in manifests).
+    Unset,
 }
 
 impl fmt::Display for ParamValue {
@@ -115,6 +128,11 @@ impl fmt::Display for ParamValue {
             ParamValue::Int(i) => write!(f, "{i}"),
             ParamValue::Float(x) => write!(f, "{x}"),
             ParamValue::Text(s) => f.write_str(s),
+            ParamValue::File { path, digest } => {
+                let short = digest.get(..digest.find(':').map_or(0, |i| i + 1) + 12).unwrap_or(digest);
+                write!(f, "{} ({short})", path.display())
+            }
+            ParamValue::Unset => f.write_str("none"),
         }
     }
 }
@@ -126,6 +144,7 @@ impl From<ParamDefault> for ParamValue {
             ParamDefault::Float(x) => ParamValue::Float(x),
             ParamDefault::Bool(b) => ParamValue::Bool(b),
             ParamDefault::Choice(s) => ParamValue::Text(s.to_string()),
+            ParamDefault::Unset => ParamValue::Unset,
         }
     }
 }
@@ -163,6 +182,14 @@ impl Params {
         match self.get(name)? {
             ParamValue::Text(s) => Ok(s),
             other => Err(StageError::Runtime(format!("internal: parameter `{name}` is {other:?}, not text"))),
+        }
+    }
+    /// A file parameter: its absolute path, or `None` when not set.
+    pub fn file(&self, name: &str) -> Result<Option<&Path>, StageError> {
+        match self.get(name)? {
+            ParamValue::File { path, .. } => Ok(Some(path)),
+            ParamValue::Unset => Ok(None),
+            other => Err(StageError::Runtime(format!("internal: parameter `{name}` is {other:?}, not a file"))),
         }
     }
 }
@@ -460,5 +487,11 @@ pub trait Stage: Send + Sync {
     }
     fn default_resources(&self) -> Resources {
         self.info().resources
+    }
+    /// Checks of typed parameters that only the stage kind knows (e.g. the content of a file
+    /// parameter), run when the pipeline is validated, before anything runs: an error names the
+    /// parameter and what is wrong. Checks that need the data (contig names) wait for `run`.
+    fn check_params(&self, _params: &Params) -> Result<(), (&'static str, String)> {
+        Ok(())
     }
 }

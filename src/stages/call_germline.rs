@@ -7,17 +7,22 @@
 //! [`crate::call::germline::call_shard`] and gathered in reference order: variants as they are,
 //! reference blocks merged again across shard edges. Ploidy comes from the sample's sex; the sex
 //! is also inferred from chrX/chrY read counts in the BAM index (when the reference has them) and
-//! a mismatch with the samplesheet is an error unless `sex_check: warn`.
+//! a mismatch with the samplesheet is an error unless `sex_check: warn`. The parameter
+//! `ploidy_bed` (a file; relative to the pipeline YAML's folder, its content digest in the cache
+//! key) overrides the built-in map ([`crate::call::ploidy`]): e.g. `chrZ 0 1000000 1` calls that
+//! stretch haploid (GT `1`, haploid gVCF blocks). A malformed BED line is refused when the
+//! pipeline is validated, a contig that is not in the reference or an interval past a contig's
+//! end when the stage starts: bad input (exit 2) naming the file and line either way.
 
 mod gather;
 
 use crate::call::germline::{GermlineConfig, call_shard};
-use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex};
+use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex, read_bed};
 use crate::call::shards::shards;
 use crate::engine::samplesheet::Sex;
 use crate::engine::stage::{
-    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
-    StageInfo, StageOutputs,
+    ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
+    StageError, StageInfo, StageOutputs,
 };
 use crate::genome::Reference;
 use crate::vcf::writer::VcfContig;
@@ -36,7 +41,7 @@ static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     kind: ArtifactKind::GermlineVariants,
     doc: "<sample>.vcf.gz, <sample>.g.vcf.gz (+ .tbi), <sample>.callable.bed.gz, variant QC",
 }];
-static PARAMS: [ParamSpec; 3] = [
+static PARAMS: [ParamSpec; 4] = [
     ParamSpec {
         name: "shard_size",
         kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
@@ -55,12 +60,19 @@ static PARAMS: [ParamSpec; 3] = [
         default: ParamDefault::Choice("error"),
         doc: "when the sex inferred from chrX/chrY coverage contradicts the samplesheet",
     },
+    ParamSpec {
+        name: "ploidy_bed",
+        kind: ParamKind::File,
+        default: ParamDefault::Unset,
+        doc: "BED (contig, start, end, ploidy 0|1|2) over the built-in ploidy map; relative to the YAML",
+    },
 ];
 
 static INFO: StageInfo = StageInfo {
     kind: "call_germline",
     description: "haplotype-aware germline SNV/indel calling with local reassembly: VCF, gVCF, callable BED",
-    version: 1,
+    // 2: `*` for spanning deletions, N positions never reference-confident, `ploidy_bed`.
+    version: 2,
     scope: Scope::Sample,
     inputs: &INPUTS,
     outputs: &OUTPUTS,
@@ -75,6 +87,14 @@ impl Stage for CallGermline {
 
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         run(ctx)
+    }
+
+    /// A malformed ploidy BED is refused before anything runs (its contigs are checked at run).
+    fn check_params(&self, params: &Params) -> Result<(), (&'static str, String)> {
+        match params.file("ploidy_bed") {
+            Ok(Some(bed)) => read_bed(bed).map(|_| ()).map_err(|e| ("ploidy_bed", e.to_string())),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -112,7 +132,10 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
 
     let inferred = infer_sex_from_index(&bam_path, &fasta, &lengths)?;
     let sex = decide_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
-    let ploidy = PloidyMap::for_sex(&lengths, sex);
+    let mut ploidy = PloidyMap::for_sex(&lengths, sex);
+    if let Some(bed) = ctx.params.file("ploidy_bed")? {
+        ploidy.override_with_bed(bed, &lengths).map_err(|e| StageError::BadInput(e.to_string()))?;
+    }
 
     let mut cfg = GermlineConfig::default();
     cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
@@ -139,6 +162,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     for r in results {
         shard_calls.push(r?);
     }
+    tracing::info!("shards called; writing the VCF, gVCF and callable regions");
     gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)
 }
 

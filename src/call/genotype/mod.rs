@@ -5,9 +5,16 @@
 //! - Sites: candidates starting at one position form one site; REF is the longest REF and
 //!   shorter-REF alts are padded with the remaining reference bases (`A→G` beside `ACT→A` becomes
 //!   `ACT→GCT`), so het-alt `1/2` genotypes are possible. A haplotype carrying an event from
-//!   another site that overlaps this one (a spanning deletion) speaks for no allele here (no `*`
-//!   allele is produced); alts no haplotype carries are dropped. Overlapping non-ref calls that
-//!   re-spell one haplotype are resolved by read votes (see `drop_respellings`).
+//!   another site that overlaps this one speaks for no allele here; alts no haplotype carries are
+//!   dropped. Overlapping non-ref calls that re-spell one haplotype are resolved by read votes
+//!   (see `drop_respellings`).
+//! - Spanning deletions (VCF 4.2 `*`, as GATK writes them; see [`spanning`]): when a called
+//!   deletion allele (in the GT of an upstream call of the region) deletes the first base of a
+//!   later called site, the haplotypes carrying it become a `*` ALT there (listed last) and the
+//!   site is genotyped again with it, AD and PL sized for it: a het deletion over a het SNV on
+//!   the other copy is `A C,*` GT `1/2`. A site whose GT then carries no ALT but `*` is the
+//!   deletion seen again and is not called. A deletion called in another active region is not
+//!   seen (each region is genotyped alone).
 //! - Reads: those whose alignment span overlaps the site (DP counts them). A read's allele
 //!   likelihood is the best likelihood of any haplotype carrying the allele (GATK's
 //!   marginalization), then mixed with a mapping-error probability 10^(−MAPQ/10) (MAPQ capped at
@@ -43,6 +50,9 @@
 mod evidence;
 mod model;
 mod sites;
+mod spanning;
+#[cfg(test)]
+mod spanning_tests;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -126,7 +136,8 @@ pub fn genotype_region(
             genotype_site(site, &ev, copies, config).map(|c| (i, c))
         })
         .collect();
-    drop_respellings(&sites, calls, reads, likelihoods, config)
+    let kept = drop_respellings(&sites, calls, reads, likelihoods, config);
+    spanning::add_spanning_deletions(&sites, kept, reads, likelihoods, &ploidy, config)
 }
 
 /// Loser/winner ratio of preferring reads at or below which an overlapping call is a re-spelling.
@@ -146,7 +157,7 @@ fn drop_respellings(
     reads: &[ReadView],
     likelihoods: &LikelihoodMatrix,
     config: &GenotypeConfig,
-) -> Vec<SiteCall> {
+) -> Vec<(usize, SiteCall)> {
     let alt_haps = |site: &Site, call: &CalledVariant| -> Vec<bool> {
         site.hap_allele
             .iter()
@@ -200,7 +211,7 @@ fn drop_respellings(
             }
         }
     }
-    calls.into_iter().zip(dropped).filter_map(|((_, c), d)| (!d).then_some(c)).collect()
+    calls.into_iter().zip(dropped).filter_map(|(c, d)| (!d).then_some(c)).collect()
 }
 
 /// Genotype one site from its evidence; None when no read is informative.
@@ -210,22 +221,53 @@ pub(crate) fn genotype_site(
     copies: usize,
     config: &GenotypeConfig,
 ) -> Option<SiteCall> {
+    genotype_site_with(site, ev, copies, config, None)
+}
+
+/// [`genotype_site`], where `star` (when given) is the index of a `*` allele (the haplotypes of
+/// an upstream called deletion spanning the site, see [`spanning`]). `*` is not a new event here:
+/// a genotype's prior is that of the same genotype with `*` read as REF, QUAL is the probability
+/// that the genotype carries no allele but REF and `*`, and the artifact hypothesis and the
+/// allele-balance test look at the real ALTs only.
+pub(super) fn genotype_site_with(
+    site: &Site,
+    ev: &SiteEvidence,
+    copies: usize,
+    config: &GenotypeConfig,
+    star: Option<usize>,
+) -> Option<SiteCall> {
     let ad = ev.allele_depths();
     if ad.iter().all(|&d| d == 0) {
         return None;
     }
     let gts = genotypes(site.allele_count(), copies);
     let gl = genotype_log10_likelihoods(ev, &gts);
-    let prior = genotype_log10_priors(site, &gts, config);
+    let prior = match star {
+        None => genotype_log10_priors(site, &gts, config),
+        Some(s) => spanning::priors_with_star(site, &gts, s, config),
+    };
     let mut post: Vec<f64> = gl.iter().zip(&prior).map(|(l, p)| l + p).collect();
-    let main_alt = main_alt(&ad, &post, &gts);
+    let real_ad: Vec<u32> = match star {
+        Some(s) => ad.iter().enumerate().map(|(a, &d)| if a == s { 0 } else { d }).collect(),
+        None => ad.clone(),
+    };
+    let main_alt = main_alt(&real_ad, &post, &gts, star);
     post.push(artifact_log10_posterior_mass(ev, main_alt, config));
     let total = log10_sum(&post);
     post.iter_mut().for_each(|p| *p -= total);
     let artifact = post.len() - 1;
     let best = (0..post.len()).fold(0, |b, i| if post[i] > post[b] { i } else { b });
-    // Hom-ref is genotype 0 in VCF order.
-    let not_variant = log10_sum(&[post[0], post[artifact]]);
+    // Hom-ref is genotype 0 in VCF order; with `*`, every genotype of REF and `*` only is no
+    // variant at this site.
+    let no_variant = |i: usize| i == 0 || star.is_some_and(|s| gts[i].iter().all(|&a| a == 0 || usize::from(a) == s));
+    let not_variant = match star {
+        None => log10_sum(&[post[0], post[artifact]]),
+        Some(_) => {
+            let parts: Vec<f64> =
+                (0..artifact).filter(|&i| no_variant(i)).map(|i| post[i]).chain([post[artifact]]).collect();
+            log10_sum(&parts)
+        }
+    };
     let (gt_index, others) = if best == artifact || best == 0 {
         (0, log10_sum(&post[1..artifact]))
     } else {
@@ -235,7 +277,7 @@ pub(crate) fn genotype_site(
     let genotype = gts[gt_index].clone();
     let n_ab = u64::from(ad[0] + ad[main_alt]);
     let allele_balance_p = (n_ab > 0).then(|| binomial_half_lower_tail(u64::from(ad[main_alt]), n_ab));
-    let is_het = genotype.len() == 2 && genotype[0] == 0 && genotype[1] > 0;
+    let is_het = genotype.len() == 2 && genotype[0] == 0 && genotype[1] > 0 && !no_variant(gt_index);
     let mut filters = Vec::new();
     if best == artifact || (is_het && allele_balance_p.is_some_and(|p| p < config.allele_balance_max_p)) {
         filters.push(FILTER_ALLELE_BALANCE.to_string());
@@ -259,8 +301,10 @@ pub(crate) fn genotype_site(
 
 /// The ALT the artifact hypothesis and the balance test look at: most informative reads, ties
 /// (and no ALT reads) broken by the most probable genotype's first ALT, then the lowest index.
-fn main_alt(ad: &[u32], post: &[f64], gts: &[Vec<u8>]) -> usize {
+/// A `*` allele is never it (its AD is given as 0 and it is not preferred).
+fn main_alt(ad: &[u32], post: &[f64], gts: &[Vec<u8>], star: Option<usize>) -> usize {
     let best_gt = (0..post.len()).fold(0, |b, i| if post[i] > post[b] { i } else { b });
-    let preferred = gts.get(best_gt).and_then(|g| g.iter().find(|&&a| a > 0)).map_or(1, |&a| usize::from(a));
+    let real = |a: &&u8| **a > 0 && star != Some(usize::from(**a));
+    let preferred = gts.get(best_gt).and_then(|g| g.iter().find(real)).map_or(1, |&a| usize::from(a));
     (1..ad.len()).fold(preferred.min(ad.len().saturating_sub(1)).max(1), |b, a| if ad[a] > ad[b] { a } else { b })
 }

@@ -172,7 +172,9 @@ impl VariantQc {
         if v.filters.is_empty() {
             self.pass += 1;
         }
-        if v.alt_alleles.len() > 1 {
+        // `*` (a spanning deletion, counted at its own record) is no allele of this site.
+        let alts: Vec<&Vec<u8>> = v.alt_alleles.iter().filter(|a| a.as_slice() != b"*").collect();
+        if alts.len() > 1 {
             self.multiallelic += 1;
         }
         let distinct: std::collections::BTreeSet<u8> = v.genotype.iter().copied().collect();
@@ -181,7 +183,7 @@ impl VariantQc {
         } else {
             self.hom += 1
         }
-        for alt in &v.alt_alleles {
+        for alt in alts {
             let (r, a) = (v.ref_allele.len(), alt.len());
             if r == 1 && a == 1 {
                 self.snv += 1;
