@@ -10,7 +10,7 @@
 //! ([`variants`]: an MNP as its SNVs, a complex event as its SNVs and indels). Haplotypes with an
 //! indel longer than 50 bp are dropped. Pileup alleles ([`pileup`]) back assembly up: when no k
 //! gives a usable graph, every allele seen in ≥ 2 reads (bases of quality ≥ 20) becomes a
-//! candidate; when assembly worked, alleles it missed that have ≥ 2 reads and ≥ 20 % of the depth
+//! candidate; when assembly worked, alleles it missed that have ≥ 2 reads and ≥ 15 % of the depth
 //! are added. Each pileup candidate gets a haplotype of its own (the reference plus it).
 //! Output: candidates sorted and unique; haplotypes with the reference haplotype first, each
 //! listing its candidates' indices. Deterministic: ties are broken by node ids, which follow
@@ -57,7 +57,7 @@ impl Default for AssemblyConfig {
             pileup_min_base_qual: 20,
             fallback_min_reads: 2,
             rescue_min_reads: 2,
-            rescue_min_pct: 20,
+            rescue_min_pct: 15,
         }
     }
 }

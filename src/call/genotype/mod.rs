@@ -36,8 +36,10 @@
 //!   artifact prior), not in the hundreds as GATK's do. A counts as non-variant: QUAL = Phred(P(hom-ref) + P(A)); when
 //!   A is the most probable hypothesis the call is hom-ref with the `AlleleBalance` filter. Also,
 //!   the one-sided binomial P(alt count ≤ observed | n, 0.5) of the main ALT is reported, and a
-//!   het call with P < 1e-3 gets the `AlleleBalance` filter (a recommendation: the writer's
-//!   header must declare it).
+//!   het call with P < 1e-4 gets the `AlleleBalance` filter (a recommendation: the writer's
+//!   header must declare it). The threshold is low because linked paralog differences are
+//!   screened out before genotyping ([`crate::call::reads::paralog`]); what is left to this test
+//!   is a lone site, where a true het at 30x shows 4 of 24 reads about once in 1,300 (P 7.7e-4).
 //! - Outputs: GT = most probable genotype; GQ = Phred(1 − P(GT)), capped at 99; PL = Phred
 //!   likelihoods, best = 0; QUAL = Phred(P(not variant)); AD over informative reads; FS = Phred
 //!   of Fisher's exact two-sided test on ref/alt × forward/reverse informative reads. Every site
@@ -98,7 +100,7 @@ impl Default for GenotypeConfig {
             artifact_prior_unique: 1e-9,
             artifact_prior_mapq_decade: 5.0,
             artifact_prior_max: 1e-4,
-            allele_balance_max_p: 1e-3,
+            allele_balance_max_p: 1e-4,
         }
     }
 }
