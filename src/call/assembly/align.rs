@@ -1,7 +1,12 @@
 //! Haplotype-to-reference alignment: the common prefix and suffix are trimmed, and the middle
-//! is aligned globally with affine gaps (Gotoh; match 200, mismatch −150, gap open −260, gap
-//! extend −11, the weights GATK uses for haplotypes, which prefer one gap to a run of
-//! mismatches). Ties prefer match, then deletion, then insertion, so the result is unique.
+//! is aligned globally with affine gaps (Gotoh) under weights that are event priors rather than
+//! read-alignment scores: a match costs nothing, a mismatch 300, a gap 390 to open and 15 per
+//! base (≈ 100 × −log10 of a SNV's prior 1e-3, an indel's 1.25e-4, and a length decay of ~0.7
+//! per extra base). So the representation chosen is the likeliest set of mutations that spells
+//! the haplotype: one 5-bp insertion and a SNV beat a 1-bp and a 4-bp insertion in an STR, and
+//! an insertion plus a deletion beat four SNVs (GATK's read-alignment weights, 200/−150/−260/−11,
+//! get the first of these wrong and the second right by a hair). Ties prefer match, then
+//! deletion, then insertion, so the result is unique.
 //! Cost: O(n × m) time and memory over the trimmed middle only.
 
 /// One difference of a haplotype from the reference window, in window coordinates.
@@ -15,10 +20,10 @@ pub enum Diff {
     Deletion { pos: usize, len: usize },
 }
 
-const MATCH: i32 = 200;
-const MISMATCH: i32 = -150;
-const OPEN: i32 = -260;
-const EXTEND: i32 = -11;
+const MATCH: i32 = 0;
+const MISMATCH: i32 = -300;
+const OPEN: i32 = -390;
+const EXTEND: i32 = -30;
 const NEG: i32 = i32::MIN / 4;
 
 /// The differences of `hap` from `reference`, in reference order.

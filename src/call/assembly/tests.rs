@@ -202,3 +202,30 @@ fn alignment_diffs_cover_mismatch_insertion_deletion() {
     let d = diffs(b"ACGTACGGA", b"ACGTTTACGGA");
     assert!(matches!(d.as_slice(), [Diff::Deletion { len: 2, .. }]), "{d:?}");
 }
+
+/// The representation is the likeliest set of mutations: in an (ATA)n STR a 5-bp insertion and
+/// a SNV (the public truth's spelling), not a 1-bp and a 4-bp insertion.
+#[test]
+fn str_expansion_is_one_insertion_and_a_snv() {
+    use align::{Diff, diffs};
+    let reference = b"GACTCTGTCTCAAAAAAAAATAATAATAATAATAACAACACTACC";
+    let hap = b"GACTCTGTCTCAAAAAATAATATAATAATAATAATAATAACAACACTACC";
+    let d = diffs(hap, reference);
+    let insertions: Vec<usize> =
+        d.iter().filter_map(|x| if let Diff::Insertion { seq, .. } = x { Some(seq.len()) } else { None }).collect();
+    let mismatches = d.iter().filter(|x| matches!(x, Diff::Mismatch { .. })).count();
+    assert_eq!((insertions.as_slice(), mismatches), (&[5usize][..], 1), "{d:?}");
+}
+
+/// ... while four differing bases that an insertion and a deletion explain stay two indels
+/// (NA12878 chr22 window: the truth's spelling), and two adjacent changes stay SNVs.
+#[test]
+fn indel_pair_beats_four_snvs_and_mnp_stays_snvs() {
+    use align::{Diff, diffs};
+    let d = diffs(b"GAGATTGCACCTCTAAACTCTAGCCTGG", b"GAGATTGCACCAGTGCACTCTAGCCTGG");
+    assert!(d.iter().any(|x| matches!(x, Diff::Insertion { .. })), "{d:?}");
+    assert!(d.iter().any(|x| matches!(x, Diff::Deletion { len: 4, .. })), "{d:?}");
+    assert!(!d.iter().any(|x| matches!(x, Diff::Mismatch { .. })), "{d:?}");
+    let d = diffs(b"GAGATTGCACTGAGTGCACTC", b"GAGATTGCACCAAGTGCACTC");
+    assert_eq!(d.iter().filter(|x| matches!(x, Diff::Mismatch { .. })).count(), 2, "{d:?}");
+}

@@ -31,17 +31,26 @@ impl Site {
 }
 
 /// The reference bases an event really changes: an indel's shared anchor base is excluded.
+/// An insertion changes none: it is the empty span `(b, b)` at the boundary `b` after its anchor.
 fn event_span(pos: u64, ref_allele: &[u8], alt_allele: &[u8]) -> (u64, u64) {
     let anchored =
         ref_allele.len() != alt_allele.len() && !ref_allele.is_empty() && ref_allele.first() == alt_allele.first();
     let start = if anchored { pos + 1 } else { pos };
-    // An insertion changes no reference base: give it the boundary after the anchor.
-    let end = (pos + ref_allele.len() as u64).max(start + 1);
+    let end = (pos + ref_allele.len() as u64).max(start);
     (start, end)
 }
 
+/// Whether two events cannot both sit on one haplotype. Spans are half-open; an empty span (an
+/// insertion at a boundary) conflicts only with an event changing bases on both sides of the
+/// boundary, or with another insertion at the same boundary: an insertion next to a
+/// substitution or a deletion is a haplotype carrying both.
 fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
-    a.0 < b.1 && b.0 < a.1
+    match (a.0 == a.1, b.0 == b.1) {
+        (false, false) => a.0 < b.1 && b.0 < a.1,
+        (true, false) => b.0 < a.0 && a.0 < b.1,
+        (false, true) => a.0 < b.0 && b.0 < a.1,
+        (true, true) => a.0 == b.0,
+    }
 }
 
 /// Build the sites of a region, in (tid, pos) order.
@@ -146,4 +155,32 @@ fn prune_unsupported(mut site: Site) -> Option<Site> {
     site.is_indel =
         std::iter::once(false).chain(site.alt_alleles.iter().map(|a| a.len() != site.ref_allele.len())).collect();
     Some(site)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(pos: u64, r: &[u8], a: &[u8]) -> CandidateVariant {
+        CandidateVariant { tid: 0, pos, ref_allele: r.to_vec(), alt_allele: a.to_vec() }
+    }
+
+    /// An insertion after base p and an event at p + 1 can share a haplotype: the haplotype
+    /// speaks for its allele at the second site (the public set's STR at 450,562 once needed it).
+    #[test]
+    fn insertion_next_to_a_later_site_keeps_the_haplotype_allele() {
+        let candidates = vec![cand(10, b"A", b"AT"), cand(11, b"A", b"AATAT"), cand(11, b"A", b"T")];
+        let haps = vec![
+            Haplotype { bases: vec![], is_reference: true, variants: vec![] },
+            Haplotype { bases: vec![], is_reference: false, variants: vec![0, 1] },
+            Haplotype { bases: vec![], is_reference: false, variants: vec![2] },
+        ];
+        let sites = build_sites(&candidates, &haps);
+        let second = sites.iter().find(|s| s.pos == 11).expect("site at 11");
+        assert_eq!(second.alt_alleles, vec![b"AATAT".to_vec(), b"T".to_vec()]);
+        assert_eq!(second.hap_allele, vec![Some(0), Some(1), Some(2)]);
+        // A deletion of bases 10..12 does conflict with the insertion after base 10.
+        assert!(overlaps(event_span(9, b"AAA", b"A"), event_span(10, b"A", b"AT")));
+        assert!(!overlaps(event_span(10, b"A", b"AT"), event_span(11, b"A", b"T")));
+    }
 }
