@@ -216,7 +216,12 @@ impl VariantQc {
             "multiallelic": self.multiallelic,
             "ti_tv": ratio(self.transitions, self.transversions),
             "het_hom": ratio(self.het, self.hom),
-            "indel_length_histogram": self.indel_lengths.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+            // In numeric order (−13 … −1, 1 … 19): serde_json keeps insertion order here.
+            "indel_length_histogram": self
+                .indel_lengths
+                .iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
         })
     }
 }
