@@ -9,4 +9,5 @@ pub mod pairhmm;
 pub mod ploidy;
 pub mod reads;
 pub mod shards;
+pub mod somatic;
 pub mod types;

@@ -111,3 +111,37 @@ pub struct RefBlock {
     pub ploidy: Ploidy,
     pub pl: [u32; 3],
 }
+
+/// One sample's view of a somatic candidate: read counts by allele (REF, ALT) over informative
+/// reads, the ALT fraction, the filtered depth, and read orientation counts per allele.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SomaticSample {
+    pub ref_reads: u32,
+    pub alt_reads: u32,
+    pub alt_fraction: f64,
+    pub depth: u32,
+    /// Reads in F1R2 orientation (first of pair on the forward strand, or second on the
+    /// reverse), per allele (REF, ALT); F2R1 the others. An imbalance on the ALT side is the
+    /// signature of oxidation (8-oxoG) and FFPE artifacts.
+    pub f1r2: [u32; 2],
+    pub f2r1: [u32; 2],
+}
+
+/// A somatic candidate, biallelic, ready for the somatic VCF.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SomaticCall {
+    pub tid: u32,
+    /// 0-based position of the first base of `ref_allele`.
+    pub pos: u64,
+    pub ref_allele: Vec<u8>,
+    pub alt_allele: Vec<u8>,
+    /// log10 odds that the tumour carries the ALT at its best-fitting fraction rather than not.
+    pub tumour_log_odds: f64,
+    /// log10 odds that the normal does not carry the ALT (beyond tumour-in-normal) rather than
+    /// carrying it as a het.
+    pub normal_log_odds: f64,
+    pub tumour: SomaticSample,
+    pub normal: SomaticSample,
+    /// Names of failed filters (declared by the writer's header); empty means PASS.
+    pub filters: Vec<String>,
+}

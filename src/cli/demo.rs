@@ -13,11 +13,13 @@ Examples:
   dagr demo --outdir /tmp/try-dagr --threads 4";
 
 /// Shipped pipelines the demo runs, in order, each into `<outdir>/<pipeline>/`.
-const DEMO_PIPELINES: &[&str] = &["qc", "align", "germline"];
+const DEMO_PIPELINES: &[&str] = &["qc", "align", "germline", "somatic"];
 
 /// Germline samples of testdata/samplesheet.csv with their truth VCFs.
 const GERMLINE_TRUTH: &[(&str, &str)] =
     &[("GERM", "germline/truth.vcf.gz"), ("NORMAL", "somatic/truth_germline.vcf.gz")];
+/// Tumour/normal pairs of testdata/samplesheet.csv with their somatic truth VCFs.
+const SOMATIC_TRUTH: &[(&str, &str)] = &[("TUMOR_vs_NORMAL", "somatic/truth_somatic.vcf.gz")];
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXAMPLES)]
@@ -92,8 +94,12 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
         eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
         let code = execute(&request)?;
         print_highlights(&dir);
-        if *pipeline == "germline" && code == 0 {
-            print_accuracy(&dir, &testdata);
+        if code == 0 {
+            match *pipeline {
+                "germline" => print_accuracy(&dir, &testdata, GERMLINE_TRUTH, "vcf.gz", "germline"),
+                "somatic" => print_accuracy(&dir, &testdata, SOMATIC_TRUTH, "somatic.vcf.gz", "somatic"),
+                _ => {}
+            }
         }
         worst = worst.max(code);
         if code != 0 {
@@ -104,8 +110,9 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
     Ok(worst)
 }
 
-/// Precision and recall of each germline VCF against testdata's truth, in its confident region.
-fn print_accuracy(outdir: &Path, testdata: &Path) {
+/// Precision and recall of each germline or somatic VCF (`<entity>/<entity>.<suffix>`) against
+/// testdata's truth, in its confident region.
+fn print_accuracy(outdir: &Path, testdata: &Path, truths: &[(&str, &str)], suffix: &str, what: &str) {
     let reference = match crate::vcf::InMemoryFasta::from_path(&testdata.join("ref/ref.fa")) {
         Ok(r) => r,
         Err(e) => {
@@ -114,11 +121,11 @@ fn print_accuracy(outdir: &Path, testdata: &Path) {
         }
     };
     let options = crate::bench::CompareOptions { regions: Some(testdata.join("confident.bed")), ..Default::default() };
-    for (sample, truth) in GERMLINE_TRUTH {
-        let query = outdir.join(sample).join(format!("{sample}.vcf.gz"));
+    for (sample, truth) in truths {
+        let query = outdir.join(sample).join(format!("{sample}.{suffix}"));
         match crate::bench::compare(&testdata.join(truth), &query, &reference, &options) {
             Ok(r) => println!(
-                "{sample:<10} germline VCF vs truth: SNV precision {:.4} recall {:.4} (TP {} FP {} FN {}); indel precision {:.4} recall {:.4} (TP {} FP {} FN {})",
+                "{sample:<10} {what} VCF vs truth: SNV precision {:.4} recall {:.4} (TP {} FP {} FN {}); indel precision {:.4} recall {:.4} (TP {} FP {} FN {})",
                 r.snv.precision,
                 r.snv.recall,
                 r.snv.tp,

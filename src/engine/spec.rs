@@ -33,6 +33,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("qc", include_str!("../../pipelines/qc.yaml")),
     ("align", include_str!("../../pipelines/align.yaml")),
     ("germline", include_str!("../../pipelines/germline.yaml")),
+    ("somatic", include_str!("../../pipelines/somatic.yaml")),
 ];
 
 /// A spec-level error: the file, the 1-based line (0 if unknown) and what is wrong.

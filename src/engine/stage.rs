@@ -54,6 +54,8 @@ pub enum ArtifactKind {
     Alignments,
     /// Germline calls: VCF + index, gVCF + index, callable-regions BED, variant QC.
     GermlineVariants,
+    /// Somatic calls of a tumour/normal pair: VCF + index.
+    SomaticVariants,
 }
 
 impl fmt::Display for ArtifactKind {
@@ -412,6 +414,14 @@ impl StageContext<'_> {
         match self.entity {
             Entity::Sample(s) => Ok(s),
             other => Err(StageError::Runtime(format!("internal: stage needs a sample, runs for {}", other.label()))),
+        }
+    }
+
+    /// The tumour and the normal this instance runs for (pair-scoped stages).
+    pub fn pair(&self) -> Result<(&Sample, &Sample), StageError> {
+        match self.entity {
+            Entity::Pair { tumour, normal } => Ok((tumour, normal)),
+            other => Err(StageError::Runtime(format!("internal: stage needs a pair, runs for {}", other.label()))),
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod align;
 pub mod call_germline;
+pub mod call_somatic;
 pub mod fastq_intake;
 pub mod prepare_reference;
 
@@ -9,7 +10,13 @@ use crate::engine::stage::Stage;
 
 /// Every stage kind dagr ships, for lookup by the name used in pipeline YAML.
 pub fn registry() -> Vec<&'static dyn Stage> {
-    vec![&prepare_reference::PrepareReference, &fastq_intake::FastqIntake, &align::Align, &call_germline::CallGermline]
+    vec![
+        &prepare_reference::PrepareReference,
+        &fastq_intake::FastqIntake,
+        &align::Align,
+        &call_germline::CallGermline,
+        &call_somatic::CallSomatic,
+    ]
 }
 
 /// The stage kind called `kind`, if it exists.

@@ -82,6 +82,12 @@ const FMT_GQ: &str =
     "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality (Phred), capped at 99 in reference blocks\">";
 const FMT_MIN_DP: &str =
     "##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description=\"Minimum depth in this reference block\">";
+const INFO_TLOD: &str = "##INFO=<ID=TLOD,Number=A,Type=Float,Description=\"Tumour log10 odds: ALT at its best-fitting fraction vs no ALT\">";
+const INFO_NLOD: &str = "##INFO=<ID=NLOD,Number=A,Type=Float,Description=\"Normal log10 odds: no ALT beyond tumour-in-normal vs a het ALT\">";
+const FMT_AF: &str = "##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"ALT fraction (tumour: the model's best fit; normal: of informative reads)\">";
+const FMT_F1R2: &str = "##FORMAT=<ID=F1R2,Number=R,Type=Integer,Description=\"Informative reads per allele in F1R2 orientation (first of pair forward, or second reverse)\">";
+const FMT_F2R1: &str =
+    "##FORMAT=<ID=F2R1,Number=R,Type=Integer,Description=\"Informative reads per allele in F2R1 orientation\">";
 const FMT_PL: &str = "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype likelihoods, normalized to the most likely genotype\">";
 
 impl VcfHeaderSpec {
@@ -141,7 +147,7 @@ impl VcfHeaderSpec {
         let (info, format): (&[&str], &[&str]) = match self.kind {
             VcfKind::Germline => (&[INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_PL]),
             VcfKind::Gvcf { .. } => (&[INFO_END, INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_MIN_DP, FMT_PL]),
-            VcfKind::Somatic { .. } => (&[], &[FMT_GT, FMT_AD, FMT_DP]),
+            VcfKind::Somatic { .. } => (&[INFO_TLOD, INFO_NLOD], &[FMT_GT, FMT_AD, FMT_AF, FMT_DP, FMT_F1R2, FMT_F2R1]),
         };
         lines.extend(info.iter().map(|s| (*s).to_string()));
         lines.extend(self.extra_info.iter().map(|d| definition("INFO", d)));

@@ -28,7 +28,7 @@ pub use callable::{CallableBedWriter, WrittenBed};
 pub use gvcf::{GqBands, GvcfBlockMerger, extend_pl_with_non_ref};
 pub use header::{FieldDef, HeaderSpecError, VcfContig, VcfHeaderSpec, VcfKind};
 
-use crate::call::types::{CalledVariant, Ploidy, RefBlock};
+use crate::call::types::{CalledVariant, Ploidy, RefBlock, SomaticCall};
 pub(crate) use crate::output_file::with_suffix;
 use crate::output_file::{TempPath, WrittenFile, commit_with_index, remove_if_present};
 use bgzf::{BgzfFile, TabixPreset};
@@ -82,6 +82,8 @@ pub struct VcfWriter {
     contigs: Vec<(String, u64)>,
     filters: BTreeSet<String>,
     gvcf: bool,
+    /// Written with tumour/normal sample columns ([`Self::write_somatic`]).
+    somatic: bool,
     threads: usize,
     order: OrderState,
     line: Vec<u8>,
@@ -107,6 +109,7 @@ impl VcfWriter {
             contigs: spec.contigs.iter().map(|c| (c.name.clone(), c.length)).collect(),
             filters: spec.declared_filters(),
             gvcf: matches!(spec.kind, VcfKind::Gvcf { .. }),
+            somatic: matches!(spec.kind, VcfKind::Somatic { .. }),
             threads,
             order: OrderState::default(),
             line: Vec::with_capacity(256),
@@ -128,6 +131,26 @@ impl VcfWriter {
         self.line.clear();
         record::variant_line(&mut self.line, &contig, v, self.gvcf).map_err(|m| self.record_error(v.tid, v.pos, m))?;
         self.order.last = Some((v.tid, v.pos));
+        self.emit()
+    }
+
+    /// Appends a somatic record (tumour then normal sample columns; somatic VCFs only).
+    pub fn write_somatic(&mut self, c: &SomaticCall) -> Result<(), VcfWriteError> {
+        if !self.somatic {
+            return Err(self.record_error(c.tid, c.pos, "somatic records belong in a somatic VCF only".into()));
+        }
+        let end = c.pos.saturating_add(c.ref_allele.len() as u64);
+        let contig = self.locate(c.tid, c.pos, end)?;
+        if let Some(undeclared) = c.filters.iter().find(|f| !self.filters.contains(*f)) {
+            return Err(self.record_error(
+                c.tid,
+                c.pos,
+                format!("filter {undeclared:?} is not declared in the header"),
+            ));
+        }
+        self.line.clear();
+        record::somatic_line(&mut self.line, &contig, c).map_err(|m| self.record_error(c.tid, c.pos, m))?;
+        self.order.last = Some((c.tid, c.pos));
         self.emit()
     }
 

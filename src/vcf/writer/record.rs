@@ -10,7 +10,7 @@
 //! `.`, `END=`, FORMAT GT:DP:GQ:MIN_DP:PL with GQ capped at 99.
 
 use super::gvcf::{MAX_BLOCK_GQ, block_pl, extend_pl_with_non_ref, genotype_count};
-use crate::call::types::{CalledVariant, Ploidy, RefBlock};
+use crate::call::types::{CalledVariant, Ploidy, RefBlock, SomaticCall};
 use std::io::Write as _;
 
 /// Appends `v` as one line. `non_ref`: gVCF form. The message says what is inconsistent.
@@ -71,6 +71,43 @@ pub(super) fn variant_line(out: &mut Vec<u8>, contig: &str, v: &CalledVariant, n
 }
 
 /// Appends `block` as one line; `ref_base` is the reference base at `block.start`.
+/// A somatic record: `GT:AD:AF:DP:F1R2:F2R1` for the tumour then the normal sample.
+pub(super) fn somatic_line(out: &mut Vec<u8>, contig: &str, c: &SomaticCall) -> Result<(), String> {
+    if c.ref_allele.is_empty() || c.alt_allele.is_empty() || c.ref_allele == c.alt_allele {
+        return Err("a somatic record needs distinct, non-empty REF and ALT".into());
+    }
+    if !c.tumour_log_odds.is_finite() || !c.normal_log_odds.is_finite() {
+        return Err("log-odds must be finite".into());
+    }
+    let _ = write!(out, "{contig}\t{}\t.\t", c.pos + 1);
+    out.extend(c.ref_allele.iter().map(u8::to_ascii_uppercase));
+    out.push(b'\t');
+    out.extend(c.alt_allele.iter().map(u8::to_ascii_uppercase));
+    out.extend_from_slice(b"\t.\t");
+    if c.filters.is_empty() {
+        out.extend_from_slice(b"PASS");
+    } else {
+        out.extend_from_slice(c.filters.join(";").as_bytes());
+    }
+    let _ = write!(out, "\tTLOD={:.2};NLOD={:.2}\tGT:AD:AF:DP:F1R2:F2R1", c.tumour_log_odds, c.normal_log_odds);
+    for (sample, gt) in [(&c.tumour, "0/1"), (&c.normal, "0/0")] {
+        let _ = write!(
+            out,
+            "\t{gt}:{},{}:{:.3}:{}:{},{}:{},{}",
+            sample.ref_reads,
+            sample.alt_reads,
+            sample.alt_fraction,
+            sample.depth,
+            sample.f1r2[0],
+            sample.f1r2[1],
+            sample.f2r1[0],
+            sample.f2r1[1]
+        );
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
 pub(super) fn block_line(out: &mut Vec<u8>, contig: &str, block: &RefBlock, ref_base: u8) -> Result<(), String> {
     if block.start >= block.end {
         return Err(format!("reference block end {} is not after its start", block.end));

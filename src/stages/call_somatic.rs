@@ -1,0 +1,182 @@
+//! Stage `call_somatic` (scope pair): the tumour's and the normal's duplicate-marked BAM/CRAM →
+//! `<tumour>_vs_<normal>.somatic.vcf.gz` (+ `.tbi`) with `.md5` sidecars.
+//!
+//! The genome is cut into the same fixed, padded shards as for germline calling; shards are
+//! called in parallel on the stage's rayon pool (one pair of indexed readers per thread) by
+//! [`crate::call::somatic::call_shard_somatic`] and written in reference order. The VCF has
+//! the tumour then the normal sample column, `##tumor_sample`, `##normal_sample`, `##SAMPLE` and
+//! `##PEDIGREE=<Derived=tumour,Original=normal>` lines, INFO TLOD/NLOD and FORMAT
+//! GT:AD:AF:DP:F1R2:F2R1; the model and filters are in [`crate::call::somatic`].
+
+use crate::call::shards::shards;
+use crate::call::somatic::{SomaticConfig, call_shard_somatic, declared_filters};
+use crate::call::types::SomaticCall;
+use crate::engine::stage::{
+    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
+    StageContext, StageError, StageInfo, StageOutputs,
+};
+use crate::genome::Reference;
+use crate::vcf::writer::{VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
+use rayon::prelude::*;
+use rust_htslib::bam;
+use std::path::{Path, PathBuf};
+
+pub struct CallSomatic;
+
+static INPUTS: [SlotSpec; 3] = [
+    SlotSpec { name: "tumour", kind: ArtifactKind::Alignments, doc: "the tumour's duplicate-marked BAM/CRAM" },
+    SlotSpec { name: "normal", kind: ArtifactKind::Alignments, doc: "the matched normal's duplicate-marked BAM/CRAM" },
+    SlotSpec { name: "reference", kind: ArtifactKind::ReferenceIndex, doc: "prepared reference" },
+];
+static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
+    name: "variants",
+    kind: ArtifactKind::SomaticVariants,
+    doc: "<tumour>_vs_<normal>.somatic.vcf.gz (+ .tbi)",
+}];
+static PARAMS: [ParamSpec; 3] = [
+    ParamSpec {
+        name: "shard_size",
+        kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
+        default: ParamDefault::Int(250_000),
+        doc: "bases per genome shard (outputs do not depend on it)",
+    },
+    ParamSpec {
+        name: "min_mapq",
+        kind: ParamKind::Int { min: 0, max: 60 },
+        default: ParamDefault::Int(20),
+        doc: "reads below this mapping quality are not used",
+    },
+    ParamSpec {
+        name: "tumour_in_normal",
+        kind: ParamKind::Float { min: 0.0, max: 0.5 },
+        default: ParamDefault::Float(0.03),
+        doc: "fraction of tumour cells expected in the normal (a truncal mutation seen at this fraction in the normal stays somatic)",
+    },
+];
+
+static INFO: StageInfo = StageInfo {
+    kind: "call_somatic",
+    description: "tumour/normal somatic SNV/indel calling with local reassembly: somatic VCF",
+    version: 1,
+    scope: Scope::Pair,
+    inputs: &INPUTS,
+    outputs: &OUTPUTS,
+    params: &PARAMS,
+    resources: Resources { threads: 16, memory_bytes: 16 << 30, time_seconds: 12 * 3600 },
+};
+
+impl Stage for CallSomatic {
+    fn info(&self) -> &'static StageInfo {
+        &INFO
+    }
+
+    fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+        run(ctx)
+    }
+}
+
+fn runtime(e: impl std::fmt::Display) -> StageError {
+    StageError::Runtime(e.to_string())
+}
+
+fn alignment_path(ctx: &StageContext<'_>, slot: &str) -> Result<PathBuf, StageError> {
+    let a = ctx.input(slot)?;
+    a.file("bam").or_else(|_| a.file("cram")).map(Path::to_path_buf)
+}
+
+fn open_reader(path: &Path, fasta: &Path) -> Result<bam::IndexedReader, StageError> {
+    let mut reader = bam::IndexedReader::from_path(path).map_err(|e| runtime(format!("{}: {e}", path.display())))?;
+    if path.extension().is_some_and(|e| e == "cram") {
+        reader.set_reference(fasta).map_err(|e| runtime(format!("{}: {e}", fasta.display())))?;
+    }
+    Ok(reader)
+}
+
+fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+    let (tumour, normal) = ctx.pair()?;
+    let r = ctx.input("reference")?;
+    let (fasta, fai, md5) =
+        (r.file("fasta")?.to_path_buf(), r.file("fai")?.to_path_buf(), r.file("md5")?.to_path_buf());
+    let (tumour_bam, normal_bam) = (alignment_path(ctx, "tumour")?, alignment_path(ctx, "normal")?);
+    let table = crate::genome::dict::read_md5_table(&md5).map_err(runtime)?;
+    let contigs: Vec<VcfContig> = table
+        .iter()
+        .map(|c| VcfContig { name: c.name.clone(), length: c.length, md5: c.md5.clone().unwrap_or_default() })
+        .collect();
+    let lengths: Vec<(String, u64)> = contigs.iter().map(|c| (c.name.clone(), c.length)).collect();
+    let reference = Reference::open(&fasta, &fai).map_err(runtime)?;
+
+    let mut cfg = SomaticConfig::default();
+    cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
+    cfg.tumour_in_normal = ctx.params.float("tumour_in_normal")?;
+    let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
+    let all = shards(&lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
+    tracing::info!(shards = all.len(), tumour = %tumour.name, normal = %normal.name, "calling somatic variants");
+    ctx.fault_point("before_calling")?;
+    let results: Vec<Result<Vec<SomaticCall>, StageError>> = ctx.pool.install(|| {
+        all.par_iter()
+            .map_init(
+                || Ok::<_, StageError>((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
+                |readers, shard| {
+                    if ctx.cancel.is_cancelled() {
+                        return Err(StageError::Interrupted);
+                    }
+                    let (t, n) = readers.as_mut().map_err(|e| runtime(e.to_string()))?;
+                    let name = &lengths[shard.tid as usize].0;
+                    call_shard_somatic(shard, name, t, n, &reference, &cfg).map_err(runtime)
+                },
+            )
+            .collect()
+    });
+    let mut calls = Vec::new();
+    for r in results {
+        calls.extend(r?);
+    }
+    // Shards are in reference order; a shard's last calls may lie past its core.
+    calls.sort_by(|a, b| {
+        (a.tid, a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.tid, b.pos, &b.ref_allele, &b.alt_allele))
+    });
+
+    let name = format!("{}_vs_{}", tumour.name, normal.name);
+    let spec = VcfHeaderSpec {
+        contigs: contigs.clone(),
+        assembly: None,
+        reference_path: std::fs::canonicalize(&fasta).unwrap_or_else(|_| fasta.clone()),
+        sample_names: vec![tumour.name.clone(), normal.name.clone()],
+        source_version: crate::VERSION.to_string(),
+        command_line: ctx.command.to_string(),
+        filters: declared_filters(&cfg),
+        kind: VcfKind::Somatic { tumour: tumour.name.clone(), normal: normal.name.clone() },
+        extra_info: Vec::new(),
+        extra_format: Vec::new(),
+        file_date_epoch: None,
+    };
+    let mut vcf = VcfWriter::create(&ctx.output_dir.join(format!("{name}.somatic.vcf.gz")), &spec, ctx.threads)
+        .map_err(runtime)?;
+    let (mut pass, mut snv, mut indel) = (0u64, 0u64, 0u64);
+    for c in &calls {
+        vcf.write_somatic(c).map_err(runtime)?;
+        if c.filters.is_empty() {
+            pass += 1;
+            if c.ref_allele.len() == c.alt_allele.len() {
+                snv += 1;
+            } else {
+                indel += 1;
+            }
+        }
+    }
+    ctx.cancel.check()?;
+    let vcf = vcf.finish().map_err(runtime)?;
+    let files = vec![ArtifactFile::from_written("vcf", &vcf.data), ArtifactFile::from_written("vcf_index", &vcf.index)];
+    let mut outputs = StageOutputs::default();
+    outputs.artifacts.insert("variants".into(), Artifact { kind: ArtifactKind::SomaticVariants, files });
+    if let serde_json::Value::Object(m) = serde_json::json!({
+        "records": calls.len(),
+        "pass": pass,
+        "pass_snv_or_mnp": snv,
+        "pass_indel": indel,
+    }) {
+        outputs.metrics = m;
+    }
+    Ok(outputs)
+}
