@@ -83,6 +83,13 @@ fn somatic_pair_is_called_to_a_standard_vcf_that_does_not_depend_on_threads() {
         dagr::bench::compare(&testdata().join("somatic/truth_germline.vcf.gz"), &vcf, &reference, &options).unwrap();
     assert_eq!(germline.snv.tp + germline.indel.tp, 0, "germline variants called somatic: {germline:?}");
 
+    // The identity check ran and found one individual.
+    let r = report(&a);
+    let stage = r["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "call_somatic").unwrap().clone();
+    let concordance = stage["metrics"]["identity_concordance"].as_f64().expect("identity in the report");
+    assert!(stage["metrics"]["identity_sites"].as_u64().unwrap() >= 20, "{stage}");
+    assert!(concordance > 0.95, "{concordance}");
+
     // Threads do not change the VCF (the command line does not name them).
     let b = work.path().join("b");
     run_somatic(work.path(), &b, "1");

@@ -30,6 +30,9 @@
 //!   `clustered_events` 3 or more candidates with TLOD ≥ 6.3 in one active region that are not
 //!   germline (normal-filtered) variants.
 //!
+//! Identity: [`IdentityCounts`] over each shard core (pileups of both samples), summed by the
+//! stage, which refuses a pair whose tumour shares too few of the normal's germline sites.
+//!
 //! Not yet: panel of normals, germline population resource, multi-allelic somatic records.
 //! Cost: as germline per region (assembly plus pair-HMM over both samples' reads), plus
 //! O(reads × 200) per candidate for the fraction grid.
@@ -40,6 +43,7 @@ use super::genotype::{Site, binomial_half_lower_tail, build_sites, fisher_strand
 use super::germline::GermlineError;
 use super::pairhmm::{LikelihoodMatrix, PairHmmConfig, region_likelihood_matrix};
 use super::reads::downsample::reads_for_region;
+use super::reads::evidence::{Evidence, UNIT, pileup_evidence};
 use super::reads::paralog::ParalogScreen;
 use super::reads::walk::{Event, walk};
 use super::reads::{ReadFilter, fetch_reads};
@@ -131,6 +135,52 @@ struct ReadAtSite {
     end_distance: Option<usize>,
 }
 
+/// Tumour/normal identity evidence: positions of the shard core where the normal looks like a
+/// germline SNV (≥ 10 reads, ≥ 30 % mismatching), and how many of them show mismatches in the
+/// tumour too (≥ 5 % of ≥ 10 reads). The same individual shares nearly all of them (tumour
+/// impurity keeps the normal's alleles even across LOH); an unrelated one about half.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdentityCounts {
+    pub sites: u64,
+    pub concordant: u64,
+}
+
+impl IdentityCounts {
+    pub fn add(&mut self, other: IdentityCounts) {
+        self.sites += other.sites;
+        self.concordant += other.concordant;
+    }
+
+    /// Share of the normal's germline-looking sites the tumour shares; `None` without sites.
+    pub fn concordance(&self) -> Option<f64> {
+        (self.sites > 0).then(|| self.concordant as f64 / self.sites as f64)
+    }
+}
+
+/// What one shard of a pair produced.
+#[derive(Debug, Clone, Default)]
+pub struct ShardSomatic {
+    pub calls: Vec<SomaticCall>,
+    pub identity: IdentityCounts,
+}
+
+/// Identity counts over `core` (window positions) from the two pileups.
+fn identity_counts(tumour: &Evidence, normal: &Evidence, core: std::ops::Range<usize>) -> IdentityCounts {
+    let mut counts = IdentityCounts::default();
+    for i in core {
+        let (nd, nm) = (normal.depth.get(i).copied().unwrap_or(0), normal.mismatch.get(i).copied().unwrap_or(0));
+        let (td, tm) = (tumour.depth.get(i).copied().unwrap_or(0), tumour.mismatch.get(i).copied().unwrap_or(0));
+        // Mismatch weights are in UNITs of one full-quality base.
+        if nd >= 10 && td >= 10 && nm * 10 >= 3 * nd * UNIT {
+            counts.sites += 1;
+            if tm * 20 >= td * UNIT {
+                counts.concordant += 1;
+            }
+        }
+    }
+    counts
+}
+
 /// Calls one shard of a tumour/normal pair; one indexed reader per sample.
 pub fn call_shard_somatic(
     shard: &Shard,
@@ -139,11 +189,12 @@ pub fn call_shard_somatic(
     normal_reader: &mut bam::IndexedReader,
     reference: &Reference,
     cfg: &SomaticConfig,
-) -> Result<Vec<SomaticCall>, GermlineError> {
+) -> Result<ShardSomatic, GermlineError> {
     let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
-    let core = &window[(shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize];
+    let core_range = (shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize;
+    let core = &window[core_range.clone()];
     if !core.iter().any(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')) {
-        return Ok(Vec::new());
+        return Ok(ShardSomatic::default());
     }
     let tumour = fetch_reads(tumour_reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
     let normal = fetch_reads(normal_reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
@@ -151,6 +202,11 @@ pub fn call_shard_somatic(
     // aligner could not place (a segmental duplication) is not somatic either.
     let any_mapq = ReadFilter { min_mapq: 0, ..cfg.reads };
     let normal_any = fetch_reads(normal_reader, shard.tid, shard.padded_start, shard.padded_end, &any_mapq)?;
+    let identity = identity_counts(
+        &pileup_evidence(&tumour, &window, shard.padded_start, cfg.active.min_base_qual),
+        &pileup_evidence(&normal, &window, shard.padded_start, cfg.active.min_base_qual),
+        core_range,
+    );
     let mut calls = Vec::new();
     for region in active_regions(shard.tid, &window, shard.padded_start, &tumour, &cfg.active) {
         if !shard.owns_region(&region) {
@@ -199,7 +255,7 @@ pub fn call_shard_somatic(
     calls.retain(|c| c.ref_allele.iter().all(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')));
     calls.sort_by(|a, b| (a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.pos, &b.ref_allele, &b.alt_allele)));
     calls.dedup_by(|a, b| a.pos == b.pos && a.ref_allele == b.ref_allele && a.alt_allele == b.alt_allele);
-    Ok(calls)
+    Ok(ShardSomatic { calls, identity })
 }
 
 /// The best ALT of a site as a somatic candidate, when its TLOD reaches the emit threshold.
@@ -477,6 +533,23 @@ mod tests {
         // A germline het: 14 of 30 ALT.
         let het: Vec<ReadAtSite> = (0..30).map(|k| read(k < 14, 3.0)).collect();
         assert!(normal_log_odds(&het, 0.015) < 0.0);
+    }
+
+    #[test]
+    fn identity_counts_share_of_germline_sites() {
+        let ev = |depth: Vec<u32>, mismatch: Vec<u32>| Evidence {
+            window_start: 0,
+            indel: vec![0; depth.len()],
+            depth,
+            mismatch,
+        };
+        // Position 0: normal het, tumour het (concordant); 1: normal het, tumour clean
+        // (discordant); 2: normal clean (not a site); 3: normal het, tumour shallow (not a site).
+        let normal = ev(vec![30, 30, 30, 30], vec![15 * UNIT, 14 * UNIT, 0, 15 * UNIT]);
+        let tumour = ev(vec![90, 90, 90, 5], vec![30 * UNIT, 0, 40 * UNIT, 2 * UNIT]);
+        let c = identity_counts(&tumour, &normal, 0..4);
+        assert_eq!(c, IdentityCounts { sites: 2, concordant: 1 });
+        assert_eq!(c.concordance(), Some(0.5));
     }
 
     #[test]

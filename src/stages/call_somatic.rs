@@ -7,9 +7,14 @@
 //! the tumour then the normal sample column, `##tumor_sample`, `##normal_sample`, `##SAMPLE` and
 //! `##PEDIGREE=<Derived=tumour,Original=normal>` lines, INFO TLOD/NLOD and FORMAT
 //! GT:AD:AF:DP:F1R2:F2R1; the model and filters are in [`crate::call::somatic`].
+//!
+//! Identity check: the share of the normal's germline-looking SNV sites that the tumour also
+//! shows ([`crate::call::somatic::IdentityCounts`]) goes in the run report (`identity_concordance`);
+//! below 80 % over at least 20 sites the pair is refused as two individuals (exit 2) unless
+//! `identity_check: warn`.
 
 use crate::call::shards::shards;
-use crate::call::somatic::{SomaticConfig, call_shard_somatic, declared_filters};
+use crate::call::somatic::{IdentityCounts, ShardSomatic, SomaticConfig, call_shard_somatic, declared_filters};
 use crate::call::types::SomaticCall;
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
@@ -23,6 +28,11 @@ use std::path::{Path, PathBuf};
 
 pub struct CallSomatic;
 
+/// The identity check needs this many germline-looking sites of the normal to judge.
+const MIN_IDENTITY_SITES: u64 = 20;
+/// Below this share of the normal's germline sites seen in the tumour, the pair is refused.
+const MIN_CONCORDANCE: f64 = 0.8;
+
 static INPUTS: [SlotSpec; 3] = [
     SlotSpec { name: "tumour", kind: ArtifactKind::Alignments, doc: "the tumour's duplicate-marked BAM/CRAM" },
     SlotSpec { name: "normal", kind: ArtifactKind::Alignments, doc: "the matched normal's duplicate-marked BAM/CRAM" },
@@ -33,7 +43,7 @@ static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     kind: ArtifactKind::SomaticVariants,
     doc: "<tumour>_vs_<normal>.somatic.vcf.gz (+ .tbi)",
 }];
-static PARAMS: [ParamSpec; 3] = [
+static PARAMS: [ParamSpec; 4] = [
     ParamSpec {
         name: "shard_size",
         kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
@@ -45,6 +55,12 @@ static PARAMS: [ParamSpec; 3] = [
         kind: ParamKind::Int { min: 0, max: 60 },
         default: ParamDefault::Int(20),
         doc: "reads below this mapping quality are not used",
+    },
+    ParamSpec {
+        name: "identity_check",
+        kind: ParamKind::Choice(&["error", "warn"]),
+        default: ParamDefault::Choice("error"),
+        doc: "when the tumour shares under 80 % of the normal's germline sites (two individuals, a sample swap)",
     },
     ParamSpec {
         name: "tumour_in_normal",
@@ -113,7 +129,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let all = shards(&lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     tracing::info!(shards = all.len(), tumour = %tumour.name, normal = %normal.name, "calling somatic variants");
     ctx.fault_point("before_calling")?;
-    let results: Vec<Result<Vec<SomaticCall>, StageError>> = ctx.pool.install(|| {
+    let results: Vec<Result<ShardSomatic, StageError>> = ctx.pool.install(|| {
         all.par_iter()
             .map_init(
                 || Ok::<_, StageError>((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
@@ -128,9 +144,31 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
             )
             .collect()
     });
-    let mut calls = Vec::new();
+    let mut calls: Vec<SomaticCall> = Vec::new();
+    let mut identity = IdentityCounts::default();
     for r in results {
-        calls.extend(r?);
+        let shard = r?;
+        calls.extend(shard.calls);
+        identity.add(shard.identity);
+    }
+    let concordance = identity.concordance();
+    tracing::info!(sites = identity.sites, concordance = ?concordance, "tumour/normal identity");
+    if identity.sites >= MIN_IDENTITY_SITES && concordance.is_some_and(|c| c < MIN_CONCORDANCE) {
+        let message = format!(
+            "{} and {} look like two individuals: the tumour shares {:.1} % of the normal's {} germline-looking sites \
+             (the same individual shares over {:.0} %); check the samplesheet for a swapped sample, or set \
+             `identity_check: warn` on call_somatic to call the pair anyway",
+            tumour.name,
+            normal.name,
+            100.0 * concordance.unwrap_or(0.0),
+            identity.sites,
+            100.0 * MIN_CONCORDANCE
+        );
+        if ctx.params.text("identity_check")? == "warn" {
+            tracing::warn!("{message}");
+        } else {
+            return Err(StageError::BadInput(message));
+        }
     }
     // Shards are in reference order; a shard's last calls may lie past its core.
     calls.sort_by(|a, b| {
@@ -175,6 +213,8 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         "pass": pass,
         "pass_snv_or_mnp": snv,
         "pass_indel": indel,
+        "identity_sites": identity.sites,
+        "identity_concordance": concordance,
     }) {
         outputs.metrics = m;
     }
