@@ -102,3 +102,71 @@ fn somatic_pair_is_called_to_a_standard_vcf_that_does_not_depend_on_threads() {
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+fn bgzip_and_index(path: &Path) {
+    assert!(std::process::Command::new("bgzip").arg("-f").arg(path).status().unwrap().success());
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    assert!(std::process::Command::new("tabix").args(["-f", "-p", "vcf"]).arg(&gz).status().unwrap().success());
+}
+
+/// A panel of normals and a population resource (both optional, as in Mutect2) filter the calls
+/// they name: `panel_of_normals` and `germline` (population AF above 0.01).
+#[test]
+fn panel_of_normals_and_germline_resource_filter_the_calls_they_name() {
+    if !have("bgzip") || !have("tabix") {
+        eprintln!("bgzip/tabix not installed (scripts/deps.sh installs them): skipped");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let a = work.path().join("a");
+    run_somatic(work.path(), &a, "2");
+    let text = text_of(&a.join("TUMOR_vs_NORMAL/TUMOR_vs_NORMAL.somatic.vcf.gz"));
+    let pass: Vec<Vec<String>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').map(str::to_string).collect::<Vec<_>>())
+        .filter(|f| f[6] == "PASS")
+        .collect();
+    assert!(pass.len() >= 2);
+    let (first, second) = (&pass[0], &pass[1]);
+    let header = "##fileformat=VCFv4.2\n##contig=<ID=chr20_1M,length=1000000>\n\
+        ##INFO=<ID=AF,Number=A,Type=Float,Description=\"Population allele frequency\">\n\
+        #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+    let pon = work.path().join("pon.vcf");
+    std::fs::write(&pon, format!("{header}chr20_1M\t{}\t.\t{}\t{}\t.\t.\t.\n", first[1], first[3], first[4])).unwrap();
+    let pop = work.path().join("population.vcf");
+    std::fs::write(&pop, format!("{header}chr20_1M\t{}\t.\t{}\t{}\t.\t.\tAF=0.2\n", second[1], second[3], second[4]))
+        .unwrap();
+    bgzip_and_index(&pon);
+    bgzip_and_index(&pop);
+    let yaml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/somatic.yaml")).unwrap();
+    assert!(yaml.contains("      tumour_in_normal: 0.03\n"));
+    let yaml = yaml.replace(
+        "      tumour_in_normal: 0.03\n",
+        "      tumour_in_normal: 0.03\n      panel_of_normals: pon.vcf.gz\n      germline_resource: population.vcf.gz\n",
+    );
+    let pipeline = work.path().join("somatic-resources.yaml");
+    std::fs::write(&pipeline, yaml).unwrap();
+    let b = work.path().join("b");
+    let sheet = pair_sheet(work.path());
+    let (code, _, err) = run(&mut qc_run(work.path(), pipeline.to_str().unwrap(), &sheet, &b));
+    assert_eq!(code, 0, "{err}");
+    let text = text_of(&b.join("TUMOR_vs_NORMAL/TUMOR_vs_NORMAL.somatic.vcf.gz"));
+    assert!(text.lines().any(|l| l.starts_with("##FILTER=<ID=panel_of_normals,")));
+    let filter_at = |pos: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.split('\t').nth(1) == Some(pos))
+            .unwrap()
+            .split('\t')
+            .nth(6)
+            .unwrap()
+            .to_string()
+    };
+    assert!(filter_at(&first[1]).contains("panel_of_normals"), "{}", filter_at(&first[1]));
+    assert!(filter_at(&second[1]).contains("germline"), "{}", filter_at(&second[1]));
+}

@@ -8,6 +8,12 @@
 //! `##PEDIGREE=<Derived=tumour,Original=normal>` lines, INFO TLOD/NLOD and FORMAT
 //! GT:AD:AF:DP:F1R2:F2R1; the model and filters are in [`crate::call::somatic`].
 //!
+//! Optional resources, as Mutect2 users know them (none by default): `panel_of_normals`, a
+//! bgzipped, indexed VCF of sites seen in normals (a call with the same position, REF and ALT is
+//! filtered `panel_of_normals`), and `germline_resource`, a population VCF with INFO/AF (a call
+//! whose ALT is above `max_population_af`, default 0.01, there is filtered `germline`). Both are
+//! looked up per call through their index, so a genome-wide resource costs no memory.
+//!
 //! Identity check: the share of the normal's germline-looking SNV sites that the tumour also
 //! shows ([`crate::call::somatic::IdentityCounts`]) goes in the run report (`identity_concordance`);
 //! below 80 % over at least 20 sites the pair is refused as two individuals (exit 2) unless
@@ -24,6 +30,7 @@ use crate::genome::Reference;
 use crate::vcf::writer::{VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
 use rayon::prelude::*;
 use rust_htslib::bam;
+use rust_htslib::bcf::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 pub struct CallSomatic;
@@ -43,7 +50,7 @@ static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     kind: ArtifactKind::SomaticVariants,
     doc: "<tumour>_vs_<normal>.somatic.vcf.gz (+ .tbi)",
 }];
-static PARAMS: [ParamSpec; 4] = [
+static PARAMS: [ParamSpec; 7] = [
     ParamSpec {
         name: "shard_size",
         kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
@@ -61,6 +68,24 @@ static PARAMS: [ParamSpec; 4] = [
         kind: ParamKind::Choice(&["error", "warn"]),
         default: ParamDefault::Choice("error"),
         doc: "when the tumour shares under 80 % of the normal's germline sites (two individuals, a sample swap)",
+    },
+    ParamSpec {
+        name: "panel_of_normals",
+        kind: ParamKind::File,
+        default: ParamDefault::Unset,
+        doc: "bgzipped, indexed VCF of artifact sites seen in normals: a call matching one is filtered panel_of_normals",
+    },
+    ParamSpec {
+        name: "germline_resource",
+        kind: ParamKind::File,
+        default: ParamDefault::Unset,
+        doc: "bgzipped, indexed population VCF with INFO/AF (e.g. gnomAD): an ALT above max_population_af is filtered germline",
+    },
+    ParamSpec {
+        name: "max_population_af",
+        kind: ParamKind::Float { min: 0.0, max: 1.0 },
+        default: ParamDefault::Float(0.01),
+        doc: "population allele frequency above which a call is taken for germline (with germline_resource)",
     },
     ParamSpec {
         name: "tumour_in_normal",
@@ -106,6 +131,48 @@ fn open_reader(path: &Path, fasta: &Path) -> Result<bam::IndexedReader, StageErr
         reader.set_reference(fasta).map_err(|e| runtime(format!("{}: {e}", fasta.display())))?;
     }
     Ok(reader)
+}
+
+/// A bgzipped, indexed VCF of sites (panel of normals, population resource) looked up per call.
+struct SiteResource {
+    path: PathBuf,
+    reader: bcf::IndexedReader,
+}
+
+impl SiteResource {
+    fn open(path: &Path) -> Result<Self, StageError> {
+        let reader = bcf::IndexedReader::from_path(path).map_err(|e| {
+            StageError::BadInput(format!(
+                "{}: cannot open as a bgzipped VCF with its index (.tbi/.csi beside it; `tabix -p vcf` makes one): {e}",
+                path.display()
+            ))
+        })?;
+        Ok(SiteResource { path: path.to_path_buf(), reader })
+    }
+
+    /// `Some(AF)` when a record at the call's position has its REF and ALT (`AF` of that ALT,
+    /// if the record has one); `None` when there is no such record.
+    fn lookup(&mut self, contig: &str, c: &SomaticCall) -> Result<Option<Option<f32>>, StageError> {
+        let Ok(rid) = self.reader.header().name2rid(contig.as_bytes()) else { return Ok(None) };
+        self.reader
+            .fetch(rid, c.pos, Some(c.pos))
+            .map_err(|e| runtime(format!("{}: fetch {contig}:{}: {e}", self.path.display(), c.pos + 1)))?;
+        for record in self.reader.records() {
+            let record = record.map_err(|e| runtime(format!("{}: {e}", self.path.display())))?;
+            if u64::try_from(record.pos()).ok() != Some(c.pos) {
+                continue;
+            }
+            let alleles = record.alleles();
+            if !alleles.first().is_some_and(|r| r.eq_ignore_ascii_case(&c.ref_allele)) {
+                continue;
+            }
+            if let Some(k) = alleles.iter().skip(1).position(|a| a.eq_ignore_ascii_case(&c.alt_allele)) {
+                let af = record.info(b"AF").float().ok().flatten().and_then(|v| v.get(k).copied());
+                return Ok(Some(af.filter(|x| x.is_finite())));
+            }
+        }
+        Ok(None)
+    }
 }
 
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
@@ -175,6 +242,30 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         (a.tid, a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.tid, b.pos, &b.ref_allele, &b.alt_allele))
     });
 
+    let mut pon = ctx.params.file("panel_of_normals")?.map(SiteResource::open).transpose()?;
+    let mut population = ctx.params.file("germline_resource")?.map(SiteResource::open).transpose()?;
+    let max_population_af = ctx.params.float("max_population_af")?;
+    for c in &mut calls {
+        let contig = &lengths[c.tid as usize].0;
+        if let Some(pon) = pon.as_mut()
+            && pon.lookup(contig, c)?.is_some()
+        {
+            c.filters.push("panel_of_normals".into());
+        }
+        if let Some(population) = population.as_mut()
+            && population.lookup(contig, c)?.flatten().is_some_and(|af| f64::from(af) > max_population_af)
+        {
+            c.filters.push("germline".into());
+        }
+        c.filters.sort();
+        c.filters.dedup();
+    }
+    let mut filters = declared_filters(&cfg);
+    if pon.is_some() {
+        filters.push(("panel_of_normals".into(), "The site and ALT are in the panel of normals".into()));
+        filters.sort();
+    }
+
     let name = format!("{}_vs_{}", tumour.name, normal.name);
     let spec = VcfHeaderSpec {
         contigs: contigs.clone(),
@@ -183,7 +274,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         sample_names: vec![tumour.name.clone(), normal.name.clone()],
         source_version: crate::VERSION.to_string(),
         command_line: ctx.command.to_string(),
-        filters: declared_filters(&cfg),
+        filters,
         kind: VcfKind::Somatic { tumour: tumour.name.clone(), normal: normal.name.clone() },
         extra_info: Vec::new(),
         extra_format: Vec::new(),
