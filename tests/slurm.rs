@@ -251,3 +251,64 @@ fn bad_input_is_refused_before_anything_is_submitted() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("dagr slurm submit"), "{err}");
 }
+
+/// The somatic pipeline on Slurm: a sample array (each task runs its sample's stages only) and a
+/// pair array after it (the pair task reuses the samples' stages and calls the pair).
+#[test]
+fn somatic_pair_job_runs_after_the_sample_array_on_a_real_slurm() {
+    let Some(env) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let reference = work.join("ref.fa");
+    std::fs::copy(testdata().join("ref/ref.fa"), &reference).unwrap();
+    let s = testdata().join("somatic");
+    let sheet = work.join("pair.csv");
+    std::fs::write(
+        &sheet,
+        format!(
+            "patient,sex,status,sample,lane,fastq_1,fastq_2\nPT1,XX,0,NORMAL,L1,{},{}\nPT1,XX,1,TUMOR,L1,{},{}\n",
+            s.join("normal_R1.fastq.gz").display(),
+            s.join("normal_R2.fastq.gz").display(),
+            s.join("tumor_R1.fastq.gz").display(),
+            s.join("tumor_R2.fastq.gz").display()
+        ),
+    )
+    .unwrap();
+    let outdir = work.join("out");
+    let (code, out, err) = dagr_slurm(
+        &env,
+        &[
+            "submit",
+            "somatic",
+            "--samplesheet",
+            sheet.to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+            "--outdir",
+            outdir.to_str().unwrap(),
+            "--resources",
+            "local",
+        ],
+    );
+    assert_eq!(code, 0, "submit failed:\n{out}\n{err}");
+    assert!(out.contains("pair array"), "{out}");
+    let table = wait_settled(&env, &outdir, "somatic submission");
+    for entity in ["reference", "NORMAL", "TUMOR", "TUMOR_vs_NORMAL"] {
+        assert_eq!(row_state(&table, entity), "done", "{entity}:\n{table}");
+    }
+    assert!(outdir.join("TUMOR_vs_NORMAL/TUMOR_vs_NORMAL.somatic.vcf.gz").is_file());
+    assert!(outdir.join("NORMAL/NORMAL.vcf.gz").is_file(), "the normal's germline VCF");
+    // The sample tasks ran the alignments; the pair task reused them.
+    assert_eq!(stage_status(&outdir, "TUMOR", "align"), "done");
+    let report = json(&outdir.join("slurm/runs/TUMOR_vs_NORMAL/run_report.json"));
+    let stages = report["stages"].as_array().unwrap();
+    let status = |stage: &str, entity: &str| {
+        stages.iter().find(|s| s["stage"] == stage && s["entity"] == entity).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status("align", "TUMOR"), "reused");
+    assert_eq!(status("align", "NORMAL"), "reused");
+    assert_eq!(status("call_somatic", "TUMOR_vs_NORMAL"), "done");
+}

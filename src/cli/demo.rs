@@ -90,6 +90,7 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
                 testdata.join("ref/ref.fa").display(),
                 dir.display()
             ),
+            pair_stages: true,
         };
         eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
         let code = execute(&request)?;

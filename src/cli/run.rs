@@ -130,6 +130,7 @@ impl RunArgs {
             resume: self.resume,
             dry_run: self.dry_run,
             command: self.canonical_command(),
+            pair_stages: true,
         })
     }
 }

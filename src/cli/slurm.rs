@@ -209,7 +209,10 @@ fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
         dry_run: false,
     };
     eprintln!("dagr slurm task: {} in {}: {}", prepared.entity, prepared.run_dir.display(), args.canonical_command());
-    let (code, message) = match execute(&args.to_request()?) {
+    // A sample task runs that sample's stages only; its pairs are the pair array's tasks.
+    let mut request = args.to_request()?;
+    request.pair_stages = matches!(t, Target::Pair(_));
+    let (code, message) = match execute(&request) {
         Ok(code) => (code, None),
         Err(e) => (e.code, Some(e.message)),
     };

@@ -88,10 +88,12 @@ fn entity_matches(producer: &Entity, wanted: &Entity) -> bool {
 }
 
 /// Instantiates the pipeline. Errors (a tumour without a normal when a pair stage exists,
-/// an unreadable FASTQ or FASTA) are messages for the user.
-pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path) -> Result<Plan, String> {
+/// an unreadable FASTQ or FASTA) are messages for the user. With `with_pairs` false the
+/// pair-scoped stages get no instances (a Slurm sample task runs one sample's stages; its pairs
+/// run in pair tasks).
+pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pairs: bool) -> Result<Plan, String> {
     let samples: Vec<Arc<Sample>> = sheet.samples.iter().cloned().map(Arc::new).collect();
-    let needs_pairs = pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
+    let needs_pairs = with_pairs && pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
     let pairs: Vec<(Arc<Sample>, Arc<Sample>)> = if needs_pairs {
         let names = sheet.pairs()?;
         let find = |n: &str| {

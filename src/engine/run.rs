@@ -32,6 +32,8 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// The canonical command line (execution-only flags dropped), for provenance.
     pub command: String,
+    /// Instantiate pair-scoped stages (false in a Slurm sample task: its pairs are other tasks).
+    pub pair_stages: bool,
 }
 
 /// Errors before anything ran: bad usage or bad input (exit 2), or the outdir is busy.
@@ -67,7 +69,7 @@ pub fn validate(req: &RunRequest) -> Result<Validated, RunError> {
     }
     .map_err(|e| RunError::Invalid(e.to_string()))?;
     check_reference(&req.reference)?;
-    let plan = plan::build(&pipeline, &sheet, &req.reference).map_err(RunError::Invalid)?;
+    let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages).map_err(RunError::Invalid)?;
     Ok(Validated { pipeline, sheet, plan })
 }
 

@@ -103,6 +103,7 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
         resume: true,
         dry_run: true,
         command: String::new(),
+        pair_stages: true,
     };
     let v = validate(&run).map_err(|e| SlurmError::Invalid(e.to_string()))?;
     let outdir = absolute(&req.outdir)?;
