@@ -21,6 +21,10 @@ Examples:
   # after a failure, a preemption or a change of parameters: reuse what is up to date
   dagr run pipelines/qc.yaml --samplesheet samples.csv --reference GRCh38.fa --outdir results --resume
 
+  # tumour/normal pairs (status 1 and 0 of one patient): BAMs, the normal's germline VCF and
+  # <tumour>_vs_<normal>/<tumour>_vs_<normal>.somatic.vcf.gz
+  dagr run somatic --samplesheet pairs.csv --reference GRCh38.fa --outdir results
+
   # what would run, and why, without running anything
   dagr run qc --samplesheet samples.csv --reference GRCh38.fa --outdir results --resume --dry-run
 
@@ -33,7 +37,7 @@ Exit codes: 0 success, 1 runtime failure (any sample), 2 bad usage or bad input,
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct RunArgs {
-    /// Pipeline: a YAML file or a shipped name (qc, align, germline)
+    /// Pipeline: a YAML file or a shipped name (qc, align, germline, somatic)
     pub pipeline: String,
     /// Samplesheet CSV (patient,sex,status,sample,lane,fastq_1,fastq_2[,library])
     #[arg(long, conflicts_with_all = ["sample", "fastq1", "fastq2"])]

@@ -64,7 +64,7 @@ pub enum ResourceSource {
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// Pipeline: a YAML file or a shipped name (qc, align, germline)
+    /// Pipeline: a YAML file or a shipped name (qc, align, germline, somatic)
     pub pipeline: String,
     /// Samplesheet CSV (patient,sex,status,sample,lane,fastq_1,fastq_2[,library])
     #[arg(long)]
