@@ -24,7 +24,7 @@ use super::assembly::{AssemblyConfig, assemble};
 use super::genotype::{GenotypeConfig, genotype_region};
 use super::pairhmm::{PairHmmConfig, region_likelihood_matrix};
 use super::ploidy::PloidyMap;
-use super::reads::downsample::{DEFAULT_REGION_CAP, reads_for_region};
+use super::reads::downsample::{DEFAULT_REGION_CAP, ReadsByStart, reads_for_region};
 use super::reads::evidence::{UNIT, pileup_evidence};
 use super::reads::{ReadFilter, fetch_reads};
 use super::shards::Shard;
@@ -203,34 +203,6 @@ fn apply_filters(call: &mut CalledVariant, f: &FilterConfig) {
     call.filters.dedup();
 }
 
-/// The shard's reads with what it takes to find those near a region by binary search instead
-/// of a scan of the whole shard per region (O(log n + nearby) instead of O(n)).
-struct ReadsByStart<'a> {
-    reads: &'a [super::types::ReadView],
-    /// Longest reference span of any read; `None` when the reads are not sorted by start
-    /// (then every region gets every read, as correct and slower).
-    longest_span: Option<u64>,
-}
-
-impl<'a> ReadsByStart<'a> {
-    fn new(reads: &'a [super::types::ReadView]) -> Self {
-        let sorted = reads.is_sorted_by_key(|r| r.ref_start);
-        let longest = reads.iter().map(|r| {
-            let (s, e) = super::reads::ref_span(r);
-            e - s
-        });
-        ReadsByStart { reads, longest_span: sorted.then(|| longest.max().unwrap_or(0)) }
-    }
-
-    /// A slice holding every read whose reference span overlaps `region` (and perhaps others).
-    fn reads_near(&self, region: &super::types::ActiveRegion) -> &'a [super::types::ReadView] {
-        let Some(longest) = self.longest_span else { return self.reads };
-        let lo = self.reads.partition_point(|r| r.ref_start + longest <= region.start);
-        let hi = self.reads.partition_point(|r| r.ref_start < region.end);
-        &self.reads[lo..hi.max(lo)]
-    }
-}
-
 /// Per-position reference confidence over the shard core → merged blocks and callable intervals.
 fn reference_confidence(
     shard: &Shard,
@@ -302,7 +274,7 @@ fn reference_confidence(
 }
 
 /// Whether a reference base is A, C, G or T (either case); N and other IUPAC codes are not.
-fn is_acgt(b: u8) -> bool {
+pub(crate) fn is_acgt(b: u8) -> bool {
     matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')
 }
 

@@ -39,10 +39,10 @@
 
 use super::active::{ActiveConfig, active_regions};
 use super::assembly::{AssemblyConfig, assemble};
-use super::genotype::{Site, binomial_half_lower_tail, build_sites, fisher_strand, read_span};
-use super::germline::GermlineError;
+use super::genotype::{Site, binomial_half_lower_tail, build_sites, fisher_strand, mix_mapping_error, read_span};
+use super::germline::{GermlineError, is_acgt};
 use super::pairhmm::{LikelihoodMatrix, PairHmmConfig, region_likelihood_matrix};
-use super::reads::downsample::reads_for_region;
+use super::reads::downsample::{ReadsByStart, reads_for_region};
 use super::reads::evidence::{Evidence, UNIT, pileup_evidence};
 use super::reads::paralog::ParalogScreen;
 use super::reads::walk::{Event, walk};
@@ -193,15 +193,17 @@ pub fn call_shard_somatic(
     let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
     let core_range = (shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize;
     let core = &window[core_range.clone()];
-    if !core.iter().any(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')) {
+    if !core.iter().copied().any(is_acgt) {
         return Ok(ShardSomatic::default());
     }
     let tumour = fetch_reads(tumour_reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
-    let normal = fetch_reads(normal_reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
-    // The normal again at any mapping quality: an ALT that the normal carries only on reads the
-    // aligner could not place (a segmental duplication) is not somatic either.
+    // The normal at any mapping quality too: an ALT that the normal carries only on reads the
+    // aligner could not place (a segmental duplication) is not somatic either. One fetch; the
+    // filtered normal is its reads at the MAPQ floor (the paralog screen is off here).
     let any_mapq = ReadFilter { min_mapq: 0, ..cfg.reads };
     let normal_any = fetch_reads(normal_reader, shard.tid, shard.padded_start, shard.padded_end, &any_mapq)?;
+    let normal: Vec<ReadView> = normal_any.iter().filter(|r| r.mapq >= cfg.reads.min_mapq).cloned().collect();
+    let (tumour_near, normal_near) = (ReadsByStart::new(&tumour), ReadsByStart::new(&normal));
     let identity = identity_counts(
         &pileup_evidence(&tumour, &window, shard.padded_start, cfg.active.min_base_qual),
         &pileup_evidence(&normal, &window, shard.padded_start, cfg.active.min_base_qual),
@@ -213,8 +215,8 @@ pub fn call_shard_somatic(
             continue;
         }
         let cap = cfg.region_depth_cap.max(1);
-        let t_reads = reads_for_region(&tumour, &region, cap);
-        let n_reads = reads_for_region(&normal, &region, cap);
+        let t_reads = reads_for_region(tumour_near.reads_near(&region), &region, cap);
+        let n_reads = reads_for_region(normal_near.reads_near(&region), &region, cap);
         let lo = (region.start - shard.padded_start) as usize;
         let hi = ((region.end - shard.padded_start) as usize).min(window.len());
         let both: Vec<ReadView> = t_reads.iter().chain(&n_reads).cloned().collect();
@@ -252,7 +254,7 @@ pub fn call_shard_somatic(
         }
         calls.extend(region_calls);
     }
-    calls.retain(|c| c.ref_allele.iter().all(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')));
+    calls.retain(|c| c.ref_allele.iter().copied().all(is_acgt));
     calls.sort_by(|a, b| (a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.pos, &b.ref_allele, &b.alt_allele)));
     calls.dedup_by(|a, b| a.pos == b.pos && a.ref_allele == b.ref_allele && a.alt_allele == b.alt_allele);
     Ok(ShardSomatic { calls, identity })
@@ -379,15 +381,14 @@ fn reads_at_site(
                 .map(|(&l, _)| l)
                 .fold(f64::NEG_INFINITY, f64::max)
         };
-        let (mut l_ref, mut l_alt) = (allele_best(0), allele_best(alt));
+        let (l_ref, l_alt) = (allele_best(0), allele_best(alt));
         if !l_ref.is_finite() || !l_alt.is_finite() {
             continue;
         }
-        // Mapping error: with probability 10^(−MAPQ/10) the read is from elsewhere.
-        let best = l_ref.max(l_alt);
-        let pm = 10f64.powf(-f64::from(read.mapq.min(cfg.max_mapq)) / 10.0);
-        let mix = |l: f64| ((1.0 - pm) * 10f64.powf(l - best) + pm).log10() + best;
-        (l_ref, l_alt) = (mix(l_ref), mix(l_alt));
+        // Mapping error, as for germline: with probability 10^(−MAPQ/10) the read is from elsewhere.
+        let mut pair = [l_ref, l_alt];
+        mix_mapping_error(&mut pair, read.mapq, cfg.max_mapq);
+        let [l_ref, l_alt] = pair;
         let supports_alt = if l_alt - l_ref >= cfg.informative_margin {
             Some(true)
         } else if l_ref - l_alt >= cfg.informative_margin {

@@ -16,6 +16,7 @@
 
 mod gather;
 
+use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference, runtime};
 use crate::call::germline::{GermlineConfig, call_shard};
 use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex, read_bed};
 use crate::call::shards::shards;
@@ -24,11 +25,8 @@ use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
     StageError, StageInfo, StageOutputs,
 };
-use crate::genome::Reference;
-use crate::vcf::writer::VcfContig;
 use rayon::prelude::*;
-use rust_htslib::bam;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub struct CallGermline;
 
@@ -98,37 +96,10 @@ impl Stage for CallGermline {
     }
 }
 
-fn runtime(e: impl std::fmt::Display) -> StageError {
-    StageError::Runtime(e.to_string())
-}
-
-/// The alignment file of the input artifact (BAM or CRAM).
-fn alignment_path(ctx: &StageContext<'_>) -> Result<PathBuf, StageError> {
-    let a = ctx.input("alignments")?;
-    a.file("bam").or_else(|_| a.file("cram")).map(Path::to_path_buf)
-}
-
-fn open_reader(path: &Path, fasta: &Path) -> Result<bam::IndexedReader, StageError> {
-    let mut reader = bam::IndexedReader::from_path(path).map_err(|e| runtime(format!("{}: {e}", path.display())))?;
-    if path.extension().is_some_and(|e| e == "cram") {
-        reader.set_reference(fasta).map_err(|e| runtime(format!("{}: {e}", fasta.display())))?;
-    }
-    Ok(reader)
-}
-
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let sample = ctx.sample()?;
-    let r = ctx.input("reference")?;
-    let (fasta, fai, md5) =
-        (r.file("fasta")?.to_path_buf(), r.file("fai")?.to_path_buf(), r.file("md5")?.to_path_buf());
-    let bam_path = alignment_path(ctx)?;
-    let table = crate::genome::dict::read_md5_table(&md5).map_err(runtime)?;
-    let contigs: Vec<VcfContig> = table
-        .iter()
-        .map(|c| VcfContig { name: c.name.clone(), length: c.length, md5: c.md5.clone().unwrap_or_default() })
-        .collect();
-    let lengths: Vec<(String, u64)> = contigs.iter().map(|c| (c.name.clone(), c.length)).collect();
-    let reference = Reference::open(&fasta, &fai).map_err(runtime)?;
+    let bam_path = alignment_path(ctx, "alignments")?;
+    let PreparedReference { fasta, reference, contigs, lengths } = prepared_reference(ctx)?;
 
     let inferred = infer_sex_from_index(&bam_path, &fasta, &lengths)?;
     let sex = decide_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;

@@ -19,6 +19,7 @@
 //! below 80 % over at least 20 sites the pair is refused as two individuals (exit 2) unless
 //! `identity_check: warn`.
 
+use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference, runtime};
 use crate::call::shards::shards;
 use crate::call::somatic::{IdentityCounts, ShardSomatic, SomaticConfig, call_shard_somatic, declared_filters};
 use crate::call::types::SomaticCall;
@@ -26,10 +27,8 @@ use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
     StageContext, StageError, StageInfo, StageOutputs,
 };
-use crate::genome::Reference;
-use crate::vcf::writer::{VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
+use crate::vcf::writer::{VcfHeaderSpec, VcfKind, VcfWriter};
 use rayon::prelude::*;
-use rust_htslib::bam;
 use rust_htslib::bcf::{self, Read as _};
 use std::path::{Path, PathBuf};
 
@@ -116,23 +115,6 @@ impl Stage for CallSomatic {
     }
 }
 
-fn runtime(e: impl std::fmt::Display) -> StageError {
-    StageError::Runtime(e.to_string())
-}
-
-fn alignment_path(ctx: &StageContext<'_>, slot: &str) -> Result<PathBuf, StageError> {
-    let a = ctx.input(slot)?;
-    a.file("bam").or_else(|_| a.file("cram")).map(Path::to_path_buf)
-}
-
-fn open_reader(path: &Path, fasta: &Path) -> Result<bam::IndexedReader, StageError> {
-    let mut reader = bam::IndexedReader::from_path(path).map_err(|e| runtime(format!("{}: {e}", path.display())))?;
-    if path.extension().is_some_and(|e| e == "cram") {
-        reader.set_reference(fasta).map_err(|e| runtime(format!("{}: {e}", fasta.display())))?;
-    }
-    Ok(reader)
-}
-
 /// A bgzipped, indexed VCF of sites (panel of normals, population resource) looked up per call.
 struct SiteResource {
     path: PathBuf,
@@ -177,17 +159,8 @@ impl SiteResource {
 
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let (tumour, normal) = ctx.pair()?;
-    let r = ctx.input("reference")?;
-    let (fasta, fai, md5) =
-        (r.file("fasta")?.to_path_buf(), r.file("fai")?.to_path_buf(), r.file("md5")?.to_path_buf());
     let (tumour_bam, normal_bam) = (alignment_path(ctx, "tumour")?, alignment_path(ctx, "normal")?);
-    let table = crate::genome::dict::read_md5_table(&md5).map_err(runtime)?;
-    let contigs: Vec<VcfContig> = table
-        .iter()
-        .map(|c| VcfContig { name: c.name.clone(), length: c.length, md5: c.md5.clone().unwrap_or_default() })
-        .collect();
-    let lengths: Vec<(String, u64)> = contigs.iter().map(|c| (c.name.clone(), c.length)).collect();
-    let reference = Reference::open(&fasta, &fai).map_err(runtime)?;
+    let PreparedReference { fasta, reference, contigs, lengths } = prepared_reference(ctx)?;
 
     let mut cfg = SomaticConfig::default();
     cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);

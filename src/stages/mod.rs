@@ -3,6 +3,7 @@
 pub mod align;
 pub mod call_germline;
 pub mod call_somatic;
+mod calling;
 pub mod fastq_intake;
 pub mod prepare_reference;
 

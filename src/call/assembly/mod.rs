@@ -26,7 +26,6 @@ pub mod variants;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::call::reads::walk::{Event, walk};
 use crate::call::types::{ActiveRegion, CandidateVariant, Haplotype, ReadView};
 use graph::{Graph, Segment};
 use std::collections::BTreeSet;
@@ -72,26 +71,10 @@ pub struct Assembly {
     pub kmer_size: Option<usize>,
 }
 
-/// Read indices whose (extrapolated) reference position lies in `start..end`, as a range.
+/// Read indices whose (extrapolated) reference position lies in `start..end`, as a range: the
+/// pair-HMM's read placement ([`crate::call::pairhmm::window::place_read`]).
 fn project(read: &ReadView, start: u64, end: u64) -> Option<(usize, usize)> {
-    let mut range: Option<(usize, usize)> = None;
-    let mut note = |coord: u64, idx: usize| {
-        if coord >= start && coord < end {
-            range = Some(range.map_or((idx, idx + 1), |(lo, _)| (lo, idx + 1)));
-        }
-    };
-    walk(read, |event| match event {
-        Event::Base { ref_pos, read_idx } => note(ref_pos, read_idx),
-        Event::Insertion { anchor, read_idx, len } => (0..len).for_each(|j| note(anchor + 1, read_idx + j)),
-        Event::SoftClip { ref_pos, read_idx, len, leading } => (0..len).for_each(|j| {
-            let coord = if leading { ref_pos.checked_sub((len - j) as u64) } else { Some(ref_pos + j as u64) };
-            if let Some(c) = coord {
-                note(c, read_idx + j);
-            }
-        }),
-        Event::Deletion { .. } => {}
-    });
-    range.filter(|&(_, hi)| hi <= read.bases.len() && hi <= read.quals.len())
+    crate::call::pairhmm::window::place_read(read, start, end).map(|p| p.bases)
 }
 
 /// Assembles `region` from its reference bases (`reference` = `region.start..region.end`) and

@@ -104,7 +104,7 @@ fn marginalize(hap_lk: &[f64], hap_allele: &[Option<usize>], out: &mut [f64]) {
 /// With probability p_m = 10^(−MAPQ/10) (MAPQ capped at `max_mapq`) the read comes from
 /// elsewhere and is equally likely under every allele: l'(a) = log10((1 − p_m)·10^l(a) + p_m·10^best).
 /// This caps what one read can say at MAPQ/10 log10 units; MAPQ 0 reads say nothing.
-fn mix_mapping_error(lk: &mut [f64], mapq: u8, max_mapq: u8) {
+pub fn mix_mapping_error(lk: &mut [f64], mapq: u8, max_mapq: u8) {
     let best = lk.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let pm = 10f64.powf(-f64::from(mapq.min(max_mapq)) / 10.0);
     for v in lk.iter_mut() {

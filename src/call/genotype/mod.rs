@@ -59,7 +59,7 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-pub use evidence::read_span;
+pub use evidence::{mix_mapping_error, read_span};
 pub use model::genotypes;
 pub use sites::{Site, build_sites};
 pub use stats::{binomial_half_lower_tail, fisher_exact_two_sided, fisher_strand};

@@ -27,3 +27,31 @@ pub fn reads_for_region(reads: &[ReadView], region: &ActiveRegion, cap: usize) -
     hits.sort_by_key(|r| (r.ref_start, r.name_hash, !r.first_of_pair));
     hits.into_iter().cloned().collect()
 }
+
+/// The shard's reads with what it takes to find those near a region by binary search instead
+/// of a scan of the whole shard per region (O(log n + nearby) instead of O(n)).
+pub struct ReadsByStart<'a> {
+    reads: &'a [ReadView],
+    /// Longest reference span of any read; `None` when the reads are not sorted by start
+    /// (then every region gets every read, as correct and slower).
+    longest_span: Option<u64>,
+}
+
+impl<'a> ReadsByStart<'a> {
+    pub fn new(reads: &'a [ReadView]) -> Self {
+        let sorted = reads.is_sorted_by_key(|r| r.ref_start);
+        let longest = reads.iter().map(|r| {
+            let (s, e) = ref_span(r);
+            e - s
+        });
+        ReadsByStart { reads, longest_span: sorted.then(|| longest.max().unwrap_or(0)) }
+    }
+
+    /// A slice holding every read whose reference span overlaps `region` (and perhaps others).
+    pub fn reads_near(&self, region: &ActiveRegion) -> &'a [ReadView] {
+        let Some(longest) = self.longest_span else { return self.reads };
+        let lo = self.reads.partition_point(|r| r.ref_start + longest <= region.start);
+        let hi = self.reads.partition_point(|r| r.ref_start < region.end);
+        &self.reads[lo..hi.max(lo)]
+    }
+}
