@@ -10,6 +10,7 @@ pub mod bench;
 pub mod call;
 pub mod cli;
 pub mod cpu_time;
+pub mod dist;
 pub mod engine;
 pub mod exec;
 pub mod genome;

@@ -3,7 +3,7 @@
 
 /// What [`super::PairAligner::align_batch`] saw and emitted. Read counts are over primary
 /// records, so every input read counts once.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlignStats {
     /// Read pairs aligned.
     pub pairs: u64,

@@ -27,7 +27,7 @@ impl SortKey {
 }
 
 /// Which mate a record or a fragment key belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Mate {
     R1,
     R2,
@@ -35,7 +35,7 @@ pub enum Mate {
 
 /// One end of a fragment: reference id, unclipped 5' position (0-based; for a reverse-strand
 /// read the unclipped end), strand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ReadEnd {
     pub tid: u32,
     pub unclipped_5prime: i64,
@@ -43,7 +43,7 @@ pub struct ReadEnd {
 }
 
 /// What duplicates are grouped by (per library, across all lanes of a sample).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DupKey {
     /// Both mates mapped: the two ends, ordered so that `first <= second`.
     Pair { library: u32, first: ReadEnd, second: ReadEnd },
@@ -53,7 +53,7 @@ pub enum DupKey {
 
 /// Flow-cell coordinates parsed from an Illumina read name
 /// (`instrument:run:flowcell:lane:tile:x:y`), for optical duplicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FlowcellPosition {
     pub lane: u32,
     pub tile: u32,
@@ -62,7 +62,7 @@ pub struct FlowcellPosition {
 }
 
 /// One pair's (or mate-unmapped fragment's) entry in the duplicate reduction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DupCandidate {
     pub key: DupKey,
     /// Sum of base qualities ≥ 15 over the mapped mate(s): the best-scoring member is kept.

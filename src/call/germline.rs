@@ -104,8 +104,8 @@ pub fn declared_filters(f: &FilterConfig) -> Vec<(String, String)> {
     ]
 }
 
-/// What one shard produced, in reference order, owned by the shard.
-#[derive(Debug, Default)]
+/// What one shard produced, in reference order, owned by the shard (serde: sent between MPI ranks).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShardCalls {
     pub variants: Vec<CalledVariant>,
     /// Reference blocks of the core, merged by GQ band within the shard.

@@ -53,7 +53,7 @@ pub struct Haplotype {
 }
 
 /// Copies of a region in the sample's genome (from the ploidy map and the sample's sex).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Ploidy {
     Absent,
     Haploid,
@@ -72,7 +72,7 @@ impl Ploidy {
 
 /// A called site, ready for the VCF: alleles are VCF alleles (REF first), genotype alleles are
 /// indices into `[ref, alts...]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CalledVariant {
     pub tid: u32,
     /// 0-based position of the first base of `ref_allele`.
@@ -97,7 +97,7 @@ pub struct CalledVariant {
 }
 
 /// A run of reference-confident positions for the gVCF (`<NON_REF>` block).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RefBlock {
     pub tid: u32,
     pub start: u64,

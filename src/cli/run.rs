@@ -78,6 +78,14 @@ pub struct RunArgs {
     /// Print what would run and why, run nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Run as one MPI job over all ranks of `mpirun`/`srun --mpi=pmix` (built with feature `mpi`):
+    /// align and call_germline split one sample over the ranks; outputs as without MPI
+    #[arg(long)]
+    pub mpi: bool,
+    /// Under --mpi: longest wait (seconds) for the other ranks at any step before the whole job
+    /// is aborted (a rank died or hung)
+    #[arg(long, default_value_t = 3600, requires = "mpi", value_parser = clap::value_parser!(u64).range(1..))]
+    pub mpi_timeout: u64,
 }
 
 impl RunArgs {
@@ -150,7 +158,49 @@ fn default_memory() -> u64 {
 /// Runs `dagr run`; the summary goes to stderr, the exit code follows the report.
 pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     let request = args.to_request()?;
+    if args.mpi {
+        return run_mpi(&request, std::time::Duration::from_secs(args.mpi_timeout));
+    }
     execute(&request)
+}
+
+/// `--mpi`: rank 0 leads the run, the other ranks serve it (see `engine::distributed`).
+#[cfg(feature = "mpi")]
+fn run_mpi(request: &RunRequest, timeout: std::time::Duration) -> Result<u8, CliError> {
+    use crate::engine::distributed;
+    use std::sync::Arc;
+    if request.dry_run {
+        return Err(CliError::bad_input("--dry-run plans without running: leave out --mpi"));
+    }
+    let (_universe, cluster) = crate::dist::mpi_backend::init(timeout).map_err(CliError::failure)?;
+    let cluster: Arc<dyn crate::dist::Cluster> = Arc::new(cluster);
+    let cancel = CancelFlag::default();
+    crate::engine::signals::install(&cancel)
+        .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
+    if cluster.rank() == 0 {
+        match distributed::lead(request, cancel, cluster) {
+            Ok(result) => {
+                eprint!("{}", result.summary);
+                Ok(result.exit_code)
+            }
+            Err(RunError::Invalid(m)) => Err(CliError { code: exit::BAD_INPUT, message: m }),
+            Err(RunError::Runtime(m)) => Err(CliError { code: exit::FAILURE, message: m }),
+        }
+    } else {
+        // Rank 0 prints the run's errors and summary; the others exit with the same code.
+        match distributed::serve(request, cancel, cluster) {
+            Ok(code) => Ok(code),
+            Err(e) => Err(CliError::failure(format!("rank worker: {e}"))),
+        }
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_mpi(_request: &RunRequest, _timeout: std::time::Duration) -> Result<u8, CliError> {
+    Err(CliError::bad_input(
+        "--mpi: this dagr was built without MPI support; rebuild with `cargo build --release --features mpi` \
+         (needs libopenmpi-dev), or run without --mpi",
+    ))
 }
 
 /// Runs a request with signal handling; shared by `run` and `demo`.

@@ -207,6 +207,8 @@ fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
         tmp_dir: None,
         resume: true,
         dry_run: false,
+        mpi: false,
+        mpi_timeout: 3600,
     };
     eprintln!("dagr slurm task: {} in {}: {}", prepared.entity, prepared.run_dir.display(), args.canonical_command());
     // A sample task runs that sample's stages only; its pairs are the pair array's tasks.

@@ -2,6 +2,7 @@
 //! chained cache keys, resume, atomic outputs, signals and the run report.
 
 pub mod cache;
+pub mod distributed;
 pub mod lock;
 pub mod pipeline;
 pub mod plan;

@@ -44,6 +44,9 @@ pub struct Provenance {
 #[derive(Debug, Clone, Serialize)]
 pub struct Execution {
     pub threads: usize,
+    /// Ranks of the MPI job (`--mpi`), each with `threads` threads; absent in a single process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mpi_ranks: Option<usize>,
     pub max_memory_bytes: u64,
     pub host: String,
     pub started_utc: String,

@@ -83,6 +83,15 @@ fn check_reference(path: &Path) -> Result<(), RunError> {
 
 /// Runs the request to the end (or to the first signal). `cancel` is set by the signal handlers.
 pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> {
+    run_with(req, cancel, None)
+}
+
+/// [`run`], as rank 0 of an MPI job when `cluster` is given (see [`super::distributed`]).
+pub fn run_with(
+    req: &RunRequest,
+    cancel: CancelFlag,
+    cluster: Option<std::sync::Arc<dyn crate::dist::Cluster>>,
+) -> Result<RunResult, RunError> {
     let started = report::wall_clock_epoch();
     let clock = Instant::now();
     let cpu_start = crate::cpu_time::process_cpu_micros();
@@ -102,6 +111,7 @@ pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> 
         cancel: cancel.clone(),
         faults,
         command: req.command.clone(),
+        cluster: cluster.clone().map(super::scheduler::ClusterHandle),
     };
     tracing::info!(
         "pipeline {} ({} stages, {} stage runs for {} samples), {} threads",
@@ -126,6 +136,7 @@ pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> 
     };
     let execution = Execution {
         threads: req.threads,
+        mpi_ranks: cluster.as_ref().map(|c| c.size()),
         max_memory_bytes: req.max_memory,
         host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
         started_utc: report::utc_timestamp(started),

@@ -31,6 +31,19 @@ pub struct SchedulerConfig {
     pub faults: FaultPlan,
     /// The canonical command line, handed to stages for output headers.
     pub command: String,
+    /// Under `--mpi` (rank 0): the job's ranks. Instances then run one at a time, so that every
+    /// rank takes part in the distributed ones in the same order.
+    pub cluster: Option<ClusterHandle>,
+}
+
+/// The ranks of an MPI job, for the scheduler's config.
+#[derive(Clone)]
+pub struct ClusterHandle(pub std::sync::Arc<dyn crate::dist::Cluster>);
+
+impl std::fmt::Debug for ClusterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "rank {} of {}", self.0.rank(), self.0.size())
+    }
 }
 
 /// How an instance ended.
@@ -159,7 +172,7 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                 }
                 let Decision::Run(reasons) = decision else { unreachable!("Reuse handled above") };
                 let node = &pipeline.stages[instance.stage];
-                if free_threads == 0 {
+                if free_threads == 0 || (config.cluster.is_some() && slots.iter().any(|s| s.running)) {
                     continue;
                 }
                 let threads = node.resources.threads.min(free_threads).max(1);
@@ -192,6 +205,7 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                     cancel: config.cancel.clone(),
                     faults: config.faults.clone(),
                     command: config.command.clone(),
+                    cluster: config.cluster.as_ref().map(|c| (c.0.clone(), i)),
                 };
                 tracing::info!(sample = %instance.entity.label(), stage = %node.name, threads, "running: {}", reasons.join("; "));
                 slots[i].running = true;

@@ -312,11 +312,14 @@ impl CancelFlag {
 
 /// Test-only fault injection: `DAGR_FAULT_INJECT=<stage>:<point>:<action>[:<entity>]`, where
 /// action is `fail` (the stage returns an error), `abort` (the process dies on the spot, like a
-/// node failure or SIGKILL) or `sigterm` (the process sends itself SIGTERM). Stages call
+/// node failure or SIGKILL), `sigterm` (the process sends itself SIGTERM) or `hang` (the
+/// process stops answering). Under `--mpi`, `DAGR_FAULT_RANK=<n>` limits the faults to rank `n`. Stages call
 /// [`StageContext::fault_point`] at named points; with the variable unset nothing happens.
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan {
     pub rules: Vec<FaultRule>,
+    /// `DAGR_FAULT_RANK=<n>`: under `--mpi`, only rank `n` hits the faults.
+    pub only_rank: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,17 +335,25 @@ pub enum FaultAction {
     Fail,
     Abort,
     Sigterm,
+    /// Stops answering (sleeps for good), like a hung node: for the MPI timeout tests.
+    Hang,
 }
 
 impl FaultPlan {
     pub const ENV: &'static str = "DAGR_FAULT_INJECT";
+    pub const RANK_ENV: &'static str = "DAGR_FAULT_RANK";
 
     /// Reads [`FaultPlan::ENV`]; several rules separated by `,`. Malformed rules are an error.
     pub fn from_env() -> Result<Self, String> {
-        match std::env::var(Self::ENV) {
-            Ok(v) if !v.trim().is_empty() => Self::parse(&v),
-            _ => Ok(Self::default()),
+        let mut plan = match std::env::var(Self::ENV) {
+            Ok(v) if !v.trim().is_empty() => Self::parse(&v)?,
+            _ => Self::default(),
+        };
+        if let Ok(rank) = std::env::var(Self::RANK_ENV) {
+            plan.only_rank =
+                Some(rank.trim().parse().map_err(|_| format!("{}: `{rank}` is not a rank number", Self::RANK_ENV))?);
         }
+        Ok(plan)
     }
 
     pub fn parse(spec: &str) -> Result<Self, String> {
@@ -350,12 +361,13 @@ impl FaultPlan {
         for rule in spec.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             let parts: Vec<&str> = rule.split(':').collect();
             if parts.len() < 3 || parts.len() > 4 {
-                return Err(format!("{}: `{rule}` is not <stage>:<point>:<fail|abort|sigterm>[:<entity>]", Self::ENV));
+                return Err(format!("{}: `{rule}` is not <stage>:<point>:<fail|abort|sigterm|hang>[:<entity>]", Self::ENV));
             }
             let action = match parts[2] {
                 "fail" => FaultAction::Fail,
                 "abort" => FaultAction::Abort,
                 "sigterm" => FaultAction::Sigterm,
+                "hang" => FaultAction::Hang,
                 other => return Err(format!("{}: unknown action `{other}` in `{rule}`", Self::ENV)),
             };
             rules.push(FaultRule {
@@ -365,7 +377,7 @@ impl FaultPlan {
                 entity: parts.get(3).map(|s| s.to_string()),
             });
         }
-        Ok(Self { rules })
+        Ok(Self { rules, only_rank: None })
     }
 
     fn matching(&self, stage: &str, point: &str, entity: &str) -> Option<FaultAction> {
@@ -401,6 +413,9 @@ pub struct StageContext<'a> {
     pub faults: &'a FaultPlan,
     /// The run's canonical command line (execution-only flags dropped), for `@PG` and `##dagr_command`.
     pub command: &'a str,
+    /// Under `dagr run --mpi`, for stages that [`Stage::distributed`]: every rank of the job runs
+    /// this instance together (rank 0 writes the outputs). `None` in a single process.
+    pub cluster: Option<&'a dyn crate::dist::Cluster>,
 }
 
 impl StageContext<'_> {
@@ -425,10 +440,36 @@ impl StageContext<'_> {
         }
     }
 
+    /// Under `--mpi`, shares `result` with every rank (see [`crate::dist::Cluster`]): `Ok` only
+    /// when every rank succeeded, else the first failing rank's error on all of them. A
+    /// distributed stage passes every fallible step through here before its next collective.
+    /// In a single process it returns `result` as it is.
+    pub fn agree<T>(&self, what: &str, result: Result<T, StageError>) -> Result<T, StageError> {
+        match self.cluster {
+            Some(cluster) => cluster.agree(what, result),
+            None => result,
+        }
+    }
+
+    /// This process's rank and the number of ranks (`(0, 1)` in a single process).
+    pub fn rank_and_size(&self) -> (usize, usize) {
+        self.cluster.map_or((0, 1), |c| (c.rank(), c.size()))
+    }
+
     /// A named point where tests may inject a fault (see [`FaultPlan`]); also a cancellation point.
     pub fn fault_point(&self, point: &str) -> Result<(), StageError> {
+        let rank = self.cluster.map_or(0, |c| c.rank());
+        if self.faults.only_rank.is_some_and(|r| r != rank) {
+            return self.cancel.check();
+        }
         match self.faults.matching(self.stage_name, point, &self.entity.label()) {
             None => {}
+            Some(FaultAction::Hang) => {
+                eprintln!("dagr: injected hang at {}:{point} (rank {rank})", self.stage_name);
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+            }
             Some(FaultAction::Fail) => {
                 return Err(StageError::Runtime(format!(
                     "injected fault at {}:{point} ({})",
@@ -497,6 +538,11 @@ pub trait Stage: Send + Sync {
     }
     fn default_resources(&self) -> Resources {
         self.info().resources
+    }
+    /// Whether the stage can split one instance over the ranks of an MPI job (then every rank
+    /// runs it with [`StageContext::cluster`] set); other stages run on rank 0 alone.
+    fn distributed(&self) -> bool {
+        false
     }
     /// Checks of typed parameters that only the stage kind knows (e.g. the content of a file
     /// parameter), run when the pipeline is validated, before anything runs: an error names the

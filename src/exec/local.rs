@@ -3,6 +3,8 @@
 //! [`crate::cpu_time`]), turns a panic into a runtime failure, and writes the manifest last.
 
 use crate::cpu_time::{self, CpuMeter};
+use crate::dist::Cluster;
+use crate::engine::distributed::{self, Task};
 use crate::engine::cache::{self, KeyMaterial, Manifest};
 use crate::engine::stage::{
     Artifact, CancelFlag, Entity, FaultPlan, Params, Stage, StageContext, StageError, StageOutputs,
@@ -29,6 +31,9 @@ pub struct InstanceJob {
     pub cancel: CancelFlag,
     pub faults: FaultPlan,
     pub command: String,
+    /// Under `--mpi` (rank 0): the job's ranks, and this instance's index in the plan, so that
+    /// a distributed stage is announced to the other ranks and run by all of them together.
+    pub cluster: Option<(std::sync::Arc<dyn Cluster>, usize)>,
 }
 
 /// How an instance ended, with its measurements.
@@ -46,9 +51,23 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
     cpu_time::set_current(Some(meter.clone()));
     let thread_baseline = cpu_time::thread_cpu_micros();
     let mut pool_micros = 0;
+    let mut other_ranks_cpu = 0.0;
     let result = prepare_folders(job).and_then(|()| {
         let pool = cpu_time::rayon_pool(job.threads, &format!("{}-{}", job.stage_name, job.entity.label()), &meter)
             .map_err(|e| StageError::Runtime(format!("cannot start {} threads: {e}", job.threads)))?;
+        let cluster = match &job.cluster {
+            Some((cluster, instance)) if job.kind.distributed() => {
+                let task = Task::Run {
+                    instance: *instance,
+                    inputs: job.inputs.clone(),
+                    threads: job.threads,
+                    memory_bytes: job.memory_bytes,
+                };
+                distributed::announce(cluster.as_ref(), &task)?;
+                Some(cluster.as_ref())
+            }
+            _ => None,
+        };
         let ctx = StageContext {
             stage_name: &job.stage_name,
             entity: &job.entity,
@@ -64,9 +83,13 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
             cancel: &job.cancel,
             faults: &job.faults,
             command: &job.command,
+            cluster,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.kind.run(&ctx)));
         pool_micros = cpu_time::pool_cpu_micros(&pool);
+        if let Some(cluster) = cluster {
+            other_ranks_cpu = distributed::collect_cpu_seconds(cluster, 0.0);
+        }
         match outcome {
             Ok(r) => r,
             Err(panic) => {
@@ -75,6 +98,10 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
+                if let Some(cluster) = cluster {
+                    // The other ranks wait in a collective this rank will never reach.
+                    cluster.abort(&format!("internal error in stage `{}` (a bug in dagr): {what}", job.stage_name));
+                }
                 Err(StageError::Runtime(format!("internal error (a bug in dagr; please report it): {what}")))
             }
         }
@@ -83,7 +110,7 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
     cpu_time::set_current(None);
     let _ = std::fs::remove_dir_all(&job.tmp_dir);
     let wall_seconds = start.elapsed().as_secs_f64();
-    let cpu_seconds = meter.seconds() + pool_micros as f64 / 1e6;
+    let cpu_seconds = meter.seconds() + pool_micros as f64 / 1e6 + other_ranks_cpu;
     let result = result.and_then(|outputs| {
         check_outputs(job, &outputs)?;
         let manifest = Manifest {

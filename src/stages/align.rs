@@ -17,6 +17,7 @@
 //! Cost: minimap2 mapping dominates; sorting is O(n log n) in memory plus one spill write and one
 //! read per record past the budget; the write pass is one BGZF compression per record.
 
+mod distributed;
 mod outputs;
 mod shared_index;
 
@@ -101,6 +102,10 @@ impl Stage for Align {
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         run(ctx)
     }
+
+    fn distributed(&self) -> bool {
+        true
+    }
 }
 
 /// The prepared reference's files, from the input artifact.
@@ -150,6 +155,9 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let libraries: Vec<String> =
         sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
 
+    if let Some(cluster) = ctx.cluster {
+        return distributed::run(ctx, cluster, sample, &files, format, &pair_aligner, contigs, &libraries);
+    }
     let aligned = align_lanes(ctx, sample, &pair_aligner, &libraries)?;
     tracing::info!(pairs = aligned.align.pairs, "aligned; marking duplicates and writing");
     let mut marks = markdup::resolve(
@@ -167,21 +175,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     }
     ctx.fault_point("before_write")?;
 
-    let header = build_header(&HeaderSpec {
-        contigs,
-        reference_uri: crate::genome::dict::file_uri(
-            &std::fs::canonicalize(&files.fasta).unwrap_or(files.fasta.clone()),
-        ),
-        assembly: None,
-        read_groups: aligned.read_groups.clone(),
-        program: ProgramLine {
-            id: "dagr".into(),
-            name: "dagr".into(),
-            version: crate::VERSION.into(),
-            command_line: ctx.command.to_string(),
-        },
-    })
-    .map_err(|e| StageError::BadInput(format!("sample `{}`: {e}", sample.name)))?;
+    let header = sam_header(ctx, sample, &files, contigs, aligned.read_groups.clone())?;
     let reference = Reference::open(&files.fasta, &files.fai).map_err(|e| StageError::Runtime(e.to_string()))?;
     let territory = territory_from_reference(&reference).map_err(|e| StageError::Runtime(e.to_string()))?;
     let mut qc = AlignmentQc::new(territory);
@@ -210,6 +204,31 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
     outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
     Ok(outputs)
+}
+
+/// The output's header: `@SQ` with `M5`/`UR`, one `@RG` per lane, `@PG` with the command.
+fn sam_header(
+    ctx: &StageContext<'_>,
+    sample: &Sample,
+    files: &PreparedFiles,
+    contigs: Vec<ContigLine>,
+    read_groups: Vec<ReadGroupLine>,
+) -> Result<rust_htslib::bam::Header, StageError> {
+    build_header(&HeaderSpec {
+        contigs,
+        reference_uri: crate::genome::dict::file_uri(
+            &std::fs::canonicalize(&files.fasta).unwrap_or(files.fasta.clone()),
+        ),
+        assembly: None,
+        read_groups,
+        program: ProgramLine {
+            id: "dagr".into(),
+            name: "dagr".into(),
+            version: crate::VERSION.into(),
+            command_line: ctx.command.to_string(),
+        },
+    })
+    .map_err(|e| StageError::BadInput(format!("sample `{}`: {e}", sample.name)))
 }
 
 /// `@SQ` lines in the index's contig order, checked against the prepared reference's MD5 table.

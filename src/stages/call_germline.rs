@@ -87,6 +87,10 @@ impl Stage for CallGermline {
         run(ctx)
     }
 
+    fn distributed(&self) -> bool {
+        true
+    }
+
     /// A malformed ploidy BED is refused before anything runs (its contigs are checked at run).
     fn check_params(&self, params: &Params) -> Result<(), (&'static str, String)> {
         match params.file("ploidy_bed") {
@@ -96,32 +100,58 @@ impl Stage for CallGermline {
     }
 }
 
-fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+/// Everything the calling needs, the same on every rank.
+struct Setup {
+    sample_sex: Sex,
+    inferred: Option<Sex>,
+    bam_path: std::path::PathBuf,
+    prepared: PreparedReference,
+    ploidy: PloidyMap,
+    cfg: GermlineConfig,
+    shards: Vec<crate::call::shards::Shard>,
+}
+
+fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     let sample = ctx.sample()?;
     let bam_path = alignment_path(ctx, "alignments")?;
-    let PreparedReference { fasta, reference, contigs, lengths } = prepared_reference(ctx)?;
-
-    let inferred = infer_sex_from_index(&bam_path, &fasta, &lengths)?;
+    let prepared = prepared_reference(ctx)?;
+    let inferred = infer_sex_from_index(&bam_path, &prepared.fasta, &prepared.lengths)?;
     let sex = decide_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
-    let mut ploidy = PloidyMap::for_sex(&lengths, sex);
+    let mut ploidy = PloidyMap::for_sex(&prepared.lengths, sex);
     if let Some(bed) = ctx.params.file("ploidy_bed")? {
-        ploidy.override_with_bed(bed, &lengths).map_err(|e| StageError::BadInput(e.to_string()))?;
+        ploidy.override_with_bed(bed, &prepared.lengths).map_err(|e| StageError::BadInput(e.to_string()))?;
     }
-
     let mut cfg = GermlineConfig::default();
     cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
     let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
-    let all = shards(&lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
-    tracing::info!(shards = all.len(), sex = %sex, "calling");
-    ctx.fault_point("before_calling")?;
+    let shards = shards(&prepared.lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
+    Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards })
+}
+
+/// Under `--mpi`, rank r calls shards r, r + n, r + 2n, … (interleaved, so that dense and empty
+/// stretches of the genome spread over the ranks), sends them to rank 0 in one chunked gather,
+/// and rank 0 writes the outputs exactly as one process does: shard results are the same
+/// wherever they are computed, so the files are byte-identical.
+fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+    let sample = ctx.sample()?;
+    let Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards: all } =
+        ctx.agree("preparing to call variants", setup(ctx))?;
+    let PreparedReference { fasta, reference, contigs, lengths } = prepared;
+    let (rank, ranks) = ctx.rank_and_size();
+    let mine: Vec<usize> = (rank..all.len()).step_by(ranks).collect();
+    if rank == 0 {
+        tracing::info!(shards = all.len(), ranks, sex = %sex, "calling");
+    }
+    ctx.agree("starting to call", ctx.fault_point("before_calling"))?;
     let results: Vec<Result<crate::call::germline::ShardCalls, StageError>> = ctx.pool.install(|| {
-        all.par_iter()
+        mine.par_iter()
             .map_init(
                 || open_reader(&bam_path, &fasta),
-                |reader, shard| {
+                |reader, &i| {
                     if ctx.cancel.is_cancelled() {
                         return Err(StageError::Interrupted);
                     }
+                    let shard = &all[i];
                     let reader = reader.as_mut().map_err(|e| runtime(e.to_string()))?;
                     let name = &lengths[shard.tid as usize].0;
                     call_shard(shard, name, reader, &reference, &ploidy, &cfg).map_err(runtime)
@@ -129,10 +159,32 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
             )
             .collect()
     });
-    let mut shard_calls = Vec::with_capacity(results.len());
-    for r in results {
-        shard_calls.push(r?);
-    }
+    let called: Result<Vec<_>, StageError> = results.into_iter().collect();
+    let called = ctx.agree("calling shards", called.and_then(|c| ctx.fault_point("after_calling").map(|()| c)))?;
+    let shard_calls = match ctx.cluster {
+        None => called,
+        Some(cluster) => {
+            let gathered = cluster.gather("sending called shards to rank 0", crate::dist::encode(&called)?)?;
+            if rank != 0 {
+                return Ok(StageOutputs::default());
+            }
+            drop(called);
+            let mut by_rank: Vec<std::vec::IntoIter<crate::call::germline::ShardCalls>> = Vec::new();
+            for bytes in &gathered {
+                let part: Vec<crate::call::germline::ShardCalls> = crate::dist::decode(bytes, "called shards")?;
+                by_rank.push(part.into_iter());
+            }
+            // Shard i was called by rank i % ranks, as its (i / ranks)-th.
+            let mut ordered = Vec::with_capacity(all.len());
+            for i in 0..all.len() {
+                let shard = by_rank[i % ranks]
+                    .next()
+                    .ok_or_else(|| runtime(format!("internal: rank {} sent too few shards", i % ranks)))?;
+                ordered.push(shard);
+            }
+            ordered
+        }
+    };
     tracing::info!("shards called; writing the VCF, gVCF and callable regions");
     gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)
 }

@@ -270,6 +270,7 @@ mod tests {
             cancel: &CancelFlag::default(),
             faults: &FaultPlan::parse(faults).unwrap(),
             command: "dagr test",
+            cluster: None,
         };
         FastqIntake.run(&ctx)
     }

@@ -22,6 +22,12 @@ mod spill;
 #[cfg(test)]
 mod tests;
 
+/// The spill files' record encoding, for sending records between MPI ranks: a record comes back
+/// byte-identical with its sort key.
+pub(crate) mod wire {
+    pub(crate) use super::spill::{decode_records, encode_record};
+}
+
 use crate::alignments::keys::SortKey;
 use rust_htslib::bam::Record;
 use spill::{RunReader, RunWriter};

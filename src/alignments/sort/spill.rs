@@ -133,7 +133,7 @@ fn finish_file(mut out: BufWriter<File>, count: u64) -> io::Result<()> {
     out.flush()
 }
 
-fn encode_record(buf: &mut Vec<u8>, key: &SortKey, record: &Record) {
+pub(crate) fn encode_record(buf: &mut Vec<u8>, key: &SortKey, record: &Record) {
     buf.extend_from_slice(&key.tid.to_le_bytes());
     buf.extend_from_slice(&key.pos.to_le_bytes());
     buf.push(u8::from(key.reverse));
@@ -223,6 +223,17 @@ fn decode_record(cur: &mut Cursor<'_>) -> Option<(SortKey, Record)> {
     record.set_data(data);
     record.inner_mut().core = core;
     Some((key, record))
+}
+
+/// Decodes a buffer of records written by [`encode_record`] (one after another); `None` when a
+/// record is truncated or inconsistent.
+pub(crate) fn decode_records(bytes: &[u8]) -> Option<Vec<(SortKey, Record)>> {
+    let mut cur = Cursor { bytes };
+    let mut records = Vec::new();
+    while !cur.bytes.is_empty() {
+        records.push(decode_record(&mut cur)?);
+    }
+    Some(records)
 }
 
 /// Reads one run back in order, one decompressed frame at a time.

@@ -247,6 +247,121 @@ impl AlignmentWriter {
     }
 }
 
+impl AlignmentWriter {
+    /// Closes a BAM written as one coordinate slice of a larger file (an MPI rank's shard):
+    /// renamed into place, no index, no `.md5`; [`concatenate_bam`] joins the slices.
+    pub fn finish_shard(self) -> Result<(PathBuf, u64), WriteError> {
+        let AlignmentWriter { file, header, data, index, records, .. } = self;
+        drop(index);
+        let final_path = data.final_path().to_path_buf();
+        if file.close() != 0 {
+            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)" });
+        }
+        drop(header);
+        data.commit(crate::output_file::Sidecar::None).map_err(|source| WriteError::Io { path: final_path.clone(), source })?;
+        Ok((final_path, records))
+    }
+}
+
+/// The 28-byte empty BGZF block that ends every BGZF file (SAM/BAM spec, 4.1.2).
+const BGZF_EOF: [u8; 28] = [
+    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00, 0x1b, 0x00, 0x03,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
+
+/// Joins BAM slices written by [`AlignmentWriter::finish_shard`] with the same header, slice i's
+/// records all sorting before slice i+1's, into one indexed BAM at `final_path`, committed like
+/// [`AlignmentWriter::finish`] (data, then index, with `.md5`s). The BGZF blocks are copied as
+/// they are (no recompression): the header blocks of the first slice, the record blocks of
+/// every slice, one end-of-file block. htslib flushes after the header, so records always start
+/// on a block boundary; [`record_blocks_start`] checks it. The index is built over the joined file.
+pub fn concatenate_bam(
+    shards: &[PathBuf],
+    final_path: &Path,
+    threads: usize,
+    records: u64,
+) -> Result<WrittenAlignment, WriteError> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let data = TempPath::new(final_path);
+    let index = TempPath::new(with_suffix(final_path, "bai"));
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| WriteError::Io { path: path.clone(), source }
+    };
+    let mut out = io::BufWriter::with_capacity(4 << 20, std::fs::File::create(data.path()).map_err(io_err(final_path))?);
+    for (i, shard) in shards.iter().enumerate() {
+        let mut input = std::fs::File::open(shard).map_err(io_err(shard))?;
+        let len = input.metadata().map_err(io_err(shard))?.len();
+        let start = if i == 0 { 0 } else { record_blocks_start(shard).map_err(io_err(shard))? };
+        let mut tail = [0u8; 28];
+        if len < start + 28 || {
+            input.seek(SeekFrom::Start(len - 28)).map_err(io_err(shard))?;
+            input.read_exact(&mut tail).map_err(io_err(shard))?;
+            tail != BGZF_EOF
+        } {
+            return Err(WriteError::Io {
+                path: shard.clone(),
+                source: io::Error::new(io::ErrorKind::InvalidData, "BAM slice does not end with the BGZF end-of-file block"),
+            });
+        }
+        input.seek(SeekFrom::Start(start)).map_err(io_err(shard))?;
+        io::copy(&mut input.take(len - 28 - start), &mut out).map_err(io_err(final_path))?;
+    }
+    out.write_all(&BGZF_EOF).map_err(io_err(final_path))?;
+    out.into_inner().map_err(|e| WriteError::Io { path: final_path.to_path_buf(), source: e.into_error() })?;
+    build_index(data.path(), index.path(), threads, final_path)?;
+    let (data, index) = commit_with_index(data, index).map_err(|(path, source)| WriteError::Io { path, source })?;
+    Ok(WrittenAlignment { data, index, records })
+}
+
+/// The byte offset of the first BGZF block after a BAM's header: walks the blocks, inflating
+/// them until the header (magic, text, reference list) is complete, and requires it to end on a
+/// block boundary.
+pub fn record_blocks_start(path: &Path) -> io::Result<u64> {
+    use std::io::Read;
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("not a BAM as dagr writes it: {what}"));
+    let mut input = io::BufReader::new(std::fs::File::open(path)?);
+    let mut offset = 0u64;
+    let mut header = Vec::new();
+    loop {
+        let mut fixed = [0u8; 18];
+        input.read_exact(&mut fixed)?;
+        if fixed[0..4] != [0x1f, 0x8b, 0x08, 0x04] || fixed[12..14] != *b"BC" {
+            return Err(bad("a block is not BGZF"));
+        }
+        let block_size = usize::from(u16::from_le_bytes([fixed[16], fixed[17]])) + 1;
+        let mut rest = vec![0u8; block_size.checked_sub(18).ok_or_else(|| bad("short block"))?];
+        input.read_exact(&mut rest)?;
+        let cdata = &rest[..rest.len().checked_sub(8).ok_or_else(|| bad("short block"))?];
+        flate2::read::DeflateDecoder::new(cdata).read_to_end(&mut header)?;
+        offset += block_size as u64;
+        if let Some(len) = bam_header_len(&header) {
+            return match len.cmp(&header.len()) {
+                std::cmp::Ordering::Equal => Ok(offset),
+                std::cmp::Ordering::Less => Err(bad("records share a block with the header")),
+                std::cmp::Ordering::Greater => unreachable!("bam_header_len only answers once complete"),
+            };
+        }
+    }
+}
+
+/// The length of the BAM header at the start of `bytes`, once `bytes` holds all of it.
+fn bam_header_len(bytes: &[u8]) -> Option<usize> {
+    let int = |at: usize| -> Option<usize> {
+        let b = bytes.get(at..at + 4)?;
+        usize::try_from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+    };
+    let l_text = int(4)?;
+    let mut at = 8 + l_text;
+    let n_ref = int(at)?;
+    at += 4;
+    for _ in 0..n_ref {
+        let l_name = int(at)?;
+        at += 4 + l_name + 4;
+    }
+    (bytes.len() >= at).then_some(at)
+}
+
 fn build_index(data: &Path, index: &Path, threads: usize, final_path: &Path) -> Result<(), WriteError> {
     let c_data = c_path(data, final_path)?;
     let c_index = c_path(index, final_path)?;

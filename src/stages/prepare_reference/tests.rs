@@ -223,6 +223,7 @@ fn run_stage(
         cancel: &cancel,
         faults: &faults,
         command: "dagr test",
+        cluster: None,
     };
     stage::PrepareReference.run(&ctx)
 }

@@ -1,0 +1,374 @@
+//! `align` over the ranks of an MPI job (`dagr run --mpi`): the same records, flags and QC as one
+//! process, the BAM written in slices by every rank at once.
+//!
+//! 1. **Split the batches.** Every rank reads the FASTQ lanes (decompression and checks are cheap
+//!    beside mapping) and maps the batches whose global ordinal `b` has `b % ranks == rank`.
+//!    Batches and pair ids are those of a single process, so records and keys are too.
+//! 2. **Exchange by genome slice and by duplicate key.** The genome (contigs in header order, end
+//!    to end) is cut into `ranks` slices of equal length; rank r owns the records whose sort key
+//!    falls in slice r (records without a position: the last rank). Duplicate candidates go to
+//!    the rank [`markdup::shard_of`] names. Every [`EXCHANGE_EVERY`] batches per rank the buffers
+//!    are swapped ([`Cluster::exchange`], chunked rounds) and the received records go into this
+//!    rank's [`RecordSorter`] (spilling past the memory budget as usual).
+//! 3. **Mark duplicates as a keyed reduction** ([`markdup`]'s partitioned form): fragment ends
+//!    are all-gathered, each rank answers which of them its pairs cover, answers go to the ends'
+//!    owners, each rank reduces its candidates, and the parts are all-gathered and merged, so
+//!    every rank has every mark.
+//! 4. **Write slices.** Each rank sorts its records, flags duplicates and writes
+//!    `work/align/mpi/rank-<r>.bam` (BGZF, htslib compression threads). Rank 0 joins the slices
+//!    in rank order without recompressing ([`concatenate_bam`]), indexes the result, runs the QC
+//!    pass over it and writes the QC files exactly as one process does.
+//!
+//! Every fallible step passes through [`StageContext::agree`] before the next collective, so a
+//! failing rank fails the stage on every rank with its own message.
+//!
+//! Cost beyond one process: each rank decompresses every lane; each record crosses the network
+//! once (and candidates once, marks once to every rank); rank 0 reads the joined BAM once for
+//! QC and once for the index (one process also reads it for the index).
+
+use super::{LANE_SHIFT, MIN_SORT_BUFFER, PROGRESS_EVERY, PreparedFiles, platform_unit_of};
+use crate::align::{PairAligner, ReadGroup};
+use crate::alignments::header::{ContigLine, ReadGroupLine};
+use crate::alignments::keys::{DupCandidate, Mate, PairId, SortKey};
+use crate::alignments::markdup::{
+    self, DuplicateMarks, EndKey, MarkdupOptions, MarksPart, covered_ends, end_shard, fragment_ends,
+};
+use crate::alignments::qc::{AlignmentQc, territory_from_reference};
+use crate::alignments::sort::wire::{decode_records, encode_record};
+use crate::alignments::sort::{RecordSorter, SortOptions};
+use crate::alignments::writer::{AlignmentWriter, OutputFormat, concatenate_bam};
+use crate::dist::{Cluster, decode, encode};
+use crate::engine::samplesheet::Sample;
+use crate::engine::stage::{StageContext, StageError, StageOutputs};
+use crate::genome::Reference;
+use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
+use rust_htslib::bam::Read as _;
+use std::time::Instant;
+
+/// Batches each rank maps between two exchanges (bounds the records held for sending:
+/// 16 × 8192 pairs, about 100 MB for 150 bp reads).
+const EXCHANGE_EVERY: u64 = 16;
+
+fn runtime(e: impl std::fmt::Display) -> StageError {
+    StageError::Runtime(e.to_string())
+}
+
+/// Which rank owns a record: slices of equal length over the contigs laid end to end.
+struct GenomeSlices {
+    /// Offset of each contig's first base in the concatenated genome.
+    contig_start: Vec<u64>,
+    total: u64,
+    ranks: u64,
+}
+
+impl GenomeSlices {
+    fn new(contigs: &[ContigLine], ranks: usize) -> GenomeSlices {
+        let mut contig_start = Vec::with_capacity(contigs.len());
+        let mut total = 0u64;
+        for c in contigs {
+            contig_start.push(total);
+            total += c.length;
+        }
+        GenomeSlices { contig_start, total: total.max(1), ranks: ranks.max(1) as u64 }
+    }
+
+    /// Monotone in the sort key, so that rank order is coordinate order.
+    fn owner(&self, key: &SortKey) -> usize {
+        let Some(&start) = self.contig_start.get(key.tid as usize) else {
+            return (self.ranks - 1) as usize;
+        };
+        let at = start + u64::try_from(key.pos.max(0)).unwrap_or(0);
+        ((u128::from(at.min(self.total - 1)) * u128::from(self.ranks) / u128::from(self.total)) as u64) as usize
+    }
+}
+
+/// What this rank holds for sending, and what it has received.
+struct Routing {
+    records_out: Vec<Vec<u8>>,
+    candidates_out: Vec<Vec<DupCandidate>>,
+    my_candidates: Vec<DupCandidate>,
+    sorter: RecordSorter,
+}
+
+impl Routing {
+    /// Swaps the buffers with every rank and files what arrives. All ranks call it together.
+    fn exchange(&mut self, ctx: &StageContext<'_>, cluster: &dyn Cluster) -> Result<(), StageError> {
+        let ranks = cluster.size();
+        let mut outgoing = Vec::with_capacity(ranks);
+        for (records, candidates) in self.records_out.iter_mut().zip(&mut self.candidates_out) {
+            let mut message = (records.len() as u64).to_le_bytes().to_vec();
+            message.append(records);
+            message.extend(encode(&std::mem::take(candidates))?);
+            outgoing.push(message);
+        }
+        let incoming = cluster.exchange("exchanging aligned records", outgoing)?;
+        let filed = (|| -> Result<(), StageError> {
+            for (source, message) in incoming.into_iter().enumerate() {
+                let corrupt = || runtime(format!("internal: records from rank {source} do not decode"));
+                let len = message.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize);
+                let len = len.filter(|&l| 8 + l <= message.len()).ok_or_else(corrupt)?;
+                let records = decode_records(&message[8..8 + len]).ok_or_else(corrupt)?;
+                let candidates: Vec<DupCandidate> = decode(&message[8 + len..], "duplicate candidates")?;
+                self.my_candidates.extend(candidates);
+                self.sorter.push(records, ctx.pool).map_err(runtime)?;
+            }
+            Ok(())
+        })();
+        ctx.agree("filing received records", filed)
+    }
+}
+
+/// Why the mapping loop stopped early: a local error (to be shared with the other ranks) or one
+/// a collective already shared (every rank has it; sharing it again would be out of step).
+enum Stop {
+    Local(StageError),
+    Shared(StageError),
+}
+
+impl From<StageError> for Stop {
+    fn from(e: StageError) -> Stop {
+        Stop::Local(e)
+    }
+}
+
+/// Per-library counts and alignment statistics, summed at rank 0.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Counts {
+    align: crate::align::AlignStats,
+    unmapped_by_library: Vec<u64>,
+    extra_records_by_library: Vec<u64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    ctx: &StageContext<'_>,
+    cluster: &dyn Cluster,
+    sample: &Sample,
+    files: &PreparedFiles,
+    format: OutputFormat,
+    aligner: &PairAligner,
+    contigs: Vec<ContigLine>,
+    libraries: &[String],
+) -> Result<StageOutputs, StageError> {
+    let (rank, ranks) = (cluster.rank(), cluster.size());
+    if matches!(format, OutputFormat::Cram { .. }) {
+        return ctx.agree(
+            "checking the output format",
+            Err(StageError::BadInput(
+                "align: `format: cram` is not available with --mpi yet; use `format: bam` (convert afterwards with \
+                 `samtools view -C`) or run without --mpi"
+                    .into(),
+            )),
+        );
+    }
+    let slices = GenomeSlices::new(&contigs, ranks);
+    let sorter = RecordSorter::new(SortOptions {
+        memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
+        tmp_dir: ctx.tmp_dir.to_path_buf(),
+    })
+    .map_err(runtime);
+    let mut routing = Routing {
+        records_out: vec![Vec::new(); ranks],
+        candidates_out: vec![Vec::new(); ranks],
+        my_candidates: Vec::new(),
+        sorter: ctx.agree("starting the sort", sorter)?,
+    };
+    let mut counts = Counts {
+        align: Default::default(),
+        unmapped_by_library: vec![0; libraries.len()],
+        extra_records_by_library: vec![0; libraries.len()],
+    };
+    let mut fastq = FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY);
+    let mut read_groups = Vec::new();
+    let mut batch_ordinal = 0u64;
+    let mut last_report = Instant::now();
+
+    // Map this rank's batches; a local failure is carried to the next agreement (every rank
+    // reaches one), never returned past a collective.
+    let mapped: Result<(), Stop> = (|| {
+        for (lane_index, lane) in sample.lanes.iter().enumerate() {
+            let library_index = libraries.iter().position(|l| *l == lane.library).unwrap_or(0);
+            let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
+            let options = ScanOptions { min_base_quality: crate::reads::DEFAULT_MIN_BASE_QUALITY };
+            let mut reader =
+                PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())
+                    .map_err(crate::stages::fastq_intake::stage_error)?;
+            let lane_base: PairId = (lane_index as u64) << LANE_SHIFT;
+            let mut platform_unit = None;
+            let mut lane_stats = crate::align::AlignStats::default();
+            while let Some(batch) = reader.next_batch().map_err(crate::stages::fastq_intake::stage_error)? {
+                if platform_unit.is_none() && !batch.is_empty() {
+                    platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
+                }
+                if batch_ordinal % ranks as u64 == rank as u64 {
+                    let first = lane_base + batch.first_pair_number() - 1;
+                    let out = aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(runtime)?;
+                    lane_stats.merge(&out.stats);
+                    for (key, record) in &out.records {
+                        encode_record(&mut routing.records_out[slices.owner(key)], key, record);
+                    }
+                    for c in out.candidates {
+                        routing.candidates_out[markdup::shard_of(&c.key, ranks)].push(c);
+                    }
+                }
+                batch_ordinal += 1;
+                if batch_ordinal.is_multiple_of(EXCHANGE_EVERY * ranks as u64) {
+                    cluster.agree("mapping read batches", Ok(())).map_err(Stop::Shared)?;
+                    routing.exchange(ctx, cluster).map_err(Stop::Shared)?;
+                }
+                if rank == 0 && last_report.elapsed() >= PROGRESS_EVERY {
+                    tracing::info!(lane = %lane.lane, ranks, "{} read pairs read", reader.pairs_read());
+                    last_report = Instant::now();
+                }
+            }
+            fastq.merge(&reader.into_stats().map_err(crate::stages::fastq_intake::stage_error)?);
+            counts.unmapped_by_library[library_index] += lane_stats.reads - lane_stats.mapped_reads;
+            counts.extra_records_by_library[library_index] +=
+                lane_stats.supplementary_records + lane_stats.secondary_records;
+            counts.align.merge(&lane_stats);
+            read_groups.push(ReadGroupLine {
+                id: rg.id.clone(),
+                sample: sample.name.clone(),
+                library: lane.library.clone(),
+                platform: "ILLUMINA".into(),
+                platform_unit: platform_unit.unwrap_or_else(|| rg.id.clone()),
+            });
+            ctx.fault_point("after_lane")?;
+        }
+        Ok(())
+    })();
+    // An error that came out of a collective is already every rank's; a local one is shared
+    // here, where the other ranks are at this agreement or the one before an exchange.
+    match mapped {
+        Err(Stop::Shared(e)) => return Err(e),
+        Err(Stop::Local(e)) => ctx.agree("mapping read batches", Err(e))?,
+        Ok(()) => ctx.agree("mapping read batches", Ok(()))?,
+    }
+    routing.exchange(ctx, cluster)?;
+
+    // Counts to rank 0; every rank gets every duplicate mark.
+    let gathered = cluster.gather("collecting alignment counts", encode(&counts)?)?;
+    let marks = mark_duplicates(ctx, cluster, std::mem::take(&mut routing.my_candidates), libraries)?;
+    ctx.agree("marking duplicates", ctx.fault_point("before_write"))?;
+
+    // Each rank writes its slice.
+    let header = ctx.agree("building the header", super::sam_header(ctx, sample, files, contigs, read_groups))?;
+    let slice_dir = ctx.work_dir.join("mpi");
+    let slice_path = |r: usize| slice_dir.join(format!("rank-{r}.bam"));
+    let written = (|| -> Result<(u64, crate::alignments::sort::SortStats), StageError> {
+        std::fs::create_dir_all(&slice_dir)
+            .map_err(|e| runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
+        let mut writer =
+            AlignmentWriter::create(&slice_path(rank), OutputFormat::Bam, &header, ctx.threads).map_err(runtime)?;
+        let sorted = routing.sorter.finish(ctx.pool).map_err(runtime)?;
+        let stats = sorted.stats();
+        for (n, item) in sorted.enumerate() {
+            let (key, mut record) = item.map_err(runtime)?;
+            let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
+            if marks.is_duplicate(key.pair_id, mate) {
+                record.set_flags(record.flags() | 0x400);
+            }
+            writer.write(&record).map_err(runtime)?;
+            if n % 1_000_000 == 0 {
+                ctx.cancel.check()?;
+            }
+        }
+        let (_, records) = writer.finish_shard().map_err(runtime)?;
+        Ok((records, stats))
+    })();
+    let (_, sort_stats) = ctx.agree("writing BAM slices", written)?;
+    if rank != 0 {
+        return Ok(StageOutputs::default());
+    }
+
+    // Rank 0: join, index, QC, metrics.
+    let mut counts = Counts {
+        align: Default::default(),
+        unmapped_by_library: vec![0; libraries.len()],
+        extra_records_by_library: vec![0; libraries.len()],
+    };
+    for bytes in &gathered {
+        let part: Counts = decode(bytes, "alignment counts")?;
+        counts.align.merge(&part.align);
+        for (sum, n) in counts.unmapped_by_library.iter_mut().zip(&part.unmapped_by_library) {
+            *sum += n;
+        }
+        for (sum, n) in counts.extra_records_by_library.iter_mut().zip(&part.extra_records_by_library) {
+            *sum += n;
+        }
+    }
+    let mut marks = marks;
+    for (library, (&unmapped, &extra)) in
+        counts.unmapped_by_library.iter().zip(&counts.extra_records_by_library).enumerate()
+    {
+        marks.add_unmapped_reads(library as u32, unmapped);
+        marks.add_secondary_or_supplementary(library as u32, extra);
+    }
+    let slices_written: Vec<std::path::PathBuf> = (0..ranks).map(slice_path).collect();
+    let out_path = ctx.output_dir.join(format!("{}.bam", sample.name));
+    let total_records = counts.align.records;
+    let joined = concatenate_bam(&slices_written, &out_path, ctx.threads, total_records).map_err(runtime)?;
+    let _ = std::fs::remove_dir_all(&slice_dir);
+    tracing::info!(ranks, records = total_records, "BAM slices joined and indexed; alignment QC");
+
+    let reference = Reference::open(&files.fasta, &files.fai).map_err(runtime)?;
+    let territory = territory_from_reference(&reference).map_err(runtime)?;
+    let mut qc = AlignmentQc::new(territory);
+    let mut reader = rust_htslib::bam::Reader::from_path(&joined.data.path).map_err(runtime)?;
+    reader.set_threads(ctx.threads.max(1)).map_err(runtime)?;
+    let mut record = rust_htslib::bam::Record::new();
+    let mut seen = 0u64;
+    while let Some(r) = reader.read(&mut record) {
+        r.map_err(|e| runtime(format!("{}: {e}", joined.data.path.display())))?;
+        qc.observe(&record);
+        seen += 1;
+    }
+    if seen != joined.records {
+        return Err(runtime(format!(
+            "{}: {seen} records read back, {} written by the ranks",
+            joined.data.path.display(),
+            joined.records
+        )));
+    }
+    let mut outputs = super::outputs::write(ctx, sample, joined, qc.finish(), &marks, &fastq, &counts.align)?;
+    outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
+    outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
+    outputs.metrics.insert("mpi_ranks".into(), ranks.into());
+    Ok(outputs)
+}
+
+/// The partitioned duplicate reduction (see [`markdup`]'s module docs); every rank gets the
+/// merged marks.
+fn mark_duplicates(
+    ctx: &StageContext<'_>,
+    cluster: &dyn Cluster,
+    candidates: Vec<DupCandidate>,
+    libraries: &[String],
+) -> Result<DuplicateMarks, StageError> {
+    let ranks = cluster.size();
+    let options = MarkdupOptions {
+        optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
+    };
+    let ends = cluster.all_gather("sharing fragment ends", encode(&fragment_ends(&candidates))?)?;
+    let mut wanted: Vec<EndKey> = Vec::new();
+    for bytes in &ends {
+        wanted.extend(decode::<Vec<EndKey>>(bytes, "fragment ends")?);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut answers: Vec<Vec<EndKey>> = vec![Vec::new(); ranks];
+    for end in covered_ends(&candidates, &wanted) {
+        answers[end_shard(&end, ranks)].push(end);
+    }
+    let outgoing = answers.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+    let mut remote_covered = Vec::new();
+    for bytes in cluster.exchange("answering which fragment ends pairs cover", outgoing)? {
+        remote_covered.extend(decode::<Vec<EndKey>>(&bytes, "covered ends")?);
+    }
+    remote_covered.sort_unstable();
+    remote_covered.dedup();
+    let part = markdup::resolve_partition(candidates, &remote_covered, &options);
+    let parts = cluster.all_gather("sharing duplicate marks", encode(&part)?)?;
+    let parts = parts.iter().map(|b| decode::<MarksPart>(b, "duplicate marks")).collect::<Result<Vec<_>, _>>()?;
+    Ok(DuplicateMarks::merge(parts, libraries))
+}
