@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# ci-slurm.sh: the Slurm integration tests against a real single-node Slurm, for CI.
-# Installs slurm-wlm and munge when missing (Debian 12, needs root), starts the throw-away
-# cluster of slurm/local-cluster.sh, runs `cargo test --test slurm`, and always stops the cluster
-# again if this script started it. Exit status: the tests'.
+# ci-slurm.sh: the Slurm and MPI integration tests against a real single-node Slurm and a real
+# OpenMPI, for CI. Installs slurm-wlm, munge and OpenMPI (libopenmpi-dev, openmpi-bin) when
+# missing (Debian 12, needs root), starts the throw-away cluster of slurm/local-cluster.sh, builds
+# with the cargo feature `mpi` and runs `tests/slurm.rs` (incl. `srun --mpi=pmix`) and
+# `tests/mpi.rs` (`mpirun -np 1/2/4`), and always stops the cluster again if this script started
+# it. Exit status: the tests'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  echo "[ci-slurm] installing slurm-wlm munge" >&2
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v mpirun >/dev/null \
+  || ! dpkg-query -W -f='${Status}' libopenmpi-dev 2>/dev/null | grep -q "install ok installed"; then
+  echo "[ci-slurm] installing slurm-wlm munge libopenmpi-dev openmpi-bin" >&2
   env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    slurm-wlm munge libopenmpi-dev openmpi-bin >/dev/null
 fi
+# OpenMPI as root, in containers (no CMA), oversubscribed on small machines.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 started=0
 if ! slurm/local-cluster.sh status >/dev/null 2>&1 || ! SLURM_CONF=${DAGR_SLURM_DIR:-/tmp/dagr-slurm}/slurm.conf scontrol ping 2>/dev/null | grep -q 'is UP'; then
@@ -19,4 +25,4 @@ fi
 eval "$(slurm/local-cluster.sh up)"
 if ((started)); then trap 'slurm/local-cluster.sh down' EXIT; fi
 
-cargo test --test slurm -- --nocapture
+cargo test --locked --features mpi --test slurm --test mpi -- --nocapture

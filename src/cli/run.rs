@@ -187,10 +187,13 @@ fn run_mpi(request: &RunRequest, timeout: std::time::Duration) -> Result<u8, Cli
             Err(RunError::Runtime(m)) => Err(CliError { code: exit::FAILURE, message: m }),
         }
     } else {
-        // Rank 0 prints the run's errors and summary; the others exit with the same code.
+        // Rank 0 prints the run's errors and summary; the others exit with the same code. A rank
+        // that cannot go on ends the job: returning would block in MPI_Finalize while rank 0
+        // waits for it.
+        let handle = cluster.clone();
         match distributed::serve(request, cancel, cluster) {
             Ok(code) => Ok(code),
-            Err(e) => Err(CliError::failure(format!("rank worker: {e}"))),
+            Err(e) => handle.abort(&e.to_string()),
         }
     }
 }

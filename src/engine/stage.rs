@@ -349,7 +349,9 @@ impl FaultPlan {
             Ok(v) if !v.trim().is_empty() => Self::parse(&v)?,
             _ => Self::default(),
         };
-        if let Ok(rank) = std::env::var(Self::RANK_ENV) {
+        if let Ok(rank) = std::env::var(Self::RANK_ENV)
+            && !rank.trim().is_empty()
+        {
             plan.only_rank =
                 Some(rank.trim().parse().map_err(|_| format!("{}: `{rank}` is not a rank number", Self::RANK_ENV))?);
         }
@@ -361,7 +363,10 @@ impl FaultPlan {
         for rule in spec.split(',').map(str::trim).filter(|r| !r.is_empty()) {
             let parts: Vec<&str> = rule.split(':').collect();
             if parts.len() < 3 || parts.len() > 4 {
-                return Err(format!("{}: `{rule}` is not <stage>:<point>:<fail|abort|sigterm|hang>[:<entity>]", Self::ENV));
+                return Err(format!(
+                    "{}: `{rule}` is not <stage>:<point>:<fail|abort|sigterm|hang>[:<entity>]",
+                    Self::ENV
+                ));
             }
             let action = match parts[2] {
                 "fail" => FaultAction::Fail,

@@ -4,8 +4,8 @@
 
 use crate::cpu_time::{self, CpuMeter};
 use crate::dist::Cluster;
-use crate::engine::distributed::{self, Task};
 use crate::engine::cache::{self, KeyMaterial, Manifest};
+use crate::engine::distributed::{self, Task};
 use crate::engine::stage::{
     Artifact, CancelFlag, Entity, FaultPlan, Params, Stage, StageContext, StageError, StageOutputs,
 };

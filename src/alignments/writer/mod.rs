@@ -258,7 +258,8 @@ impl AlignmentWriter {
             return Err(WriteError::Hts { path: final_path, action: "finish the file (close)" });
         }
         drop(header);
-        data.commit(crate::output_file::Sidecar::None).map_err(|source| WriteError::Io { path: final_path.clone(), source })?;
+        data.commit(crate::output_file::Sidecar::None)
+            .map_err(|source| WriteError::Io { path: final_path.clone(), source })?;
         Ok((final_path, records))
     }
 }
@@ -288,7 +289,8 @@ pub fn concatenate_bam(
         let path = path.to_path_buf();
         move |source| WriteError::Io { path: path.clone(), source }
     };
-    let mut out = io::BufWriter::with_capacity(4 << 20, std::fs::File::create(data.path()).map_err(io_err(final_path))?);
+    let mut out =
+        io::BufWriter::with_capacity(4 << 20, std::fs::File::create(data.path()).map_err(io_err(final_path))?);
     for (i, shard) in shards.iter().enumerate() {
         let mut input = std::fs::File::open(shard).map_err(io_err(shard))?;
         let len = input.metadata().map_err(io_err(shard))?.len();
@@ -301,7 +303,10 @@ pub fn concatenate_bam(
         } {
             return Err(WriteError::Io {
                 path: shard.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidData, "BAM slice does not end with the BGZF end-of-file block"),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "BAM slice does not end with the BGZF end-of-file block",
+                ),
             });
         }
         input.seek(SeekFrom::Start(start)).map_err(io_err(shard))?;

@@ -1,0 +1,169 @@
+//! `dagr run --mpi` under a real OpenMPI `mpirun` (built with `--features mpi`; `.ci/run` installs
+//! OpenMPI and runs these). One thread per rank, `--oversubscribe`: 4 ranks fit a 2-core machine.
+//! Outputs must equal a single process's: the same BAM records (BGZF blocks may differ), and
+//! byte-identical VCF, gVCF, callable BED, QC files and indexes of the VCFs. Without `mpirun`
+//! on PATH the tests print a note and pass. Every wait has a timeout (`timeout`, `--mpi-timeout`).
+
+mod common;
+
+use common::{dagr, run, testdata};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The germline test sample (4 lanes, ~4,400 pairs: one 8,192-pair batch per lane).
+fn sheet() -> PathBuf {
+    testdata().join("samplesheet_germline.csv")
+}
+
+fn mpirun_available() -> bool {
+    let ok = Command::new("mpirun").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("NOTE: skipping the MPI tests: no `mpirun` (apt-get install -y openmpi-bin libopenmpi-dev)");
+    }
+    ok
+}
+
+/// `dagr run germline` on the test sample into `outdir`, as arguments after the binary.
+fn run_args(work: &Path, outdir: &Path) -> Vec<String> {
+    let reference = testdata().join("ref/ref.fa");
+    std::fs::create_dir_all(work.join("tmp")).unwrap();
+    let mut a: Vec<String> = vec!["run".into(), "germline".into(), "--samplesheet".into()];
+    a.push(sheet().display().to_string());
+    a.extend(["--reference".into(), reference.display().to_string()]);
+    a.extend(["--reference-cache".into(), work.join("refcache").display().to_string()]);
+    a.extend(["--outdir".into(), outdir.display().to_string()]);
+    a.extend(["--tmp-dir".into(), work.join("tmp").display().to_string()]);
+    a.extend(["--threads".into(), "1".into()]);
+    a
+}
+
+/// `mpirun -np <ranks> --oversubscribe dagr <args> --mpi`, root allowed, within 10 minutes.
+fn mpirun(ranks: usize, args: &[String], extra_env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = Command::new("timeout");
+    c.arg("600")
+        .arg("mpirun")
+        .args(["-np", &ranks.to_string(), "--oversubscribe"])
+        .args(["-x", "RUST_LOG", "-x", "DAGR_FAULT_INJECT", "-x", "DAGR_FAULT_RANK"])
+        .arg(env!("CARGO_BIN_EXE_dagr"))
+        .args(args)
+        .arg("--mpi")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        .env("RUST_LOG", "warn")
+        .env("DAGR_FAULT_INJECT", "")
+        .env("DAGR_FAULT_RANK", "");
+    for (k, v) in extra_env {
+        c.env(k, v);
+    }
+    run(&mut c)
+}
+
+fn sam_records(bam: &Path) -> String {
+    let out = Command::new("samtools").arg("view").arg(bam).output().expect("samtools runs");
+    assert!(out.status.success(), "samtools view {}", bam.display());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Files of the sample that must be byte-identical (the BAM is compared by records).
+const IDENTICAL: &[&str] = &[
+    "GERM.vcf.gz",
+    "GERM.vcf.gz.tbi",
+    "GERM.g.vcf.gz",
+    "GERM.g.vcf.gz.tbi",
+    "GERM.callable.bed.gz",
+    "GERM.variant_qc.json",
+    "GERM.alignment_qc.json",
+    "GERM.stats",
+    "GERM.markdup_metrics.txt",
+];
+
+fn assert_same_outputs(expected: &Path, got: &Path, what: &str) {
+    let (e, g) = (expected.join("GERM"), got.join("GERM"));
+    assert!(sam_records(&e.join("GERM.bam")) == sam_records(&g.join("GERM.bam")), "{what}: BAM records differ");
+    for name in IDENTICAL {
+        let a = std::fs::read(e.join(name)).unwrap_or_else(|err| panic!("{}: {err}", e.join(name).display()));
+        let b = std::fs::read(g.join(name)).unwrap_or_else(|err| panic!("{what}: {name}: {err}"));
+        assert!(a == b, "{what}: {name} differs from the single-process run");
+    }
+}
+
+#[test]
+fn mpi_runs_at_1_2_and_4_ranks_match_one_process() {
+    if !mpirun_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // Every run writes the same outdir path (it is in the VCF header), moved aside afterwards.
+    let outdir = work.path().join("out");
+    let args = run_args(work.path(), &outdir);
+    let (code, _, err) = run(dagr().args(&args));
+    assert_eq!(code, 0, "single process: {err}");
+    let single = work.path().join("single");
+    std::fs::rename(&outdir, &single).unwrap();
+    for ranks in [1, 2, 4] {
+        let (code, _, err) = mpirun(ranks, &args, &[]);
+        assert_eq!(code, 0, "mpirun -np {ranks}: {err}");
+        assert_same_outputs(&single, &outdir, &format!("mpirun -np {ranks}"));
+        let report = common::report(&outdir);
+        assert_eq!(report["execution"]["mpi_ranks"], ranks, "the report records the ranks");
+        assert!(
+            report["genome_equivalents"]["core_seconds_per_genome_equivalent"].as_f64().unwrap_or(0.0) > 0.0,
+            "the report states core-seconds per genome equivalent"
+        );
+        // No slice files are left behind.
+        assert!(!outdir.join("GERM/work/align/mpi").exists());
+        std::fs::rename(&outdir, work.path().join(format!("np{ranks}"))).unwrap();
+    }
+}
+
+#[test]
+fn a_failing_rank_fails_the_job_naming_it_and_resume_continues() {
+    if !mpirun_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let outdir = work.path().join("out");
+    let args = run_args(work.path(), &outdir);
+    let fault = [("DAGR_FAULT_INJECT", "align:after_lane:fail"), ("DAGR_FAULT_RANK", "1")];
+    let (code, _, err) = mpirun(2, &args, &fault);
+    assert_ne!(code, 0, "a failing rank must fail the job");
+    assert!(
+        err.contains("rank 1: injected fault at align:after_lane"),
+        "the error names the rank and the cause: {err}"
+    );
+    let statuses = common::statuses(&outdir);
+    let status = |stage: &str| statuses.iter().find(|s| s.1 == stage).map(|s| s.2.clone()).unwrap();
+    assert_eq!(status("prepare_reference"), "done");
+    assert_eq!(status("align"), "failed");
+    assert_eq!(status("call_germline"), "skipped");
+
+    let mut resumed = args.clone();
+    resumed.push("--resume".into());
+    let (code, _, err) = mpirun(2, &resumed, &[]);
+    assert_eq!(code, 0, "resume after the fault: {err}");
+    let statuses = common::statuses(&outdir);
+    let status = |stage: &str| statuses.iter().find(|s| s.1 == stage).map(|s| s.2.clone()).unwrap();
+    assert_eq!(status("prepare_reference"), "reused", "finished stages are not rerun");
+    assert_eq!(status("align"), "done");
+    assert_eq!(status("call_germline"), "done");
+}
+
+#[test]
+fn a_hung_rank_ends_the_job_at_the_timeout() {
+    if !mpirun_available() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let outdir = work.path().join("out");
+    let mut args = run_args(work.path(), &outdir);
+    args.extend(["--mpi-timeout".into(), "3".into()]);
+    let fault = [("DAGR_FAULT_INJECT", "call_germline:before_calling:hang"), ("DAGR_FAULT_RANK", "1")];
+    let (code, _, err) = mpirun(2, &args, &fault);
+    assert_ne!(code, 0, "a hung rank must end the job");
+    assert_ne!(code, 124, "the job must end at --mpi-timeout, not at the test's own timeout: {err}");
+    assert!(
+        err.contains("rank 0 of 2: no answer from the other ranks within 3 s while starting to call"),
+        "the waiting rank says where it waited: {err}"
+    );
+}
