@@ -371,3 +371,67 @@ fn srun_pmix_mpi_run_matches_one_process() {
         assert!(a == b, "{name} differs from the single-process run");
     }
 }
+
+/// `dagr slurm submit --mpi-nodes 1 --mpi-ranks-per-node 2`: the sample runs as one MPI job of
+/// two ranks (`srun --mpi=pmix` inside the rendered script), rank 0 keeps the status file, and
+/// the outputs are those of a one-process run.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_sample_job_on_a_real_slurm_matches_one_process() {
+    let Some(env) = cluster() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let outdir = work.path().join("out");
+    let reference = work.path().join("ref.fa");
+    std::fs::copy(testdata().join("ref/ref.fa"), &reference).unwrap();
+    let sheet = testdata().join("samplesheet_germline.csv");
+    let (code, out, err) = dagr_slurm(
+        &env,
+        &[
+            "submit",
+            "germline",
+            "--samplesheet",
+            sheet.to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+            "--outdir",
+            outdir.to_str().unwrap(),
+            "--resources",
+            "local",
+            "--mpi-nodes",
+            "1",
+            "--mpi-ranks-per-node",
+            "2",
+        ],
+    );
+    assert_eq!(code, 0, "submit failed:\n{out}\n{err}");
+    let script = std::fs::read_to_string(outdir.join("slurm/mpi_sample_array.sbatch")).unwrap();
+    assert!(script.contains("srun --mpi=pmix") && script.contains("--ntasks-per-node=2"), "{script}");
+    let table = wait_settled(&env, &outdir, "MPI sample job");
+    assert_eq!(row_state(&table, "GERM"), "done", "{table}");
+    let report = json(&outdir.join("slurm/runs/GERM/run_report.json"));
+    assert_eq!(report["execution"]["mpi_ranks"], 2, "the sample ran over two ranks");
+
+    // The same sample in one process, same reference: same records, same calls.
+    let single = work.path().join("single");
+    let (code, _, err) = run(dagr()
+        .args(["run", "germline", "--samplesheet"])
+        .arg(&sheet)
+        .arg("--reference")
+        .arg(&reference)
+        .arg("--outdir")
+        .arg(&single)
+        .args(["--threads", "1"]));
+    assert_eq!(code, 0, "{err}");
+    let view = |bam: PathBuf| {
+        let out = Command::new("samtools").arg("view").arg(bam).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    assert!(view(single.join("GERM/GERM.bam")) == view(outdir.join("GERM/GERM.bam")), "BAM records differ");
+    let body = |vcf: PathBuf| {
+        let out = Command::new("bcftools").args(["view", "-H"]).arg(vcf).output().unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    assert!(body(single.join("GERM/GERM.vcf.gz")) == body(outdir.join("GERM/GERM.vcf.gz")), "VCF records differ");
+}

@@ -167,13 +167,27 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
 /// `--mpi`: rank 0 leads the run, the other ranks serve it (see `engine::distributed`).
 #[cfg(feature = "mpi")]
 fn run_mpi(request: &RunRequest, timeout: std::time::Duration) -> Result<u8, CliError> {
-    use crate::engine::distributed;
-    use std::sync::Arc;
     if request.dry_run {
         return Err(CliError::bad_input("--dry-run plans without running: leave out --mpi"));
     }
-    let (_universe, cluster) = crate::dist::mpi_backend::init(timeout).map_err(CliError::failure)?;
-    let cluster: Arc<dyn crate::dist::Cluster> = Arc::new(cluster);
+    let (_universe, cluster) = init_mpi(timeout)?;
+    execute_mpi(request, cluster)
+}
+
+/// Initializes MPI; keep the universe until the end (dropping it finalizes MPI).
+#[cfg(feature = "mpi")]
+pub fn init_mpi(
+    timeout: std::time::Duration,
+) -> Result<(mpi::environment::Universe, std::sync::Arc<dyn crate::dist::Cluster>), CliError> {
+    let (universe, cluster) = crate::dist::mpi_backend::init(timeout).map_err(CliError::failure)?;
+    Ok((universe, std::sync::Arc::new(cluster)))
+}
+
+/// Runs a request as one rank of an MPI job: rank 0 leads (and returns the run's outcome as
+/// [`execute`] does), the others serve and return the run's exit code.
+#[cfg(feature = "mpi")]
+pub fn execute_mpi(request: &RunRequest, cluster: std::sync::Arc<dyn crate::dist::Cluster>) -> Result<u8, CliError> {
+    use crate::engine::distributed;
     let cancel = CancelFlag::default();
     crate::engine::signals::install(&cancel)
         .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;

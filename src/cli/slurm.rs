@@ -23,6 +23,9 @@ Examples:
   # a small test cluster: clamp CPUs and memory to what its nodes have
   dagr slurm submit qc --samplesheet samples.csv --reference ref.fa --outdir results --resources local
 
+  # an urgent genome: each sample as one MPI job over 8 nodes (dagr built with --features mpi)
+  dagr slurm submit germline --samplesheet urgent.csv --reference GRCh38.fa --outdir results --mpi-nodes 8
+
   # per sample: queued, running, done, or failed with the reason
   dagr slurm status --outdir results
 
@@ -90,6 +93,13 @@ pub struct SubmitArgs {
     /// Print the rendered scripts and the sbatch commands; write and submit nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Run each sample as one MPI job over this many nodes (`srun --mpi=pmix`; urgent cases):
+    /// align and call_germline split the sample over the ranks. Needs dagr built with `--features mpi`
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub mpi_nodes: Option<u32>,
+    /// With --mpi-nodes: MPI ranks per node, each with the node's CPUs divided among them
+    #[arg(long, default_value_t = 1, requires = "mpi_nodes", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mpi_ranks_per_node: u32,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +119,9 @@ pub struct TaskArgs {
     /// Index in the pair array
     #[arg(long)]
     pub pair_index: Option<usize>,
+    /// Run the task as one MPI job over the ranks of `srun --mpi=pmix` (rank 0 keeps the status)
+    #[arg(long)]
+    pub mpi: bool,
 }
 
 #[derive(Debug, Args)]
@@ -155,7 +168,17 @@ fn submit(a: &SubmitArgs) -> Result<u8, CliError> {
         account: a.account.clone(),
         local_resources: a.resources == ResourceSource::Local,
         dry_run: a.dry_run,
+        mpi: a.mpi_nodes.map(|nodes| crate::exec::slurm::submit::MpiLayout {
+            nodes: nodes as usize,
+            ranks_per_node: a.mpi_ranks_per_node as usize,
+        }),
     };
+    if req.mpi.is_some() && !cfg!(feature = "mpi") {
+        return Err(CliError::bad_input(
+            "--mpi-nodes: this dagr was built without MPI support; build it with `cargo build --release --features mpi` \
+             (needs libopenmpi-dev), or submit without --mpi-nodes",
+        ));
+    }
     match crate::exec::slurm::submit::submit(&req) {
         Ok(text) => {
             print!("{text}");
@@ -178,6 +201,9 @@ fn target(sample: Option<usize>, pair: Option<usize>) -> Option<Target> {
 }
 
 fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
+    if a.mpi {
+        return run_task_mpi(a);
+    }
     let layout = Layout::new(&a.outdir);
     let t = target(a.sample_index, a.pair_index)
         .ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
@@ -191,25 +217,7 @@ fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
             return Err(CliError::bad_input(m));
         }
     };
-    let sub = &prepared.submission;
-    let args = RunArgs {
-        pipeline: sub.pipeline.clone(),
-        samplesheet: Some(prepared.samplesheet.clone()),
-        sample: None,
-        fastq1: None,
-        fastq2: None,
-        sex: "NA".into(),
-        reference: sub.reference.clone(),
-        outdir: prepared.run_dir.clone(),
-        reference_cache: sub.reference_cache.clone(),
-        threads: Some(prepared.budget.threads.max(1)),
-        max_memory: Some(prepared.budget.max_memory.max(1 << 20).to_string()),
-        tmp_dir: None,
-        resume: true,
-        dry_run: false,
-        mpi: false,
-        mpi_timeout: 3600,
-    };
+    let args = task_run_args(&prepared, false);
     eprintln!("dagr slurm task: {} in {}: {}", prepared.entity, prepared.run_dir.display(), args.canonical_command());
     // A sample task runs that sample's stages only; its pairs are the pair array's tasks.
     let mut request = args.to_request()?;
@@ -226,6 +234,104 @@ fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
         status.reason.map(|r| format!(": {r}")).unwrap_or_default()
     );
     Ok(code)
+}
+
+/// The run arguments of a prepared task.
+fn task_run_args(prepared: &task::TaskRun, mpi: bool) -> RunArgs {
+    let sub = &prepared.submission;
+    RunArgs {
+        pipeline: sub.pipeline.clone(),
+        samplesheet: Some(prepared.samplesheet.clone()),
+        sample: None,
+        fastq1: None,
+        fastq2: None,
+        sex: "NA".into(),
+        reference: sub.reference.clone(),
+        outdir: prepared.run_dir.clone(),
+        reference_cache: sub.reference_cache.clone(),
+        threads: Some(prepared.budget.threads.max(1)),
+        max_memory: Some(prepared.budget.max_memory.max(1 << 20).to_string()),
+        tmp_dir: None,
+        resume: true,
+        dry_run: false,
+        mpi,
+        mpi_timeout: 3600,
+    }
+}
+
+/// `dagr slurm task --mpi`, one process per rank under `srun --mpi=pmix`: rank 0 marks the task
+/// running, prepares it and records the outcome in the status file; every rank runs the sample's
+/// stages together ([`super::run::execute_mpi`]). Sample tasks only (the pair stage is not
+/// distributed).
+#[cfg(feature = "mpi")]
+fn run_task_mpi(a: &TaskArgs) -> Result<u8, CliError> {
+    use crate::engine::stage::StageError;
+    let layout = Layout::new(&a.outdir);
+    let t = target(a.sample_index, a.pair_index)
+        .ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
+    let entity = task::entity_of(&layout, t).map_err(CliError::bad_input)?;
+    let (_universe, cluster) = super::run::init_mpi(std::time::Duration::from_secs(3600))?;
+    let rank = cluster.rank();
+    let record = |u: Update| state::apply(&layout, &entity, u, false).map_err(CliError::failure);
+    let prepared: Result<task::TaskRun, String> = if rank == 0 {
+        record(Update { state: TaskState::Running, exit_code: None, reason: None, failed_stage: None })?;
+        task::prepare(&layout, t)
+    } else {
+        Err(String::new())
+    };
+    // Rank 0 prepares (writes the run folder); the others read the same once it is done.
+    let shared = cluster.agree(
+        "preparing the Slurm task",
+        if rank == 0 { prepared.as_ref().map(|_| ()).map_err(|m| StageError::BadInput(m.clone())) } else { Ok(()) },
+    );
+    if let Err(e) = shared {
+        if rank == 0 {
+            let m = e.to_string();
+            record(task::outcome(&layout.run_dir(&entity), exit::BAD_INPUT, Some(m.clone())))?;
+            return Err(CliError::bad_input(m));
+        }
+        return Ok(exit::BAD_INPUT);
+    }
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(_) => task::prepared(&layout, t).map_err(CliError::bad_input)?,
+    };
+    let args = task_run_args(&prepared, true);
+    let mut request = args.to_request()?;
+    request.pair_stages = matches!(t, Target::Pair(_));
+    if rank == 0 {
+        eprintln!(
+            "dagr slurm task: {} in {} over {} MPI ranks: {}",
+            prepared.entity,
+            prepared.run_dir.display(),
+            cluster.size(),
+            args.canonical_command()
+        );
+    }
+    let outcome = super::run::execute_mpi(&request, cluster);
+    if rank != 0 {
+        return outcome;
+    }
+    let (code, message) = match outcome {
+        Ok(code) => (code, None),
+        Err(e) => (e.code, Some(e.message)),
+    };
+    let status = record(task::outcome(&prepared.run_dir, code, message))?;
+    eprintln!(
+        "dagr slurm task: {} {} (exit {code}){}",
+        entity,
+        status.state,
+        status.reason.map(|r| format!(": {r}")).unwrap_or_default()
+    );
+    Ok(code)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_task_mpi(_a: &TaskArgs) -> Result<u8, CliError> {
+    Err(CliError::bad_input(
+        "slurm task --mpi: this dagr was built without MPI support (cargo feature `mpi`); resubmit without \
+         --mpi-nodes or with a dagr built with `cargo build --release --features mpi`",
+    ))
 }
 
 fn mark(a: &MarkArgs) -> Result<u8, CliError> {

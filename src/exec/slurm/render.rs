@@ -12,6 +12,7 @@ pub const PRELUDE: &str = include_str!("../../../slurm/task_prelude.sh");
 pub const PREPARE_REFERENCE: &str = include_str!("../../../slurm/prepare_reference.sbatch");
 pub const SAMPLE_ARRAY: &str = include_str!("../../../slurm/sample_array.sbatch");
 pub const PAIR: &str = include_str!("../../../slurm/pair.sbatch");
+pub const MPI_SAMPLE_ARRAY: &str = include_str!("../../../slurm/mpi_sample_array.sbatch");
 
 /// The largest CPU count and memory of a node, from `sinfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,15 @@ pub struct SubmitRequest {
     pub account: Option<String>,
     pub local_resources: bool,
     pub dry_run: bool,
+    /// Each sample task as one MPI job of this shape (`--mpi-nodes`); `None`: one process per task.
+    pub mpi: Option<MpiLayout>,
+}
+
+/// The shape of an MPI sample job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MpiLayout {
+    pub nodes: usize,
+    pub ranks_per_node: usize,
 }
 
 /// A failure with its exit code: bad input (2) or a runtime failure (1).
@@ -132,9 +141,27 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
     let mut vars = render::common_vars(&v.pipeline, &dagr, &outdir, ref_res);
     vars.push(("REFERENCE_ARGS", render::reference_args(&v.pipeline, &reference, cache.as_deref(), ref_res.threads)));
     jobs.push(job(&layout, "reference", render::PREPARE_REFERENCE, &vars, None, req)?);
+    // Under MPI each rank gets its share of the node (CPUs, memory) for its threads.
+    let rank_res = match req.mpi {
+        Some(m) => Resources {
+            threads: (sample_res.threads / m.ranks_per_node).max(1),
+            memory_bytes: sample_res.memory_bytes / m.ranks_per_node as u64,
+            time_seconds: sample_res.time_seconds,
+        },
+        None => sample_res,
+    };
     if !sample_names.is_empty() {
-        let vars = render::common_vars(&v.pipeline, &dagr, &outdir, sample_res);
-        jobs.push(job(&layout, "samples", render::SAMPLE_ARRAY, &vars, Some(sample_names.len()), req)?);
+        let mut vars = render::common_vars(&v.pipeline, &dagr, &outdir, rank_res);
+        let template = match req.mpi {
+            Some(m) => {
+                vars.push(("NODES", m.nodes.to_string()));
+                vars.push(("RANKS_PER_NODE", m.ranks_per_node.to_string()));
+                vars.push(("NODE_MEMORY", crate::engine::units::slurm_mem(sample_res.memory_bytes)));
+                render::MPI_SAMPLE_ARRAY
+            }
+            None => render::SAMPLE_ARRAY,
+        };
+        jobs.push(job(&layout, "samples", template, &vars, Some(sample_names.len()), req)?);
     }
     let pair_res = resources(Scope::Pair);
     if let (Some(r), false) = (pair_res, pair_labels.is_empty()) {
@@ -146,7 +173,7 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
         pipeline,
         reference,
         reference_cache: cache,
-        samples: budget(sample_res),
+        samples: budget(rank_res),
         pairs: pair_res.map(budget),
         sample_names,
         pair_labels,
@@ -166,6 +193,7 @@ fn job(
     let text = render::fill(template, vars).map_err(SlurmError::Runtime)?;
     let file = match kind {
         "reference" => "prepare_reference.sbatch",
+        "samples" if req.mpi.is_some() => "mpi_sample_array.sbatch",
         "samples" => "sample_array.sbatch",
         _ => "pair.sbatch",
     };

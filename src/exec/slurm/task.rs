@@ -45,6 +45,16 @@ pub fn entity_of(layout: &Layout, target: Target) -> Result<String, String> {
 
 /// Reads the frozen samplesheet and sets up the task's run folder.
 pub fn prepare(layout: &Layout, target: Target) -> Result<TaskRun, String> {
+    prepare_with(layout, target, true)
+}
+
+/// What [`prepare`] returns, without writing anything: for the other ranks of an MPI task once
+/// rank 0 has prepared it.
+pub fn prepared(layout: &Layout, target: Target) -> Result<TaskRun, String> {
+    prepare_with(layout, target, false)
+}
+
+fn prepare_with(layout: &Layout, target: Target, write: bool) -> Result<TaskRun, String> {
     let submission: Submission = read_json(&layout.submission())?;
     let entity = entity_of(layout, target)?;
     let frozen = Samplesheet::from_csv(&layout.frozen_sheet()).map_err(|e| e.to_string())?;
@@ -61,6 +71,10 @@ pub fn prepare(layout: &Layout, target: Target) -> Result<TaskRun, String> {
         }
     };
     let run_dir = layout.run_dir(&entity);
+    if !write {
+        let samplesheet = run_dir.join("samplesheet.csv");
+        return Ok(TaskRun { entity, run_dir, samplesheet, submission, budget });
+    }
     std::fs::create_dir_all(&run_dir).map_err(|e| format!("{}: cannot create: {e}", run_dir.display()))?;
     for name in &linked {
         link_entity(&layout.outdir, &run_dir, name)?;
