@@ -115,3 +115,58 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--samplesheet"), "{err}");
 }
+
+/// `--mpi` from a dagr built without the `mpi` feature: refused (exit 2) with how to get one.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn mpi_flag_without_mpi_support() {
+    let work = tempfile::tempdir().unwrap();
+    let sheet = testdata().join("samplesheet_germline.csv");
+    let out = work.path().join("out");
+    let (code, _, err) = run(qc_run(work.path(), "germline", &sheet, &out).arg("--mpi"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("built without MPI support") && err.contains("--features mpi"), "{err}");
+    assert!(!out.exists(), "nothing is written");
+}
+
+/// `--mpi-timeout` without `--mpi`, or a timeout of 0: refused as bad usage (exit 2).
+#[test]
+fn mpi_timeout_needs_mpi_and_a_positive_value() {
+    let (code, _, err) = run(dagr().args([
+        "run",
+        "qc",
+        "--sample",
+        "S",
+        "--fastq1",
+        "a",
+        "--fastq2",
+        "b",
+        "--reference",
+        "r",
+        "--outdir",
+        "o",
+        "--mpi-timeout",
+        "5",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--mpi"), "{err}");
+    let (code, _, err) = run(dagr().args([
+        "run",
+        "qc",
+        "--sample",
+        "S",
+        "--fastq1",
+        "a",
+        "--fastq2",
+        "b",
+        "--reference",
+        "r",
+        "--outdir",
+        "o",
+        "--mpi",
+        "--mpi-timeout",
+        "0",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--mpi-timeout"), "{err}");
+}
