@@ -2,10 +2,12 @@
 //! or `srun --mpi=pmix`.
 //!
 //! Every collective is a non-blocking MPI-3 call (`MPI_Iallgather`, `MPI_Ialltoallv`) completed
-//! by polling `MPI_Test` with short sleeps, so that (a) every wait has a deadline
-//! (`--mpi-timeout`): past it the rank prints which step it was waiting in and calls
-//! `MPI_Abort`, which ends every rank of the job; (b) an idle rank does not spin a core that a
-//! busy rank on the same node needs (oversubscribed runs, one thread per rank).
+//! by polling `MPI_Test`, so that (a) every wait has a deadline (`--mpi-timeout`): past it the
+//! rank prints which step it was waiting in and calls `MPI_Abort`, which ends every rank of the
+//! job; (b) a rank waiting for slower ranks naps between polls and does not spin a core that a
+//! busy rank on the same node needs (oversubscribed runs). Once every rank is in an exchange
+//! (its size all-gather met them all), the data rounds are polled without naps: MPI moves a
+//! large message only while it is polled.
 //!
 //! MPI is initialized with `MPI_THREAD_SERIALIZED`: stages call collectives from their own
 //! thread, one stage at a time, and a mutex here makes the calls of one process strictly
@@ -55,12 +57,15 @@ pub fn init(timeout: Duration) -> Result<(Universe, MpiCluster), String> {
 }
 
 impl MpiCluster {
-    /// Polls `req` until it completes; past the timeout, aborts the whole job.
+    /// Polls `req` until it completes; past the timeout, aborts the whole job. `Idle` naps
+    /// between polls (waiting for ranks still at work); `Busy` only yields (all ranks are in the
+    /// call and data is moving: MPI progresses a transfer only while it is polled).
     fn wait<'a, D: ?Sized, S: mpi::request::Scope<'a>>(
         &self,
         world: &SimpleCommunicator,
         mut req: mpi::request::Request<'a, D, S>,
         what: &str,
+        polling: Polling,
     ) {
         let start = Instant::now();
         let mut nap = Duration::from_micros(20);
@@ -68,6 +73,12 @@ impl MpiCluster {
             match req.test() {
                 Ok(_) => return,
                 Err(pending) => req = pending,
+            }
+            if polling == Polling::Busy {
+                std::thread::yield_now();
+                if start.elapsed() <= self.timeout {
+                    continue;
+                }
             }
             if start.elapsed() > self.timeout {
                 eprintln!(
@@ -87,6 +98,13 @@ impl MpiCluster {
     fn lock(&self) -> std::sync::MutexGuard<'_, SimpleCommunicator> {
         self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// How [`MpiCluster::wait`] polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Polling {
+    Idle,
+    Busy,
 }
 
 fn count(n: usize) -> Count {
@@ -109,7 +127,7 @@ impl Cluster for MpiCluster {
             let world = self.lock();
             mpi::request::scope(|scope| {
                 let req = world.immediate_all_gather_into(scope, &mine[..], &mut all[..]);
-                self.wait(&world, req, what);
+                self.wait(&world, req, what, Polling::Idle);
             });
         }
         if all.iter().all(|&o| o == Outcome::Ok as u8) {
@@ -143,7 +161,7 @@ impl Cluster for MpiCluster {
         let mut matrix = vec![0u64; size * size];
         mpi::request::scope(|scope| {
             let req = world.immediate_all_gather_into(scope, &row[..], &mut matrix[..]);
-            self.wait(&world, req, what);
+            self.wait(&world, req, what, Polling::Idle);
         });
         // 2. Rounds of at most ROUND_BYTES in all per rank and round (per peer: a share of it).
         let per_peer = (ROUND_BYTES / size).max(1 << 20);
@@ -177,8 +195,9 @@ impl Cluster for MpiCluster {
                 let send_part = Partition::new(&send[..], &send_counts[..], &send_displs[..]);
                 let mut recv_part = PartitionMut::new(&mut recv[..], &recv_counts[..], &recv_displs[..]);
                 mpi::request::scope(|scope| {
+                    // Every rank is here (the size exchange above met them all): move the data.
                     let req = world.immediate_all_to_all_varcount_into(scope, &send_part, &mut recv_part);
-                    self.wait(&world, req, what);
+                    self.wait(&world, req, what, Polling::Busy);
                 });
             }
             for s in 0..size {

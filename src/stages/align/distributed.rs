@@ -96,6 +96,7 @@ impl Routing {
         let ranks = cluster.size();
         let mut outgoing = Vec::with_capacity(ranks);
         for (records, candidates) in self.records_out.iter_mut().zip(&mut self.candidates_out) {
+            // (This rank's own buffer stays empty: its records went to its sorter directly.)
             let mut message = (records.len() as u64).to_le_bytes().to_vec();
             message.append(records);
             message.extend(encode(&std::mem::take(candidates))?);
@@ -204,9 +205,15 @@ pub(super) fn run(
                     let first = lane_base + batch.first_pair_number() - 1;
                     let out = aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(runtime)?;
                     lane_stats.merge(&out.stats);
-                    for (key, record) in &out.records {
-                        encode_record(&mut routing.records_out[slices.owner(key)], key, record);
+                    // Records this rank owns skip the encoding and go to its sorter directly.
+                    let mut own = Vec::new();
+                    for (key, record) in out.records {
+                        match slices.owner(&key) {
+                            owner if owner == rank => own.push((key, record)),
+                            owner => encode_record(&mut routing.records_out[owner], &key, &record),
+                        }
                     }
+                    routing.sorter.push(own, ctx.pool).map_err(runtime)?;
                     for c in out.candidates {
                         routing.candidates_out[markdup::shard_of(&c.key, ranks)].push(c);
                     }
@@ -245,6 +252,9 @@ pub(super) fn run(
         Ok(()) => ctx.agree("mapping read batches", Ok(()))?,
     }
     routing.exchange(ctx, cluster)?;
+    if rank == 0 {
+        tracing::info!(ranks, "batches mapped and exchanged; marking duplicates");
+    }
 
     // Counts to rank 0; every rank gets every duplicate mark.
     let gathered = cluster.gather("collecting alignment counts", encode(&counts)?)?;
@@ -277,6 +287,9 @@ pub(super) fn run(
         Ok((records, stats))
     })();
     let (_, sort_stats) = ctx.agree("writing BAM slices", written)?;
+    if rank == 0 {
+        tracing::info!(ranks, "BAM slices written; joining them");
+    }
     if rank != 0 {
         return Ok(StageOutputs::default());
     }
