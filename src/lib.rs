@@ -2,7 +2,8 @@
 //!
 //! Layers, with dependencies pointing one way (see `DESIGN.md` of the project):
 //! `cli` → `engine`/`exec` → `stages` → domain modules (`reads`, `vcf`, `bench`) → `genome`.
-//! Domain modules never import the engine or the CLI.
+//! Domain modules never import the engine or the CLI. `dist` holds the collectives that spread
+//! one stage over the ranks of an MPI job (`engine::distributed` drives it).
 
 pub mod align;
 pub mod alignments;

@@ -25,6 +25,11 @@ Examples:
   # <tumour>_vs_<normal>/<tumour>_vs_<normal>.somatic.vcf.gz
   dagr run somatic --samplesheet pairs.csv --reference GRCh38.fa --outdir results
 
+  # one urgent genome over the ranks of an MPI job (dagr built with --features mpi); also
+  # under `srun --mpi=pmix`, or `dagr slurm submit ... --mpi-nodes N`
+  mpirun -np 8 dagr run germline --samplesheet urgent.csv --reference GRCh38.fa --outdir results \\
+      --threads 16 --mpi
+
   # what would run, and why, without running anything
   dagr run qc --samplesheet samples.csv --reference GRCh38.fa --outdir results --resume --dry-run
 
