@@ -217,3 +217,52 @@ fn bad_names_and_missing_fai_are_typed_errors() {
     let err = AlignmentWriter::create(&dir.path().join("no/such/x.bam"), OutputFormat::Bam, &header, 0).err().unwrap();
     assert!(err.to_string().contains("x.bam"), "{err}");
 }
+
+#[test]
+fn bam_slices_join_into_one_indexed_bam_with_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fasta, contigs) = reference(dir.path());
+    let header = header_for(&fasta, &contigs);
+    let recs = records(3_000);
+    // Three slices in coordinate order, one of them empty (a rank that owned nothing).
+    let cut = [0, 1_200, 1_200, recs.len()];
+    let mut slices = Vec::new();
+    for i in 0..3 {
+        let path = dir.path().join(format!("rank-{i}.bam"));
+        let mut w = AlignmentWriter::create(&path, OutputFormat::Bam, &header, 2).unwrap();
+        for r in &recs[cut[i]..cut[i + 1]] {
+            w.write(r).unwrap();
+        }
+        let (written, n) = w.finish_shard().unwrap();
+        assert_eq!(written, path);
+        assert_eq!(n as usize, cut[i + 1] - cut[i]);
+        assert!(!with_suffix(&path, "bai").exists() && !with_suffix(&path, "md5").exists(), "a slice has no index");
+        // Records start on a block boundary after the header.
+        let start = record_blocks_start(&path).unwrap();
+        assert!(start > 0 && start < std::fs::metadata(&path).unwrap().len());
+        slices.push(path);
+    }
+    let out = dir.path().join("joined.bam");
+    let joined = concatenate_bam(&slices, &out, 2, recs.len() as u64).unwrap();
+    assert!(joined.index.path.is_file() && with_suffix(&out, "md5").is_file());
+    let back = read_all(&out, None).unwrap();
+    assert_eq!(back.len(), recs.len());
+    for (a, b) in back.iter().zip(&recs) {
+        assert_eq!(a, b);
+    }
+    // The header appears once; region queries work through the index.
+    if samtools(&["quickcheck", out.to_str().unwrap()]).is_some() {
+        let text = samtools(&["view", "-H", out.to_str().unwrap()]).unwrap();
+        assert_eq!(text.matches("@HD").count(), 1);
+        assert_eq!(
+            samtools(&["view", "-c", out.to_str().unwrap(), "chr2"]).unwrap().trim(),
+            (recs.len() / 2).to_string()
+        );
+    }
+    // A slice without its end-of-file block (a rank died while writing) is refused.
+    let bytes = std::fs::read(&slices[2]).unwrap();
+    std::fs::write(&slices[2], &bytes[..bytes.len() - 28]).unwrap();
+    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 1, 0).unwrap_err().to_string();
+    assert!(err.contains("rank-2.bam") && err.contains("end-of-file"), "{err}");
+    assert!(!dir.path().join("bad.bam").exists(), "nothing is committed");
+}

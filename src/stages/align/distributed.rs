@@ -385,3 +385,38 @@ fn mark_duplicates(
     let parts = parts.iter().map(|b| decode::<MarksPart>(b, "duplicate marks")).collect::<Result<Vec<_>, _>>()?;
     Ok(DuplicateMarks::merge(parts, libraries))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tid: u32, pos: i64) -> SortKey {
+        SortKey { tid, pos, reverse: false, pair_id: 0, rank: 0 }
+    }
+
+    #[test]
+    fn genome_slices_follow_coordinate_order_and_cover_every_rank() {
+        let contigs: Vec<ContigLine> = [("chr1", 1000u64), ("chr2", 600), ("chr3", 400)]
+            .iter()
+            .map(|(n, l)| ContigLine { name: n.to_string(), length: *l, md5: String::new() })
+            .collect();
+        let slices = GenomeSlices::new(&contigs, 4);
+        let mut last = 0;
+        let mut seen = [false; 4];
+        for (tid, len) in [(0u32, 1000i64), (1, 600), (2, 400)] {
+            for pos in (0..len).step_by(7) {
+                let owner = slices.owner(&key(tid, pos));
+                assert!(owner >= last, "owner must not decrease along the genome");
+                last = owner;
+                seen[owner] = true;
+            }
+        }
+        assert_eq!(seen, [true; 4]);
+        // 2,000 bases in 4 slices of 500: chr1:500 starts the second one.
+        assert_eq!(slices.owner(&key(0, 499)), 0);
+        assert_eq!(slices.owner(&key(0, 500)), 1);
+        // Records without a position go last, after every placed record.
+        assert_eq!(slices.owner(&key(SortKey::UNPLACED, -1)), 3);
+        assert_eq!(GenomeSlices::new(&contigs, 1).owner(&key(2, 399)), 0);
+    }
+}
