@@ -167,3 +167,22 @@ fn a_hung_rank_ends_the_job_at_the_timeout() {
         "the waiting rank says where it waited: {err}"
     );
 }
+
+#[test]
+fn a_long_stage_on_rank_0_alone_is_not_taken_for_a_lost_rank() {
+    if !mpirun_available() {
+        return;
+    }
+    // prepare_reference runs on rank 0 alone and is held 10 s, twice the timeout: the other ranks
+    // were told its time limit and wait for it rather than abort.
+    let work = tempfile::tempdir().unwrap();
+    let outdir = work.path().join("out");
+    let mut args = run_args(work.path(), &outdir);
+    args.extend(["--mpi-timeout".into(), "5".into()]);
+    let fault = [("DAGR_FAULT_INJECT", "prepare_reference:start:delay"), ("DAGR_FAULT_RANK", "0")];
+    let (code, _, err) = mpirun(2, &args, &fault);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("injected 10 s delay at prepare_reference:start"), "the delay happened: {err}");
+    let statuses = common::statuses(&outdir);
+    assert!(statuses.iter().all(|s| s.2 == "done"), "{statuses:?}");
+}

@@ -59,6 +59,12 @@ pub trait Cluster: Send + Sync {
     /// failing rank's error (lowest rank), its message prefixed with `rank <n>`, on every rank.
     fn agree_outcome(&self, what: &str, outcome: Outcome, message: &str) -> Result<(), StageError>;
 
+    /// Lets the next wait that waits for other ranks (not a data transfer) last `extra` longer
+    /// than the timeout: rank 0 is about to work alone for up to that long.
+    fn allow_next_wait(&self, extra: std::time::Duration) {
+        let _ = extra;
+    }
+
     /// Ends every rank of the job now (after an internal error that leaves the ranks out of step).
     fn abort(&self, message: &str) -> !;
 

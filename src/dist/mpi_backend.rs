@@ -21,6 +21,7 @@ use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Exit status of every rank when a wait times out (`MPI_Abort`'s error code).
@@ -32,6 +33,8 @@ pub struct MpiCluster {
     rank: usize,
     size: usize,
     timeout: Duration,
+    /// Seconds the next idle wait may last beyond `timeout` ([`Cluster::allow_next_wait`]).
+    next_wait_extra: AtomicU64,
 }
 
 // SAFETY: the communicator is a handle to MPI_COMM_WORLD; MPI was initialized with at least
@@ -53,7 +56,7 @@ pub fn init(timeout: Duration) -> Result<(Universe, MpiCluster), String> {
     let world = universe.world();
     let rank = usize::try_from(world.rank()).unwrap_or(0);
     let size = usize::try_from(world.size()).unwrap_or(1);
-    Ok((universe, MpiCluster { world: Mutex::new(world), rank, size, timeout }))
+    Ok((universe, MpiCluster { world: Mutex::new(world), rank, size, timeout, next_wait_extra: AtomicU64::new(0) }))
 }
 
 impl MpiCluster {
@@ -69,6 +72,10 @@ impl MpiCluster {
     ) {
         let start = Instant::now();
         let mut nap = Duration::from_micros(20);
+        let limit = match polling {
+            Polling::Idle => self.timeout + Duration::from_secs(self.next_wait_extra.swap(0, Ordering::Relaxed)),
+            Polling::Busy => self.timeout,
+        };
         loop {
             match req.test() {
                 Ok(_) => return,
@@ -76,17 +83,17 @@ impl MpiCluster {
             }
             if polling == Polling::Busy {
                 std::thread::yield_now();
-                if start.elapsed() <= self.timeout {
+                if start.elapsed() <= limit {
                     continue;
                 }
             }
-            if start.elapsed() > self.timeout {
+            if start.elapsed() > limit {
                 eprintln!(
                     "error: rank {} of {}: no answer from the other ranks within {} s while {what}: a rank died, \
                      hung or is far behind (raise --mpi-timeout if the work is just slow); aborting the whole job",
                     self.rank,
                     self.size,
-                    self.timeout.as_secs()
+                    limit.as_secs()
                 );
                 world.abort(TIMEOUT_EXIT);
             }
@@ -140,6 +147,10 @@ impl Cluster for MpiCluster {
             .map(|(&o, m)| (Outcome::from_u8(o), String::from_utf8_lossy(&m).into_owned()))
             .collect();
         Err(rank_error(&outcomes).unwrap_or_else(|| StageError::Runtime("internal: inconsistent rank outcomes".into())))
+    }
+
+    fn allow_next_wait(&self, extra: Duration) {
+        self.next_wait_extra.store(extra.as_secs(), Ordering::Relaxed);
     }
 
     fn abort(&self, message: &str) -> ! {

@@ -7,7 +7,9 @@
 //! [`serve`], run the same stage with the same inputs and [`StageContext::cluster`] set, and the
 //! stage splits the work among them (rank 0 writes the outputs). Stages that are not distributed,
 //! and instances that are reused, run on rank 0 alone; the other ranks only hear about the ones
-//! they take part in. At the end rank 0 broadcasts [`Task::Finish`] with its exit code, which
+//! they take part in, and are told when rank 0 runs a stage alone ([`Task::Alone`], with the
+//! stage's time limit, which their wait for the next message allows on top of `--mpi-timeout`,
+//! so a long stage on rank 0 is not taken for a lost rank). At the end rank 0 broadcasts [`Task::Finish`] with its exit code, which
 //! every rank then exits with, so `mpirun`/`srun` report the run's own code.
 //!
 //! After each distributed instance every rank reports the CPU time it spent in it; rank 0 adds
@@ -26,6 +28,9 @@ use std::sync::Arc;
 pub enum Task {
     /// Run instance `instance` of the plan (every rank builds the same plan) with these inputs.
     Run { instance: usize, inputs: BTreeMap<String, Artifact>, threads: usize, memory_bytes: u64 },
+    /// Rank 0 runs `stage` alone, for up to its declared time limit: wait that much longer for
+    /// the next message before calling rank 0 lost.
+    Alone { stage: String, seconds: u64 },
     /// The run is over: exit with this code.
     Finish { exit_code: u8 },
 }
@@ -91,6 +96,11 @@ pub fn serve(req: &RunRequest, cancel: CancelFlag, cluster: Arc<dyn Cluster>) ->
         let task: Task = decode(&bytes, "task").map_err(|e| RunError::Runtime(e.to_string()))?;
         let (instance, inputs, threads, memory_bytes) = match task {
             Task::Finish { exit_code } => return Ok(exit_code),
+            Task::Alone { stage, seconds } => {
+                tracing::debug!(rank, %stage, seconds, "rank 0 runs a stage alone");
+                cluster.allow_next_wait(std::time::Duration::from_secs(seconds));
+                continue;
+            }
             Task::Run { instance, inputs, threads, memory_bytes } => (instance, inputs, threads, memory_bytes),
         };
         let Some(v) = &validated else {

@@ -206,6 +206,7 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                     faults: config.faults.clone(),
                     command: config.command.clone(),
                     cluster: config.cluster.as_ref().map(|c| (c.0.clone(), i)),
+                    time_limit_seconds: node.resources.time_seconds,
                 };
                 tracing::info!(sample = %instance.entity.label(), stage = %node.name, threads, "running: {}", reasons.join("; "));
                 slots[i].running = true;

@@ -312,8 +312,8 @@ impl CancelFlag {
 
 /// Test-only fault injection: `DAGR_FAULT_INJECT=<stage>:<point>:<action>[:<entity>]`, where
 /// action is `fail` (the stage returns an error), `abort` (the process dies on the spot, like a
-/// node failure or SIGKILL), `sigterm` (the process sends itself SIGTERM) or `hang` (the
-/// process stops answering). Under `--mpi`, `DAGR_FAULT_RANK=<n>` limits the faults to rank `n`. Stages call
+/// node failure or SIGKILL), `sigterm` (the process sends itself SIGTERM), `hang` (the
+/// process stops answering) or `delay` (10 s of sleep, then on: a slow stage). Under `--mpi`, `DAGR_FAULT_RANK=<n>` limits the faults to rank `n`. Stages call
 /// [`StageContext::fault_point`] at named points; with the variable unset nothing happens.
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan {
@@ -337,6 +337,8 @@ pub enum FaultAction {
     Sigterm,
     /// Stops answering (sleeps for good), like a hung node: for the MPI timeout tests.
     Hang,
+    /// Sleeps 10 s, then goes on: a slow stage.
+    Delay,
 }
 
 impl FaultPlan {
@@ -364,7 +366,7 @@ impl FaultPlan {
             let parts: Vec<&str> = rule.split(':').collect();
             if parts.len() < 3 || parts.len() > 4 {
                 return Err(format!(
-                    "{}: `{rule}` is not <stage>:<point>:<fail|abort|sigterm|hang>[:<entity>]",
+                    "{}: `{rule}` is not <stage>:<point>:<fail|abort|sigterm|hang|delay>[:<entity>]",
                     Self::ENV
                 ));
             }
@@ -373,6 +375,7 @@ impl FaultPlan {
                 "abort" => FaultAction::Abort,
                 "sigterm" => FaultAction::Sigterm,
                 "hang" => FaultAction::Hang,
+                "delay" => FaultAction::Delay,
                 other => return Err(format!("{}: unknown action `{other}` in `{rule}`", Self::ENV)),
             };
             rules.push(FaultRule {
@@ -469,6 +472,10 @@ impl StageContext<'_> {
         }
         match self.faults.matching(self.stage_name, point, &self.entity.label()) {
             None => {}
+            Some(FaultAction::Delay) => {
+                eprintln!("dagr: injected 10 s delay at {}:{point} (rank {rank})", self.stage_name);
+                std::thread::sleep(std::time::Duration::from_secs(10));
+            }
             Some(FaultAction::Hang) => {
                 eprintln!("dagr: injected hang at {}:{point} (rank {rank})", self.stage_name);
                 loop {

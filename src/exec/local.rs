@@ -34,6 +34,9 @@ pub struct InstanceJob {
     /// Under `--mpi` (rank 0): the job's ranks, and this instance's index in the plan, so that
     /// a distributed stage is announced to the other ranks and run by all of them together.
     pub cluster: Option<(std::sync::Arc<dyn Cluster>, usize)>,
+    /// The stage's declared time limit (`resources.time`), told to the other ranks when rank 0
+    /// runs a stage alone.
+    pub time_limit_seconds: u64,
 }
 
 /// How an instance ended, with its measurements.
@@ -66,7 +69,12 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
                 distributed::announce(cluster.as_ref(), &task)?;
                 Some(cluster.as_ref())
             }
-            _ => None,
+            Some((cluster, _)) => {
+                let task = Task::Alone { stage: job.stage_name.clone(), seconds: job.time_limit_seconds };
+                distributed::announce(cluster.as_ref(), &task)?;
+                None
+            }
+            None => None,
         };
         let ctx = StageContext {
             stage_name: &job.stage_name,
