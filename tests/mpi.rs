@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{dagr, run, testdata};
+use common::{dagr, run, sam_records, testdata};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -57,12 +57,6 @@ fn mpirun(ranks: usize, args: &[String], extra_env: &[(&str, &str)]) -> (i32, St
         c.env(k, v);
     }
     run(&mut c)
-}
-
-fn sam_records(bam: &Path) -> String {
-    let out = Command::new("samtools").arg("view").arg(bam).output().expect("samtools runs");
-    assert!(out.status.success(), "samtools view {}", bam.display());
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Files of the sample that must be byte-identical (the BAM is compared by records).

@@ -222,11 +222,22 @@ fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
     // A sample task runs that sample's stages only; its pairs are the pair array's tasks.
     let mut request = args.to_request()?;
     request.pair_stages = matches!(t, Target::Pair(_));
-    let (code, message) = match execute(&request) {
+    record_outcome(&layout, &entity, &prepared, execute(&request))
+}
+
+/// Records a task's outcome in its status file and says it on stderr; returns the exit code.
+fn record_outcome(
+    layout: &Layout,
+    entity: &str,
+    prepared: &task::TaskRun,
+    outcome: Result<u8, CliError>,
+) -> Result<u8, CliError> {
+    let (code, message) = match outcome {
         Ok(code) => (code, None),
         Err(e) => (e.code, Some(e.message)),
     };
-    let status = record(task::outcome(&prepared.run_dir, code, message))?;
+    let status = state::apply(layout, entity, task::outcome(&prepared.run_dir, code, message), false)
+        .map_err(CliError::failure)?;
     eprintln!(
         "dagr slurm task: {} {} (exit {code}){}",
         entity,
@@ -312,18 +323,7 @@ fn run_task_mpi(a: &TaskArgs) -> Result<u8, CliError> {
     if rank != 0 {
         return outcome;
     }
-    let (code, message) = match outcome {
-        Ok(code) => (code, None),
-        Err(e) => (e.code, Some(e.message)),
-    };
-    let status = record(task::outcome(&prepared.run_dir, code, message))?;
-    eprintln!(
-        "dagr slurm task: {} {} (exit {code}){}",
-        entity,
-        status.state,
-        status.reason.map(|r| format!(": {r}")).unwrap_or_default()
-    );
-    Ok(code)
+    record_outcome(&layout, &entity, &prepared, outcome)
 }
 
 #[cfg(not(feature = "mpi"))]

@@ -67,8 +67,8 @@ fn validate_everywhere(req: &RunRequest, cluster: &dyn Cluster) -> Result<run::V
 /// Rank 0: validate everywhere, run, and release the other ranks with the exit code.
 pub fn lead(req: &RunRequest, cancel: CancelFlag, cluster: Arc<dyn Cluster>) -> Result<RunResult, RunError> {
     tracing::info!("MPI job of {} ranks; this is rank 0 (the leader)", cluster.size());
-    let result =
-        validate_everywhere(req, cluster.as_ref()).and_then(|_| run::run_with(req, cancel, Some(cluster.clone())));
+    let result = validate_everywhere(req, cluster.as_ref())
+        .and_then(|v| run::run_prevalidated(req, v, cancel, Some(cluster.clone())));
     let exit_code = match &result {
         Ok(r) => r.exit_code,
         Err(RunError::Invalid(_)) => crate::cli::exit::BAD_INPUT,
@@ -146,11 +146,7 @@ pub fn serve(req: &RunRequest, cancel: CancelFlag, cluster: Arc<dyn Cluster>) ->
             match outcome {
                 Ok(r) => r.map(|_| ()),
                 Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown panic".into());
+                    let what = crate::exec::local::panic_message(panic.as_ref());
                     cluster.abort(&format!("internal error in stage `{}` (a bug in dagr): {what}", node.name));
                 }
             }

@@ -83,20 +83,50 @@ fn check_reference(path: &Path) -> Result<(), RunError> {
 
 /// Runs the request to the end (or to the first signal). `cancel` is set by the signal handlers.
 pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> {
-    run_with(req, cancel, None)
+    let run_clock = RunClock::now();
+    let faults = FaultPlan::from_env().map_err(RunError::Invalid)?;
+    let v = validate(req)?;
+    run_validated(req, v, faults, cancel, None, run_clock)
 }
 
-/// [`run`], as rank 0 of an MPI job when `cluster` is given (see [`super::distributed`]).
-pub fn run_with(
+/// When and at what CPU time a run started, for its report.
+struct RunClock {
+    started: u64,
+    clock: Instant,
+    cpu_start: u64,
+}
+
+impl RunClock {
+    fn now() -> RunClock {
+        RunClock {
+            started: report::wall_clock_epoch(),
+            clock: Instant::now(),
+            cpu_start: crate::cpu_time::process_cpu_micros(),
+        }
+    }
+}
+
+/// [`run`] as rank 0 of an MPI job (see [`super::distributed`]), which has validated the
+/// request on every rank already.
+pub fn run_prevalidated(
     req: &RunRequest,
+    v: Validated,
     cancel: CancelFlag,
     cluster: Option<std::sync::Arc<dyn crate::dist::Cluster>>,
 ) -> Result<RunResult, RunError> {
-    let started = report::wall_clock_epoch();
-    let clock = Instant::now();
-    let cpu_start = crate::cpu_time::process_cpu_micros();
+    let run_clock = RunClock::now();
     let faults = FaultPlan::from_env().map_err(RunError::Invalid)?;
-    let v = validate(req)?;
+    run_validated(req, v, faults, cancel, cluster, run_clock)
+}
+
+fn run_validated(
+    req: &RunRequest,
+    v: Validated,
+    faults: FaultPlan,
+    cancel: CancelFlag,
+    cluster: Option<std::sync::Arc<dyn crate::dist::Cluster>>,
+    RunClock { started, clock, cpu_start }: RunClock,
+) -> Result<RunResult, RunError> {
     let _lock =
         if req.dry_run { None } else { Some(super::lock::lock_outdir(&req.outdir).map_err(RunError::Invalid)?) };
     let run_tmp = TempRoot::create(&req.tmp_dir)?;

@@ -101,11 +101,7 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
         match outcome {
             Ok(r) => r,
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
+                let what = panic_message(panic.as_ref());
                 if let Some(cluster) = cluster {
                     // The other ranks wait in a collective this rank will never reach.
                     cluster.abort(&format!("internal error in stage `{}` (a bug in dagr): {what}", job.stage_name));
@@ -138,6 +134,15 @@ pub fn run(job: &InstanceJob) -> InstanceOutcome {
         Ok(outputs)
     });
     InstanceOutcome { result, wall_seconds, cpu_seconds, peak_rss_bytes: cpu_time::process_peak_rss_bytes() }
+}
+
+/// The text of a caught panic (its `&str` or `String` payload).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn prepare_folders(job: &InstanceJob) -> Result<(), StageError> {

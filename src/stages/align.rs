@@ -132,11 +132,66 @@ struct Aligned {
     sorter: RecordSorter,
     candidates: Vec<crate::alignments::keys::DupCandidate>,
     fastq: FastqStats,
+    counts: AlignCounts,
+    read_groups: Vec<ReadGroupLine>,
+}
+
+/// Alignment statistics and the per-library counts duplicate metrics need that the candidates
+/// cannot show; additive, so MPI ranks' counts sum to one process's.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct AlignCounts {
     align: crate::align::AlignStats,
     /// Per library index: reads without a mapped primary, and supplementary/secondary records.
     unmapped_by_library: Vec<u64>,
     extra_records_by_library: Vec<u64>,
-    read_groups: Vec<ReadGroupLine>,
+}
+
+impl AlignCounts {
+    fn new(libraries: usize) -> AlignCounts {
+        AlignCounts {
+            align: Default::default(),
+            unmapped_by_library: vec![0; libraries],
+            extra_records_by_library: vec![0; libraries],
+        }
+    }
+
+    /// Adds one lane's statistics (of library `library`).
+    fn add_lane(&mut self, library: usize, lane: &crate::align::AlignStats) {
+        self.unmapped_by_library[library] += lane.reads - lane.mapped_reads;
+        self.extra_records_by_library[library] += lane.supplementary_records + lane.secondary_records;
+        self.align.merge(lane);
+    }
+
+    fn merge(&mut self, other: &AlignCounts) {
+        self.align.merge(&other.align);
+        for (sum, n) in self.unmapped_by_library.iter_mut().zip(&other.unmapped_by_library) {
+            *sum += n;
+        }
+        for (sum, n) in self.extra_records_by_library.iter_mut().zip(&other.extra_records_by_library) {
+            *sum += n;
+        }
+    }
+
+    /// Adds the reads the duplicate candidates cannot show to the marks' metrics.
+    fn add_to(&self, marks: &mut markdup::DuplicateMarks) {
+        for (library, (&unmapped, &extra)) in
+            self.unmapped_by_library.iter().zip(&self.extra_records_by_library).enumerate()
+        {
+            marks.add_unmapped_reads(library as u32, unmapped);
+            marks.add_secondary_or_supplementary(library as u32, extra);
+        }
+    }
+}
+
+/// The `@RG` line of a lane; `PU` from its first read name when that is an Illumina name.
+fn read_group_line(sample: &Sample, library: &str, rg: &ReadGroup, platform_unit: Option<String>) -> ReadGroupLine {
+    ReadGroupLine {
+        id: rg.id.clone(),
+        sample: sample.name.clone(),
+        library: library.to_string(),
+        platform: "ILLUMINA".into(),
+        platform_unit: platform_unit.unwrap_or_else(|| rg.id.clone()),
+    }
 }
 
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
@@ -159,7 +214,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         return distributed::run(ctx, cluster, sample, &files, format, &pair_aligner, contigs, &libraries);
     }
     let aligned = align_lanes(ctx, sample, &pair_aligner, &libraries)?;
-    tracing::info!(pairs = aligned.align.pairs, "aligned; marking duplicates and writing");
+    tracing::info!(pairs = aligned.counts.align.pairs, "aligned; marking duplicates and writing");
     let mut marks = markdup::resolve(
         aligned.candidates,
         &libraries,
@@ -167,12 +222,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
             optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
         },
     );
-    for (library, (&unmapped, &extra)) in
-        aligned.unmapped_by_library.iter().zip(&aligned.extra_records_by_library).enumerate()
-    {
-        marks.add_unmapped_reads(library as u32, unmapped);
-        marks.add_secondary_or_supplementary(library as u32, extra);
-    }
+    aligned.counts.add_to(&mut marks);
     ctx.fault_point("before_write")?;
 
     let header = sam_header(ctx, sample, &files, contigs, aligned.read_groups.clone())?;
@@ -199,7 +249,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         }
     }
     let written = writer.finish().map_err(|e| StageError::Runtime(e.to_string()))?;
-    let mut outputs = outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.align)?;
+    let mut outputs = outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.counts.align)?;
     // How the sort went (runs spilled under --tmp-dir past the memory budget): run report only.
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
     outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
@@ -271,9 +321,7 @@ fn align_lanes(
             .map_err(|e| StageError::Runtime(e.to_string()))?,
         candidates: Vec::new(),
         fastq: FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY),
-        align: Default::default(),
-        unmapped_by_library: vec![0; libraries.len()],
-        extra_records_by_library: vec![0; libraries.len()],
+        counts: AlignCounts::new(libraries.len()),
         read_groups: Vec::new(),
     };
     for (lane_index, lane) in sample.lanes.iter().enumerate() {
@@ -303,17 +351,8 @@ fn align_lanes(
             }
         }
         aligned.fastq.merge(&reader.into_stats().map_err(super::fastq_intake::stage_error)?);
-        aligned.unmapped_by_library[library_index] += lane_stats.reads - lane_stats.mapped_reads;
-        aligned.extra_records_by_library[library_index] +=
-            lane_stats.supplementary_records + lane_stats.secondary_records;
-        aligned.align.merge(&lane_stats);
-        aligned.read_groups.push(ReadGroupLine {
-            id: rg.id.clone(),
-            sample: sample.name.clone(),
-            library: lane.library.clone(),
-            platform: "ILLUMINA".into(),
-            platform_unit: platform_unit.unwrap_or_else(|| rg.id.clone()),
-        });
+        aligned.counts.add_lane(library_index, &lane_stats);
+        aligned.read_groups.push(read_group_line(sample, &lane.library, &rg, platform_unit));
         ctx.fault_point("after_lane")?;
     }
     aligned.sorter = sorter;

@@ -79,3 +79,11 @@ pub fn qc_run_with_reference(work: &Path, pipeline: &str, sheet: &Path, outdir: 
     std::fs::create_dir_all(work.join("tmp")).unwrap();
     c
 }
+
+/// The records of a BAM as SAM text (`samtools view`, no header): compares records whatever
+/// the BGZF blocking.
+pub fn sam_records(bam: &Path) -> String {
+    let out = Command::new("samtools").arg("view").arg(bam).output().expect("samtools runs");
+    assert!(out.status.success(), "samtools view {}", bam.display());
+    String::from_utf8(out.stdout).expect("SAM text is UTF-8")
+}

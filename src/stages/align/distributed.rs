@@ -26,9 +26,11 @@
 //! once (and candidates once, marks once to every rank); rank 0 reads the joined BAM once for
 //! QC and once for the index (one process also reads it for the index).
 
-use super::{LANE_SHIFT, MIN_SORT_BUFFER, PROGRESS_EVERY, PreparedFiles, platform_unit_of};
+use super::{
+    AlignCounts, LANE_SHIFT, MIN_SORT_BUFFER, PROGRESS_EVERY, PreparedFiles, platform_unit_of, read_group_line,
+};
 use crate::align::{PairAligner, ReadGroup};
-use crate::alignments::header::{ContigLine, ReadGroupLine};
+use crate::alignments::header::ContigLine;
 use crate::alignments::keys::{DupCandidate, Mate, PairId, SortKey};
 use crate::alignments::markdup::{
     self, DuplicateMarks, EndKey, MarkdupOptions, MarksPart, covered_ends, end_shard, fragment_ends,
@@ -132,14 +134,6 @@ impl From<StageError> for Stop {
     }
 }
 
-/// Per-library counts and alignment statistics, summed at rank 0.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Counts {
-    align: crate::align::AlignStats,
-    unmapped_by_library: Vec<u64>,
-    extra_records_by_library: Vec<u64>,
-}
-
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     ctx: &StageContext<'_>,
@@ -174,11 +168,7 @@ pub(super) fn run(
         my_candidates: Vec::new(),
         sorter: ctx.agree("starting the sort", sorter)?,
     };
-    let mut counts = Counts {
-        align: Default::default(),
-        unmapped_by_library: vec![0; libraries.len()],
-        extra_records_by_library: vec![0; libraries.len()],
-    };
+    let mut counts = AlignCounts::new(libraries.len());
     let mut fastq = FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY);
     let mut read_groups = Vec::new();
     let mut batch_ordinal = 0u64;
@@ -229,17 +219,8 @@ pub(super) fn run(
                 }
             }
             fastq.merge(&reader.into_stats().map_err(crate::stages::fastq_intake::stage_error)?);
-            counts.unmapped_by_library[library_index] += lane_stats.reads - lane_stats.mapped_reads;
-            counts.extra_records_by_library[library_index] +=
-                lane_stats.supplementary_records + lane_stats.secondary_records;
-            counts.align.merge(&lane_stats);
-            read_groups.push(ReadGroupLine {
-                id: rg.id.clone(),
-                sample: sample.name.clone(),
-                library: lane.library.clone(),
-                platform: "ILLUMINA".into(),
-                platform_unit: platform_unit.unwrap_or_else(|| rg.id.clone()),
-            });
+            counts.add_lane(library_index, &lane_stats);
+            read_groups.push(read_group_line(sample, &lane.library, &rg, platform_unit));
             ctx.fault_point("after_lane")?;
         }
         Ok(())
@@ -295,28 +276,12 @@ pub(super) fn run(
     }
 
     // Rank 0: join, index, QC, metrics.
-    let mut counts = Counts {
-        align: Default::default(),
-        unmapped_by_library: vec![0; libraries.len()],
-        extra_records_by_library: vec![0; libraries.len()],
-    };
+    let mut counts = AlignCounts::new(libraries.len());
     for bytes in &gathered {
-        let part: Counts = decode(bytes, "alignment counts")?;
-        counts.align.merge(&part.align);
-        for (sum, n) in counts.unmapped_by_library.iter_mut().zip(&part.unmapped_by_library) {
-            *sum += n;
-        }
-        for (sum, n) in counts.extra_records_by_library.iter_mut().zip(&part.extra_records_by_library) {
-            *sum += n;
-        }
+        counts.merge(&decode::<AlignCounts>(bytes, "alignment counts")?);
     }
     let mut marks = marks;
-    for (library, (&unmapped, &extra)) in
-        counts.unmapped_by_library.iter().zip(&counts.extra_records_by_library).enumerate()
-    {
-        marks.add_unmapped_reads(library as u32, unmapped);
-        marks.add_secondary_or_supplementary(library as u32, extra);
-    }
+    counts.add_to(&mut marks);
     let slices_written: Vec<std::path::PathBuf> = (0..ranks).map(slice_path).collect();
     let out_path = ctx.output_dir.join(format!("{}.bam", sample.name));
     let total_records = counts.align.records;
