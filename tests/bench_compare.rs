@@ -160,7 +160,7 @@ fn cli_fail_below_names_class_and_threshold() {
     let mut args = germline_args("freebayes_bwa.vcf.gz");
     args.extend(["--fail-below".into(), "snv=0.99,indel=0.99".into()]);
     let err = cli_owned(&args).unwrap_err();
-    assert_eq!(err.code, 1);
+    assert_eq!(err.exit_code(), 1);
     assert!(err.message.contains("INDEL F1 0.9837 is below the threshold 0.99"), "{}", err.message);
     assert!(!err.message.contains("SNV"), "SNV F1 0.9981 passes: {}", err.message);
     let bad = TestCli::try_parse_from([
@@ -211,7 +211,7 @@ fn cli_bad_inputs_exit_2_naming_the_file() {
         let mut args = germline_args("bcftools_bwa.vcf.gz");
         args[slot] = p(&path).into();
         let err = cli_owned(&args).unwrap_err();
-        assert_eq!(err.code, 2, "{}", err.message);
+        assert_eq!(err.exit_code(), 2, "{}", err.message);
         for want in wants {
             assert!(err.message.contains(want), "`{want}` not in: {}", err.message);
         }
@@ -219,7 +219,7 @@ fn cli_bad_inputs_exit_2_naming_the_file() {
     let mut args = germline_args("bcftools_bwa.vcf.gz");
     args.extend(["--query-sample".into(), "nobody".into()]);
     let err = cli_owned(&args).unwrap_err();
-    assert_eq!(err.code, 2);
+    assert_eq!(err.exit_code(), 2);
     assert!(
         err.message.contains("bcftools_bwa.vcf.gz: sample `nobody`") && err.message.contains("peer"),
         "{}",

@@ -111,7 +111,7 @@ fn a_haploid_bed_region_is_called_haploid_and_a_bad_bed_is_bad_input() {
         ("chr20_1M\t0\t10\t1\nchrNope\t0\t10\t1\n", "ploidy.bed:2: contig `chrNope` is not in the reference", false),
         ("chr20_1M\t0\t2000000\t1\n", "ploidy.bed:1: end 2000000 is past the end of contig `chr20_1M`", false),
         ("chr20_1M\t0\t10\n", "ploidy.bed:1: expected 4 tab-separated columns", true),
-        ("# ok\nchr20_1M\tten\t20\t1\n", "ploidy.bed:2: start `ten` is not a number", true),
+        ("# ok\nchr20_1M\tten\t20\t1\n", "ploidy.bed:2: BED start `ten` is not a non-negative integer", true),
         ("chr20_1M\t0\t10\t3\n", "ploidy.bed:1: ploidy `3` is not 0, 1 or 2", true),
     ];
     for (text, message, at_validation) in bad {

@@ -6,7 +6,8 @@
 //! as stored in SEQ/QUAL). Cost: one pass over the mapped mates' qualities.
 
 use super::hit::Hit;
-use crate::alignments::keys::{DupCandidate, DupKey, Mate, PairId, ReadEnd, flowcell_position, name_hash};
+use crate::alignments::keys::{DupCandidate, DupKey, Mate, PairId, ReadEnd, flowcell_position};
+use crate::reads::name_hash;
 
 /// Base qualities at or above this count towards a pair's score.
 pub const MIN_SCORED_QUALITY: u8 = 15;

@@ -31,6 +31,17 @@ pub enum AlignError {
     Index { detail: String },
 }
 
+/// A read name BAM cannot store is the FASTQ's fault (bad input); the rest are failures of
+/// the aligner or of dagr (runtime).
+impl crate::outcome::Classify for AlignError {
+    fn failure(&self) -> crate::outcome::Failure {
+        match self {
+            AlignError::NameTooLong { .. } | AlignError::NameHasNul { .. } => crate::outcome::Failure::BadInput,
+            _ => crate::outcome::Failure::Runtime,
+        }
+    }
+}
+
 impl AlignError {
     /// Attaches the pair context to a detail message about an inconsistent alignment.
     pub(crate) fn inconsistent(pair: u64, name: &[u8], detail: String) -> Self {

@@ -74,6 +74,16 @@ pub enum IndexError {
     Load { path: PathBuf, detail: String },
 }
 
+/// Index parameters out of range are bad usage; everything else is a runtime failure.
+impl crate::outcome::Classify for IndexError {
+    fn failure(&self) -> crate::outcome::Failure {
+        match self {
+            IndexError::Params(_) => crate::outcome::Failure::BadInput,
+            _ => crate::outcome::Failure::Runtime,
+        }
+    }
+}
+
 /// The bundled minimap2's version, e.g. `2.29-r1283`.
 pub fn minimap2_version() -> String {
     minimap2::ffi::MM_VERSION.to_string_lossy().into_owned()

@@ -72,6 +72,13 @@ pub enum HeaderError {
     Duplicate { line: &'static str, tag: &'static str, value: String },
 }
 
+/// Header values come from the samplesheet and the reference: bad input.
+impl crate::outcome::Classify for HeaderError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::BadInput
+    }
+}
+
 /// Builds the header of a coordinate-sorted BAM/CRAM.
 pub fn build_header(spec: &HeaderSpec) -> Result<Header, HeaderError> {
     let mut header = Header::new();

@@ -73,16 +73,6 @@ pub struct DupCandidate {
     pub position: Option<FlowcellPosition>,
 }
 
-/// FNV-1a 64-bit hash of a read name: stable across platforms, versions and runs.
-pub fn name_hash(name: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in name {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 /// Parses `instrument:run:flowcell:lane:tile:x:y` (the last four fields); `None` otherwise.
 pub fn flowcell_position(name: &[u8]) -> Option<FlowcellPosition> {
     let mut fields = name.rsplit(|&b| b == b':');
@@ -103,11 +93,5 @@ mod tests {
         let p = flowcell_position(b"A00217:76:HFLT3DSXX:1:1104:9634:25222").unwrap();
         assert_eq!(p, FlowcellPosition { lane: 1, tile: 1104, x: 9634, y: 25222 });
         assert_eq!(flowcell_position(b"read17"), None);
-    }
-
-    #[test]
-    fn name_hash_is_fnv1a() {
-        assert_eq!(name_hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(name_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

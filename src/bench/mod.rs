@@ -40,3 +40,12 @@ pub enum BenchError {
     #[error(transparent)]
     Regions(#[from] RegionError),
 }
+
+impl crate::outcome::Classify for BenchError {
+    fn failure(&self) -> crate::outcome::Failure {
+        match self {
+            BenchError::Variants(e) => e.failure(),
+            BenchError::Regions(e) => e.failure(),
+        }
+    }
+}

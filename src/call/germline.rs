@@ -19,17 +19,18 @@
 //! Cost: one indexed fetch per shard; pileup O(aligned bases); per active region, assembly plus a
 //! pair-HMM of reads × haplotypes × read length × haplotype length.
 
+use super::CallError;
 use super::active::{ActiveConfig, active_regions};
 use super::assembly::{AssemblyConfig, assemble};
 use super::genotype::{GenotypeConfig, genotype_region};
 use super::pairhmm::{PairHmmConfig, region_likelihood_matrix};
-use super::ploidy::PloidyMap;
 use super::reads::downsample::{DEFAULT_REGION_CAP, ReadsByStart, reads_for_region};
 use super::reads::evidence::{UNIT, pileup_evidence};
 use super::reads::{ReadFilter, fetch_reads};
 use super::shards::Shard;
-use super::types::{CalledVariant, Ploidy, RefBlock};
 use crate::genome::Reference;
+use crate::genome::ploidy::{Ploidy, PloidyMap};
+use crate::vcf::model::{CalledVariant, RefBlock};
 use crate::vcf::writer::{GqBands, GvcfBlockMerger};
 use rust_htslib::bam;
 
@@ -117,14 +118,6 @@ pub struct ShardCalls {
     pub positions: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum GermlineError {
-    #[error("{0}")]
-    Reads(#[from] super::reads::ReadsError),
-    #[error("{0}")]
-    Reference(#[from] crate::genome::ReferenceError),
-}
-
 /// Calls one shard. `reader` is an indexed reader of the sample's BAM/CRAM (one per thread).
 pub fn call_shard(
     shard: &Shard,
@@ -133,7 +126,7 @@ pub fn call_shard(
     reference: &Reference,
     ploidy: &PloidyMap,
     cfg: &GermlineConfig,
-) -> Result<ShardCalls, GermlineError> {
+) -> Result<ShardCalls, CallError> {
     let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
     let core = &window[(shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize];
     if !core.iter().copied().any(is_acgt) {

@@ -6,8 +6,24 @@ pub mod assembly;
 pub mod genotype;
 pub mod germline;
 pub mod pairhmm;
-pub mod ploidy;
 pub mod reads;
 pub mod shards;
 pub mod somatic;
 pub mod types;
+
+/// Why calling a shard failed: reading the alignments or the reference. Both are files dagr
+/// prepared and checked itself, so a failure here is a runtime failure (disk, a file changed
+/// under a running job), never the user's input.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Reads(#[from] reads::ReadsError),
+    #[error(transparent)]
+    Reference(#[from] crate::genome::ReferenceError),
+}
+
+impl crate::outcome::Classify for CallError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::Runtime
+    }
+}

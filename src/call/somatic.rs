@@ -37,10 +37,11 @@
 //! Cost: as germline per region (assembly plus pair-HMM over both samples' reads), plus
 //! O(reads × 200) per candidate for the fraction grid.
 
+use super::CallError;
 use super::active::{ActiveConfig, active_regions};
 use super::assembly::{AssemblyConfig, assemble};
 use super::genotype::{Site, binomial_half_lower_tail, build_sites, fisher_strand, mix_mapping_error, read_span};
-use super::germline::{GermlineError, is_acgt};
+use super::germline::is_acgt;
 use super::pairhmm::{LikelihoodMatrix, PairHmmConfig, region_likelihood_matrix};
 use super::reads::downsample::{ReadsByStart, reads_for_region};
 use super::reads::evidence::{Evidence, UNIT, pileup_evidence};
@@ -48,8 +49,9 @@ use super::reads::paralog::ParalogScreen;
 use super::reads::walk::{Event, walk};
 use super::reads::{ReadFilter, fetch_reads};
 use super::shards::Shard;
-use super::types::{ReadView, SomaticCall, SomaticSample};
+use super::types::ReadView;
 use crate::genome::Reference;
+use crate::vcf::model::{SomaticCall, SomaticSample};
 use rust_htslib::bam;
 use std::collections::HashSet;
 
@@ -189,7 +191,7 @@ pub fn call_shard_somatic(
     normal_reader: &mut bam::IndexedReader,
     reference: &Reference,
     cfg: &SomaticConfig,
-) -> Result<ShardSomatic, GermlineError> {
+) -> Result<ShardSomatic, CallError> {
     let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
     let core_range = (shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize;
     let core = &window[core_range.clone()];

@@ -84,12 +84,6 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
             tmp_dir: std::env::temp_dir(),
             resume: false,
             dry_run: false,
-            command: format!(
-                "dagr run {pipeline} --samplesheet {} --reference {} --outdir {}",
-                testdata.join("samplesheet.csv").display(),
-                testdata.join("ref/ref.fa").display(),
-                dir.display()
-            ),
             pair_stages: true,
         };
         eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
@@ -145,7 +139,7 @@ fn print_accuracy(outdir: &Path, testdata: &Path, truths: &[(&str, &str)], suffi
 
 /// A few numbers per sample from the run report.
 fn print_highlights(outdir: &Path) {
-    let Ok(text) = std::fs::read_to_string(outdir.join("run_report.json")) else { return };
+    let Ok(text) = std::fs::read_to_string(outdir.join(crate::engine::layout::REPORT_FILE)) else { return };
     let Ok(report) = serde_json::from_str::<serde_json::Value>(&text) else { return };
     let Some(stages) = report["stages"].as_array() else { return };
     for s in stages {

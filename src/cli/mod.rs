@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one file per subcommand. Each subcommand returns an exit
-//! code or a [`CliError`] that carries one (0 ok, 1 runtime failure, 2 bad usage or input,
-//! 3 interrupted).
+//! code or a [`CliError`] that carries its failure class (0 ok, 1 runtime failure, 2 bad usage or
+//! input, 3 interrupted: [`Failure::exit_code`] decides). The CLI wires the stage registry
+//! (`stages::registry`) and the runner (`exec::local`, `exec::mpi`) into the engine.
 
 pub mod bench;
 pub mod demo;
@@ -10,30 +11,40 @@ pub mod run;
 pub mod slurm;
 pub mod validate;
 
+use crate::outcome::{Classify, Failure, chain};
 use clap::{Parser, Subcommand};
 use std::fmt;
 
-/// Exit codes, as documented in the README.
+/// Exit codes, as documented in the README: success here, the failures'
+/// from [`Failure::exit_code`].
 pub mod exit {
-    pub const SUCCESS: u8 = 0;
-    pub const FAILURE: u8 = 1;
-    pub const BAD_INPUT: u8 = 2;
-    pub const INTERRUPTED: u8 = 3;
+    pub use crate::outcome::SUCCESS;
 }
 
-/// An error for the user, with the exit code it maps to.
+/// An error for the user: its class (which decides the exit code) and the message, the error
+/// with its causes on one line.
 #[derive(Debug)]
 pub struct CliError {
-    pub code: u8,
+    pub failure: Failure,
     pub message: String,
 }
 
 impl CliError {
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Self { code: exit::BAD_INPUT, message: message.into() }
+        Self { failure: Failure::BadInput, message: message.into() }
     }
     pub fn failure(message: impl Into<String>) -> Self {
-        Self { code: exit::FAILURE, message: message.into() }
+        Self { failure: Failure::Runtime, message: message.into() }
+    }
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.failure.exit_code()
+    }
+}
+
+impl<E: Classify + std::error::Error + 'static> From<E> for CliError {
+    fn from(e: E) -> Self {
+        Self { failure: e.failure(), message: chain(&e) }
     }
 }
 
@@ -42,8 +53,6 @@ impl fmt::Display for CliError {
         f.write_str(&self.message)
     }
 }
-
-impl std::error::Error for CliError {}
 
 const ABOUT: &str = "dagr: whole-genome secondary analysis — paired FASTQ to duplicate-marked BAM/CRAM and \
 germline/somatic VCFs, as a DAG of parallel stages defined in YAML.";

@@ -4,7 +4,7 @@
 use super::{CliError, exit};
 use crate::align::IndexParams;
 use crate::engine::stage::CancelFlag;
-use crate::stages::prepare_reference::{PrepareError, PrepareOptions, PreparedReference, prepare_reference};
+use crate::stages::prepare_reference::{PrepareOptions, PreparedReference, prepare_reference};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -45,8 +45,7 @@ pub struct PrepareReferenceArgs {
 
 /// Prepares the reference and prints the cache folder and its files.
 pub fn run(args: &PrepareReferenceArgs) -> Result<u8, CliError> {
-    let index = IndexParams::new(args.minimizer_k.into(), args.minimizer_w.into())
-        .map_err(|e| CliError::bad_input(e.to_string()))?;
+    let index = IndexParams::new(args.minimizer_k.into(), args.minimizer_w.into())?;
     let cancel = CancelFlag::default();
     crate::engine::signals::install(&cancel)
         .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
@@ -62,9 +61,8 @@ fn execute(args: &PrepareReferenceArgs, index: IndexParams, cancel: &CancelFlag)
         .build()
         .map_err(|e| CliError::failure(format!("cannot start {threads} threads: {e}")))?;
     let started = Instant::now();
-    let prepared = pool
-        .install(|| prepare_reference(&args.fasta, args.cache_dir.as_deref(), &opts, cancel.as_atomic()))
-        .map_err(cli_error)?;
+    let prepared =
+        pool.install(|| prepare_reference(&args.fasta, args.cache_dir.as_deref(), &opts, cancel.as_atomic()))?;
     print!("{}", summary(&prepared, started.elapsed().as_secs_f64()));
     Ok(exit::SUCCESS)
 }
@@ -91,14 +89,6 @@ fn summary(p: &PreparedReference, seconds: f64) -> String {
         p.index.tag()
     );
     out
-}
-
-fn cli_error(e: PrepareError) -> CliError {
-    match e {
-        PrepareError::Cancelled => CliError { code: exit::INTERRUPTED, message: "interrupted".into() },
-        e if e.is_bad_input() => CliError::bad_input(e.to_string()),
-        e => CliError::failure(e.to_string()),
-    }
 }
 
 #[cfg(test)]
@@ -137,7 +127,7 @@ mod tests {
             minimizer_w: 11,
         };
         let e = execute(&args, IndexParams::default(), &CancelFlag::default()).unwrap_err();
-        assert_eq!(e.code, exit::BAD_INPUT);
+        assert_eq!(e.exit_code(), 2);
         assert!(e.message.contains("bad.fa: line 3: contig `chr1`"), "{}", e.message);
     }
 }

@@ -1,11 +1,9 @@
 //! `dagr run`: run a pipeline on a samplesheet (or one sample given by flags).
 
-use super::{CliError, exit};
-use crate::engine::provenance::command_line;
-use crate::engine::run::{self, RunError, RunRequest, SampleSource};
-use crate::engine::samplesheet::Sex;
-use crate::engine::stage::CancelFlag;
-use crate::engine::units::parse_size;
+use super::CliError;
+use crate::engine::run::{RunRequest, RunResult, SampleSource};
+use crate::genome::ploidy::Sex;
+use crate::units::parse_size;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -94,27 +92,6 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The command line that decides outputs: execution-only flags dropped.
-    pub fn canonical_command(&self) -> String {
-        let mut w: Vec<String> = vec!["dagr".into(), "run".into(), self.pipeline.clone()];
-        let mut push = |flag: &str, v: String| {
-            w.push(flag.to_string());
-            w.push(v);
-        };
-        if let Some(s) = &self.samplesheet {
-            push("--samplesheet", s.display().to_string());
-        }
-        if let (Some(s), Some(r1), Some(r2)) = (&self.sample, &self.fastq1, &self.fastq2) {
-            push("--sample", s.clone());
-            push("--fastq1", r1.display().to_string());
-            push("--fastq2", r2.display().to_string());
-            push("--sex", self.sex.clone());
-        }
-        push("--reference", self.reference.display().to_string());
-        push("--outdir", self.outdir.display().to_string());
-        command_line(&w)
-    }
-
     pub fn to_request(&self) -> Result<RunRequest, CliError> {
         let samples = match (&self.samplesheet, &self.sample, &self.fastq1, &self.fastq2) {
             (Some(sheet), _, _, _) => SampleSource::Csv(sheet.clone()),
@@ -146,7 +123,6 @@ impl RunArgs {
             tmp_dir,
             resume: self.resume,
             dry_run: self.dry_run,
-            command: self.canonical_command(),
             pair_stages: true,
         })
     }
@@ -169,52 +145,26 @@ pub fn run(args: &RunArgs) -> Result<u8, CliError> {
     execute(&request)
 }
 
-/// `--mpi`: rank 0 leads the run, the other ranks serve it (see `engine::distributed`).
+/// `--mpi`: every rank runs the request; rank 0 leads, the others serve (see `exec::mpi`).
 #[cfg(feature = "mpi")]
 fn run_mpi(request: &RunRequest, timeout: std::time::Duration) -> Result<u8, CliError> {
     if request.dry_run {
         return Err(CliError::bad_input("--dry-run plans without running: leave out --mpi"));
     }
     let (_universe, cluster) = init_mpi(timeout)?;
-    execute_mpi(request, cluster)
+    match crate::exec::mpi::execute(request, &crate::stages::registry(), cluster)? {
+        crate::exec::mpi::RankOutcome::Led(result) => finish(*result),
+        crate::exec::mpi::RankOutcome::Served(code) => Ok(code),
+    }
 }
 
 /// Initializes MPI; keep the universe until the end (dropping it finalizes MPI).
 #[cfg(feature = "mpi")]
 pub fn init_mpi(
     timeout: std::time::Duration,
-) -> Result<(mpi::environment::Universe, std::sync::Arc<dyn crate::dist::Cluster>), CliError> {
-    let (universe, cluster) = crate::dist::mpi_backend::init(timeout).map_err(CliError::failure)?;
+) -> Result<(mpi::environment::Universe, std::sync::Arc<dyn crate::engine::stage::Cluster>), CliError> {
+    let (universe, cluster) = crate::exec::mpi::backend::init(timeout)?;
     Ok((universe, std::sync::Arc::new(cluster)))
-}
-
-/// Runs a request as one rank of an MPI job: rank 0 leads (and returns the run's outcome as
-/// [`execute`] does), the others serve and return the run's exit code.
-#[cfg(feature = "mpi")]
-pub fn execute_mpi(request: &RunRequest, cluster: std::sync::Arc<dyn crate::dist::Cluster>) -> Result<u8, CliError> {
-    use crate::engine::distributed;
-    let cancel = CancelFlag::default();
-    crate::engine::signals::install(&cancel)
-        .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
-    if cluster.rank() == 0 {
-        match distributed::lead(request, cancel, cluster) {
-            Ok(result) => {
-                eprint!("{}", result.summary);
-                Ok(result.exit_code)
-            }
-            Err(RunError::Invalid(m)) => Err(CliError { code: exit::BAD_INPUT, message: m }),
-            Err(RunError::Runtime(m)) => Err(CliError { code: exit::FAILURE, message: m }),
-        }
-    } else {
-        // Rank 0 prints the run's errors and summary; the others exit with the same code. A rank
-        // that cannot go on ends the job: returning would block in MPI_Finalize while rank 0
-        // waits for it.
-        let handle = cluster.clone();
-        match distributed::serve(request, cancel, cluster) {
-            Ok(code) => Ok(code),
-            Err(e) => handle.abort(&e.to_string()),
-        }
-    }
 }
 
 #[cfg(not(feature = "mpi"))]
@@ -225,17 +175,14 @@ fn run_mpi(_request: &RunRequest, _timeout: std::time::Duration) -> Result<u8, C
     ))
 }
 
-/// Runs a request with signal handling; shared by `run` and `demo`.
+/// Runs a request in this process with signal handling; shared by `run` and `demo`.
 pub fn execute(request: &RunRequest) -> Result<u8, CliError> {
-    let cancel = CancelFlag::default();
-    crate::engine::signals::install(&cancel)
-        .map_err(|e| CliError::failure(format!("cannot install signal handlers: {e}")))?;
-    match run::run(request, cancel) {
-        Ok(result) => {
-            eprint!("{}", result.summary);
-            Ok(result.exit_code)
-        }
-        Err(RunError::Invalid(m)) => Err(CliError { code: exit::BAD_INPUT, message: m }),
-        Err(RunError::Runtime(m)) => Err(CliError { code: exit::FAILURE, message: m }),
-    }
+    finish(crate::exec::local::execute(request, &crate::stages::registry()))
+}
+
+/// Prints a finished run's summary on stderr; its exit code follows the report.
+fn finish(result: Result<RunResult, crate::engine::run::RunError>) -> Result<u8, CliError> {
+    let result = result?;
+    eprint!("{}", result.summary);
+    Ok(result.exit_code)
 }

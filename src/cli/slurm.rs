@@ -2,10 +2,9 @@
 //! and the two commands the rendered job scripts call inside a job (`task`, `mark`; hidden).
 //! See [`crate::exec::slurm`].
 
-use super::run::{RunArgs, execute};
 use super::{CliError, exit};
 use crate::exec::slurm::state::{self, TaskState, Update};
-use crate::exec::slurm::submit::{SlurmError, SubmitRequest};
+use crate::exec::slurm::submit::SubmitRequest;
 use crate::exec::slurm::task::{self, Target};
 use crate::exec::slurm::{Layout, status};
 use clap::{Args, Subcommand, ValueEnum};
@@ -179,19 +178,14 @@ fn submit(a: &SubmitArgs) -> Result<u8, CliError> {
              (needs libopenmpi-dev), or submit without --mpi-nodes",
         ));
     }
-    match crate::exec::slurm::submit::submit(&req) {
-        Ok(text) => {
-            print!("{text}");
-            Ok(exit::SUCCESS)
-        }
-        Err(SlurmError::Invalid(m)) => Err(CliError::bad_input(m)),
-        Err(SlurmError::Runtime(m)) => Err(CliError::failure(m)),
-    }
+    let text = crate::exec::slurm::submit::submit(&req, &crate::stages::registry())?;
+    print!("{text}");
+    Ok(exit::SUCCESS)
 }
 
 fn show_status(a: &StatusArgs) -> Result<u8, CliError> {
     let layout = Layout::new(&a.outdir);
-    let (rows, note) = status::rows(&layout).map_err(CliError::bad_input)?;
+    let (rows, note) = status::rows(&layout)?;
     print!("{}", status::render(&rows, note.as_deref()));
     Ok(exit::SUCCESS)
 }
@@ -201,133 +195,26 @@ fn target(sample: Option<usize>, pair: Option<usize>) -> Option<Target> {
 }
 
 fn run_task(a: &TaskArgs) -> Result<u8, CliError> {
+    let t = target(a.sample_index, a.pair_index)
+        .ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
     if a.mpi {
-        return run_task_mpi(a);
+        return run_task_mpi(a, t);
     }
-    let layout = Layout::new(&a.outdir);
-    let t = target(a.sample_index, a.pair_index)
-        .ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
-    let entity = task::entity_of(&layout, t).map_err(CliError::bad_input)?;
-    let record = |u: Update| state::apply(&layout, &entity, u, false).map_err(CliError::failure);
-    record(Update { state: TaskState::Running, exit_code: None, reason: None, failed_stage: None })?;
-    let prepared = match task::prepare(&layout, t) {
-        Ok(p) => p,
-        Err(m) => {
-            record(task::outcome(&layout.run_dir(&entity), exit::BAD_INPUT, Some(m.clone())))?;
-            return Err(CliError::bad_input(m));
-        }
-    };
-    let args = task_run_args(&prepared, false);
-    eprintln!("dagr slurm task: {} in {}: {}", prepared.entity, prepared.run_dir.display(), args.canonical_command());
-    // A sample task runs that sample's stages only; its pairs are the pair array's tasks.
-    let mut request = args.to_request()?;
-    request.pair_stages = matches!(t, Target::Pair(_));
-    record_outcome(&layout, &entity, &prepared, execute(&request))
+    Ok(task::run_task(&a.outdir, t, &crate::stages::registry())?)
 }
 
-/// Records a task's outcome in its status file and says it on stderr; returns the exit code.
-fn record_outcome(
-    layout: &Layout,
-    entity: &str,
-    prepared: &task::TaskRun,
-    outcome: Result<u8, CliError>,
-) -> Result<u8, CliError> {
-    let (code, message) = match outcome {
-        Ok(code) => (code, None),
-        Err(e) => (e.code, Some(e.message)),
-    };
-    let status = state::apply(layout, entity, task::outcome(&prepared.run_dir, code, message), false)
-        .map_err(CliError::failure)?;
-    eprintln!(
-        "dagr slurm task: {} {} (exit {code}){}",
-        entity,
-        status.state,
-        status.reason.map(|r| format!(": {r}")).unwrap_or_default()
-    );
-    Ok(code)
-}
-
-/// The run arguments of a prepared task.
-fn task_run_args(prepared: &task::TaskRun, mpi: bool) -> RunArgs {
-    let sub = &prepared.submission;
-    RunArgs {
-        pipeline: sub.pipeline.clone(),
-        samplesheet: Some(prepared.samplesheet.clone()),
-        sample: None,
-        fastq1: None,
-        fastq2: None,
-        sex: "NA".into(),
-        reference: sub.reference.clone(),
-        outdir: prepared.run_dir.clone(),
-        reference_cache: sub.reference_cache.clone(),
-        threads: Some(prepared.budget.threads.max(1)),
-        max_memory: Some(prepared.budget.max_memory.max(1 << 20).to_string()),
-        tmp_dir: None,
-        resume: true,
-        dry_run: false,
-        mpi,
-        mpi_timeout: 3600,
-    }
-}
-
-/// `dagr slurm task --mpi`, one process per rank under `srun --mpi=pmix`: rank 0 marks the task
-/// running, prepares it and records the outcome in the status file; every rank runs the sample's
-/// stages together ([`super::run::execute_mpi`]). Sample tasks only (the pair stage is not
-/// distributed).
+/// `dagr slurm task --mpi`, one process per rank under `srun --mpi=pmix` (see
+/// `exec::slurm::task::run_task_mpi`).
 #[cfg(feature = "mpi")]
-fn run_task_mpi(a: &TaskArgs) -> Result<u8, CliError> {
-    use crate::engine::stage::StageError;
-    let layout = Layout::new(&a.outdir);
-    let t = target(a.sample_index, a.pair_index)
-        .ok_or_else(|| CliError::bad_input("give --sample-index or --pair-index"))?;
-    let entity = task::entity_of(&layout, t).map_err(CliError::bad_input)?;
+fn run_task_mpi(a: &TaskArgs, t: Target) -> Result<u8, CliError> {
+    // The entity must exist before MPI starts (a bad index fails fast, on every rank alike).
+    task::entity_of(&Layout::new(&a.outdir), t)?;
     let (_universe, cluster) = super::run::init_mpi(std::time::Duration::from_secs(3600))?;
-    let rank = cluster.rank();
-    let record = |u: Update| state::apply(&layout, &entity, u, false).map_err(CliError::failure);
-    let prepared: Result<task::TaskRun, String> = if rank == 0 {
-        record(Update { state: TaskState::Running, exit_code: None, reason: None, failed_stage: None })?;
-        task::prepare(&layout, t)
-    } else {
-        Err(String::new())
-    };
-    // Rank 0 prepares (writes the run folder); the others read the same once it is done.
-    let shared = cluster.agree(
-        "preparing the Slurm task",
-        if rank == 0 { prepared.as_ref().map(|_| ()).map_err(|m| StageError::BadInput(m.clone())) } else { Ok(()) },
-    );
-    if let Err(e) = shared {
-        if rank == 0 {
-            let m = e.to_string();
-            record(task::outcome(&layout.run_dir(&entity), exit::BAD_INPUT, Some(m.clone())))?;
-            return Err(CliError::bad_input(m));
-        }
-        return Ok(exit::BAD_INPUT);
-    }
-    let prepared = match prepared {
-        Ok(p) => p,
-        Err(_) => task::prepared(&layout, t).map_err(CliError::bad_input)?,
-    };
-    let args = task_run_args(&prepared, true);
-    let mut request = args.to_request()?;
-    request.pair_stages = matches!(t, Target::Pair(_));
-    if rank == 0 {
-        eprintln!(
-            "dagr slurm task: {} in {} over {} MPI ranks: {}",
-            prepared.entity,
-            prepared.run_dir.display(),
-            cluster.size(),
-            args.canonical_command()
-        );
-    }
-    let outcome = super::run::execute_mpi(&request, cluster);
-    if rank != 0 {
-        return outcome;
-    }
-    record_outcome(&layout, &entity, &prepared, outcome)
+    Ok(task::run_task_mpi(&a.outdir, t, &crate::stages::registry(), cluster)?)
 }
 
 #[cfg(not(feature = "mpi"))]
-fn run_task_mpi(_a: &TaskArgs) -> Result<u8, CliError> {
+fn run_task_mpi(_a: &TaskArgs, _t: Target) -> Result<u8, CliError> {
     Err(CliError::bad_input(
         "slurm task --mpi: this dagr was built without MPI support (cargo feature `mpi`); resubmit without \
          --mpi-nodes or with a dagr built with `cargo build --release --features mpi`",
@@ -338,13 +225,13 @@ fn mark(a: &MarkArgs) -> Result<u8, CliError> {
     let layout = Layout::new(&a.outdir);
     let entity = match (&a.entity, target(a.sample_index, a.pair_index)) {
         (Some(e), _) => e.clone(),
-        (None, Some(t)) => task::entity_of(&layout, t).map_err(CliError::bad_input)?,
+        (None, Some(t)) => task::entity_of(&layout, t)?,
         (None, None) => return Err(CliError::bad_input("give --entity, --sample-index or --pair-index")),
     };
-    crate::engine::samplesheet::check_safe_name(&entity).map_err(|m| CliError::bad_input(format!("entity {m}")))?;
+    crate::samples::check_safe_name(&entity).map_err(|m| CliError::bad_input(format!("entity {m}")))?;
     let state =
         TaskState::parse(&a.state).ok_or_else(|| CliError::bad_input(format!("unknown state `{}`", a.state)))?;
     let update = Update { state, exit_code: a.exit_code, reason: a.reason.clone(), failed_stage: None };
-    state::apply(&layout, &entity, update, a.only_if_running).map_err(CliError::failure)?;
+    state::apply(&layout, &entity, update, a.only_if_running)?;
     Ok(exit::SUCCESS)
 }

@@ -32,7 +32,7 @@ pub fn run(args: &ValidateArgs) -> Result<u8, CliError> {
         return Ok(0);
     }
     let name = args.pipeline.as_deref().unwrap_or_default();
-    let pipeline = pipeline::load(name, &registry).map_err(|e| CliError::bad_input(e.to_string()))?;
+    let pipeline = pipeline::load(name, &registry)?;
     print!("{}", render(&pipeline));
     Ok(0)
 }
@@ -80,8 +80,8 @@ pub fn render(p: &Pipeline) -> String {
             out,
             "     resources threads={} memory={} time={}",
             r.threads,
-            crate::engine::units::slurm_mem(r.memory_bytes),
-            crate::engine::units::slurm_time(r.time_seconds)
+            crate::units::slurm_mem(r.memory_bytes),
+            crate::units::slurm_time(r.time_seconds)
         );
     }
     out

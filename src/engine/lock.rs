@@ -1,9 +1,29 @@
 //! One run per outdir: an exclusive lock on `<outdir>/.dagr.lock` (flock through std's
 //! `File::try_lock`), released by the kernel when the process ends, however it ends.
 
+use crate::outcome::{Classify, Failure};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+
+/// Why the outdir cannot be locked. Bad usage (exit 2): another run holds it, or `--outdir`
+/// names a folder this process cannot create or lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "{}: another dagr run ({holder}) is using this output folder; wait for it or choose another --outdir",
+        outdir.display()
+    )]
+    Busy { outdir: PathBuf, holder: String },
+    #[error("{}: {action}: {source}", path.display())]
+    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+}
+
+impl Classify for LockError {
+    fn failure(&self) -> Failure {
+        Failure::BadInput
+    }
+}
 
 /// Holds the lock for as long as it lives.
 #[derive(Debug)]
@@ -13,9 +33,9 @@ pub struct OutdirLock {
 }
 
 /// Takes the lock or says which process holds it.
-pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, String> {
-    std::fs::create_dir_all(outdir)
-        .map_err(|e| format!("{}: cannot create the output folder: {e}", outdir.display()))?;
+pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, LockError> {
+    let io = |path: &Path, action, source| LockError::Io { path: path.to_path_buf(), action, source };
+    std::fs::create_dir_all(outdir).map_err(|e| io(outdir, "cannot create the output folder", e))?;
     let path = outdir.join(".dagr.lock");
     let mut file = OpenOptions::new()
         .read(true)
@@ -23,19 +43,15 @@ pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, String> {
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(|e| format!("{}: cannot open the lock file: {e}", path.display()))?;
+        .map_err(|e| io(&path, "cannot open the lock file", e))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            return Err(format!(
-                "{}: another dagr run ({}) is using this output folder; wait for it or choose another --outdir",
-                outdir.display(),
-                holder.trim()
-            ));
+            return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder: holder.trim().to_string() });
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(format!("{}: cannot lock: {e}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock", e)),
     }
     let _ = file.set_len(0);
     let _ = file.rewind();
@@ -57,6 +73,6 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let _held = super::lock_outdir(d.path()).unwrap();
         let e = super::lock_outdir(d.path()).unwrap_err();
-        assert!(e.contains("another dagr run (pid"), "{e}");
+        assert!(e.to_string().contains("another dagr run (pid"), "{e}");
     }
 }

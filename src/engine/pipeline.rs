@@ -8,7 +8,7 @@
 
 use super::spec::{PipelineSpec, RawParam, RawSize, SampleFilter, SpecError, SpecSource, StageSpec, line_of};
 use super::stage::{ArtifactKind, ParamKind, ParamValue, Params, Resources, Scope, Stage};
-use super::units;
+use crate::units;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -165,7 +165,7 @@ fn node_without_inputs(cx: &Ctx<'_>, s: &StageSpec, registry: &[&'static dyn Sta
             format!("key `stage`: unknown stage `{}` (known stages: {})", s.stage.value, known.join(", ")),
         );
     };
-    if let Err(m) = super::samplesheet::check_safe_name(&s.name.value) {
+    if let Err(m) = crate::samples::check_safe_name(&s.name.value) {
         return cx.err(line_of(&s.name), format!("key `name`: stage name {m}"));
     }
     let samples = match &s.samples {
@@ -264,7 +264,7 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
             (ParamKind::Choice(options), v) => bad(format!("`{v}` is not one of {}", options.join(", ")))?,
             (ParamKind::File, RawParam::Text(t)) if !t.trim().is_empty() => match file_param(&cx.base_dir, t) {
                 Ok(v) => v,
-                Err(what) => bad(what)?,
+                Err((path, e)) => bad(format!("cannot read `{}`: {e}", path.display()))?,
             },
             (ParamKind::File, v) => bad(format!("`{v}` is not a file path"))?,
         };
@@ -275,12 +275,15 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
 
 /// A file parameter: `text` resolved against `base` (when relative), made absolute, and the
 /// SHA-256 of its content (so that an edited file changes the cache key). Cost: one read.
-fn file_param(base: &std::path::Path, text: &str) -> Result<ParamValue, String> {
+fn file_param(base: &std::path::Path, text: &str) -> Result<ParamValue, (std::path::PathBuf, std::io::Error)> {
     use sha2::{Digest, Sha256};
     let given = std::path::Path::new(text);
     let joined = if given.is_absolute() { given.to_path_buf() } else { base.join(given) };
     let path = std::path::absolute(&joined).unwrap_or(joined);
-    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return Err((path, e)),
+    };
     Ok(ParamValue::File { path, digest: format!("sha256:{}", hex::encode(Sha256::digest(&bytes))) })
 }
 

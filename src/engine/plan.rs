@@ -3,11 +3,40 @@
 //! artifact or to the instance that produces it. Instances are in topological order.
 
 use super::pipeline::{External, PairRole, Pipeline, Source};
-use super::samplesheet::{Sample, Samplesheet, Status};
 use super::spec::SampleFilter;
 use super::stage::{Artifact, ArtifactFile, ArtifactKind, Entity, Scope};
-use std::path::Path;
+use crate::outcome::{Classify, Failure};
+use crate::samples::SamplesheetError;
+use crate::samples::{Sample, Samplesheet, TissueStatus};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Why a pipeline cannot be instantiated for a samplesheet.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Pairs(#[from] SamplesheetError),
+    #[error("pipeline `{pipeline}` calls tumour/normal pairs, but the samplesheet has no tumour (status 1)")]
+    NoTumour { pipeline: String },
+    #[error("{}: cannot read the reference: {source}", path.display())]
+    Reference { path: PathBuf, source: std::io::Error },
+    #[error("sample `{sample}`: cannot read a FASTQ: {source}")]
+    Fastq { sample: String, source: std::io::Error },
+    #[error("stage `{stage}` for {entity} needs `{artifact}`, which stage `{producer}` does not produce for {wanted}")]
+    NoProducer { stage: String, entity: String, artifact: String, producer: String, wanted: String },
+    /// An invariant of the plan builder does not hold (a bug in dagr).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Classify for PlanError {
+    fn failure(&self) -> Failure {
+        match self {
+            PlanError::Internal(_) => Failure::Runtime,
+            _ => Failure::BadInput,
+        }
+    }
+}
 
 /// Where one input of an instance comes from.
 #[derive(Debug, Clone)]
@@ -70,8 +99,8 @@ fn reads_artifact(sample: &Sample) -> std::io::Result<Artifact> {
 fn selected(filter: SampleFilter, s: &Sample) -> bool {
     match filter {
         SampleFilter::All => true,
-        SampleFilter::Normal => s.status == Status::Normal,
-        SampleFilter::Tumour => s.status == Status::Tumour,
+        SampleFilter::Normal => s.status == TissueStatus::Normal,
+        SampleFilter::Tumour => s.status == TissueStatus::Tumour,
     }
 }
 
@@ -91,29 +120,30 @@ fn entity_matches(producer: &Entity, wanted: &Entity) -> bool {
 /// an unreadable FASTQ or FASTA) are messages for the user. With `with_pairs` false the
 /// pair-scoped stages get no instances (a Slurm sample task runs one sample's stages; its pairs
 /// run in pair tasks).
-pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pairs: bool) -> Result<Plan, String> {
+pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pairs: bool) -> Result<Plan, PlanError> {
     let samples: Vec<Arc<Sample>> = sheet.samples.iter().cloned().map(Arc::new).collect();
     let needs_pairs = with_pairs && pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
     let pairs: Vec<(Arc<Sample>, Arc<Sample>)> = if needs_pairs {
         let names = sheet.pairs()?;
         let find = |n: &str| {
-            samples.iter().find(|s| s.name == n).cloned().ok_or_else(|| format!("internal: sample `{n}` vanished"))
+            samples
+                .iter()
+                .find(|s| s.name == n)
+                .cloned()
+                .ok_or_else(|| PlanError::Internal(format!("sample `{n}` vanished")))
         };
-        names.iter().map(|p| Ok((find(&p.tumour)?, find(&p.normal)?))).collect::<Result<_, String>>()?
+        names.iter().map(|p| Ok((find(&p.tumour)?, find(&p.normal)?))).collect::<Result<_, PlanError>>()?
     } else {
         Vec::new()
     };
     if needs_pairs && pairs.is_empty() {
-        return Err(format!(
-            "pipeline `{}` calls tumour/normal pairs, but the samplesheet has no tumour (status 1)",
-            pipeline.name
-        ));
+        return Err(PlanError::NoTumour { pipeline: pipeline.name.clone() });
     }
     let reference_artifact = Artifact {
         kind: ArtifactKind::ReferenceFasta,
         files: vec![
             external_file("fasta", reference)
-                .map_err(|e| format!("{}: cannot read the reference: {e}", reference.display()))?,
+                .map_err(|source| PlanError::Reference { path: reference.to_path_buf(), source })?,
         ],
     };
 
@@ -135,7 +165,7 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pa
                         let sample = sample_for(&entity, b.role)?;
                         InstanceInput::External(
                             reads_artifact(&sample)
-                                .map_err(|e| format!("sample `{}`: cannot read a FASTQ: {e}", sample.name))?,
+                                .map_err(|source| PlanError::Fastq { sample: sample.name.clone(), source })?,
                         )
                     }
                     Source::Stage { stage: producer_stage, slot } => {
@@ -147,15 +177,12 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pa
                         let producer = instances
                             .iter()
                             .position(|i| i.stage == *producer_stage && entity_matches(&i.entity, &wanted))
-                            .ok_or_else(|| {
-                                format!(
-                                    "stage `{}` for {} needs `{}`, which stage `{}` does not produce for {}",
-                                    stage.name,
-                                    entity.label(),
-                                    b.artifact,
-                                    pipeline.stages[*producer_stage].name,
-                                    wanted.label()
-                                )
+                            .ok_or_else(|| PlanError::NoProducer {
+                                stage: stage.name.clone(),
+                                entity: entity.label(),
+                                artifact: b.artifact.clone(),
+                                producer: pipeline.stages[*producer_stage].name.clone(),
+                                wanted: wanted.label(),
                             })?;
                         InstanceInput::Upstream { instance: producer, slot }
                     }
@@ -168,11 +195,11 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pa
     Ok(Plan { instances })
 }
 
-fn sample_for(entity: &Entity, role: Option<PairRole>) -> Result<Arc<Sample>, String> {
+fn sample_for(entity: &Entity, role: Option<PairRole>) -> Result<Arc<Sample>, PlanError> {
     match (entity, role) {
         (Entity::Sample(s), None) => Ok(s.clone()),
         (Entity::Pair { tumour, .. }, Some(PairRole::Tumour)) => Ok(tumour.clone()),
         (Entity::Pair { normal, .. }, Some(PairRole::Normal)) => Ok(normal.clone()),
-        (e, r) => Err(format!("internal: no sample for {} with role {r:?}", e.label())),
+        (e, r) => Err(PlanError::Internal(format!("no sample for {} with role {r:?}", e.label()))),
     }
 }

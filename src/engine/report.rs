@@ -6,11 +6,13 @@
 //! is its tumour plus its normal, 4); measured is QC-passed bases / (30 × reference length).
 //! Core-seconds per measured genome equivalent let a user project cluster cost.
 
+use super::layout::RunLayout;
 use super::pipeline::Pipeline;
-use super::samplesheet::{Samplesheet, Status as SampleStatus};
-use super::scheduler::{InstanceRecord, Status};
+use super::scheduler::{InstanceRecord, InstanceStatus};
 use super::stage::ArtifactKind;
+use crate::outcome::{Failure, SUCCESS};
 use crate::output_file::{Sidecar, write_atomic};
+use crate::samples::{Samplesheet, TissueStatus};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,8 +79,9 @@ pub struct EntityReport {
     pub stages: Vec<InstanceRecord>,
 }
 
+/// A failed stage instance, as the report's `failures` list names it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Failure {
+pub struct FailedStage {
     pub entity: String,
     pub stage: String,
     pub error: String,
@@ -94,23 +97,18 @@ pub struct RunReport {
     pub genome_equivalents: GenomeEquivalents,
     /// Entity → its report file.
     pub entities: BTreeMap<String, PathBuf>,
-    pub failures: Vec<Failure>,
+    pub failures: Vec<FailedStage>,
     pub stages: Vec<InstanceRecord>,
 }
 
-/// Exit code and status from the records: interrupted 3, runtime failure 1, bad input 2, else 0.
+/// Status and exit code from the records: the worst failure decides (interrupted, then runtime,
+/// then bad input; see [`Failure::worst`]), else success.
 pub fn outcome(records: &[InstanceRecord], dry_run: bool) -> (RunStatus, u8) {
-    let any = |s: Status| records.iter().any(|r| r.status == s);
-    if any(Status::Interrupted) {
-        (RunStatus::Interrupted, crate::cli::exit::INTERRUPTED)
-    } else if any(Status::Failed) {
-        (RunStatus::Failed, crate::cli::exit::FAILURE)
-    } else if any(Status::FailedInput) {
-        (RunStatus::Failed, crate::cli::exit::BAD_INPUT)
-    } else if dry_run {
-        (RunStatus::DryRun, 0)
-    } else {
-        (RunStatus::Succeeded, 0)
+    match records.iter().filter_map(|r| r.status.failure()).reduce(Failure::worst) {
+        Some(Failure::Interrupted) => (RunStatus::Interrupted, Failure::Interrupted.exit_code()),
+        Some(f) => (RunStatus::Failed, f.exit_code()),
+        None if dry_run => (RunStatus::DryRun, SUCCESS),
+        None => (RunStatus::Succeeded, SUCCESS),
     }
 }
 
@@ -128,8 +126,8 @@ pub fn reference_length(records: &[InstanceRecord]) -> Option<u64> {
 /// Nominal genome equivalents of an entity label.
 fn nominal(sheet: &Samplesheet, entity: &str) -> f64 {
     let of = |name: &str| match sheet.sample(name).map(|s| s.status) {
-        Some(SampleStatus::Tumour) => 3.0,
-        Some(SampleStatus::Normal) => 1.0,
+        Some(TissueStatus::Tumour) => 3.0,
+        Some(TissueStatus::Normal) => 1.0,
         None => 0.0,
     };
     match entity.split_once("_vs_") {
@@ -154,7 +152,7 @@ pub fn genome_equivalents(nominal: f64, records: &[&InstanceRecord], ref_len: Op
         (Some(b), Some(l)) if l > 0 => Some(b as f64 / (30.0 * l as f64)),
         _ => None,
     };
-    let cpu: f64 = records.iter().filter(|r| r.status == Status::Done).map(|r| r.cpu_seconds).sum();
+    let cpu: f64 = records.iter().filter(|r| r.status == InstanceStatus::Done).map(|r| r.cpu_seconds).sum();
     let divisor = measured.filter(|m| *m > 0.0).unwrap_or(nominal);
     GenomeEquivalents {
         nominal,
@@ -167,7 +165,7 @@ pub fn genome_equivalents(nominal: f64, records: &[&InstanceRecord], ref_len: Op
 
 /// Inputs to report writing.
 pub struct ReportInput<'a> {
-    pub outdir: &'a Path,
+    pub layout: &'a RunLayout,
     pub pipeline: &'a Pipeline,
     pub sheet: &'a Samplesheet,
     pub records: &'a [InstanceRecord],
@@ -200,9 +198,8 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
             genome_equivalents: genome_equivalents(nominal(input.sheet, entity), &records, ref_len),
             stages: owned,
         };
-        let dir = input.outdir.join(entity);
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("run_report.json");
+        std::fs::create_dir_all(input.layout.entity_dir(entity))?;
+        let path = input.layout.entity_report(entity);
         if !input.dry_run {
             write_atomic(&path, &to_json(&report)?, Sidecar::None)?;
         }
@@ -213,8 +210,8 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
     let failures = input
         .records
         .iter()
-        .filter(|r| matches!(r.status, Status::Failed | Status::FailedInput))
-        .map(|r| Failure {
+        .filter(|r| matches!(r.status, InstanceStatus::Failed(Failure::BadInput | Failure::Runtime)))
+        .map(|r| FailedStage {
             entity: r.entity.clone(),
             stage: r.stage.clone(),
             error: r.error.clone().unwrap_or_default(),
@@ -232,7 +229,7 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
         stages: input.records.to_vec(),
     };
     if !input.dry_run {
-        write_atomic(&input.outdir.join("run_report.json"), &to_json(&report)?, Sidecar::None)?;
+        write_atomic(&input.layout.report(), &to_json(&report)?, Sidecar::None)?;
     }
     Ok(report)
 }
@@ -244,9 +241,9 @@ fn to_json<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
 }
 
 /// The human summary printed on stderr at the end of a run.
-pub fn summary(report: &RunReport, outdir: &Path) -> String {
+pub fn summary(report: &RunReport, layout: &RunLayout) -> String {
     let mut out = String::new();
-    let count = |s: Status| report.stages.iter().filter(|r| r.status == s).count();
+    let count = |s: InstanceStatus| report.stages.iter().filter(|r| r.status == s).count();
     let verb = match report.status {
         RunStatus::Succeeded => "finished",
         RunStatus::Failed => "FAILED",
@@ -257,20 +254,19 @@ pub fn summary(report: &RunReport, outdir: &Path) -> String {
         "dagr {} {verb}: {} stage runs ({} ran, {} reused, {} failed, {} skipped) in {:.1} s wall, {:.1} s CPU\n",
         report.provenance.pipeline,
         report.stages.len(),
-        count(Status::Done),
-        count(Status::Reused),
-        count(Status::Failed) + count(Status::FailedInput),
-        count(Status::Skipped),
+        count(InstanceStatus::Done),
+        count(InstanceStatus::Reused),
+        count(InstanceStatus::Failed(Failure::Runtime)) + count(InstanceStatus::Failed(Failure::BadInput)),
+        count(InstanceStatus::Skipped),
         report.execution.wall_seconds,
         report.execution.process_cpu_seconds,
     ));
     for r in &report.stages {
-        let status =
-            serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let status = r.status.name();
         let detail = match (&r.error, r.status) {
             (Some(e), _) => e.clone(),
-            (None, Status::WouldRun) => format!("would run: {}", r.reasons.join("; ")),
-            (None, Status::Skipped) => r.reasons.join("; "),
+            (None, InstanceStatus::WouldRun) => format!("would run: {}", r.reasons.join("; ")),
+            (None, InstanceStatus::Skipped) => r.reasons.join("; "),
             _ => format!("{:.1} s", r.wall_seconds),
         };
         out.push_str(&format!("  {:<20} {:<20} {:<12} {detail}\n", r.entity, r.stage, status));
@@ -281,11 +277,7 @@ pub fn summary(report: &RunReport, outdir: &Path) -> String {
         None => out.push_str(&format!("genome equivalents: nominal {:.2}\n", ge.nominal)),
     }
     if report.status != RunStatus::DryRun {
-        out.push_str(&format!(
-            "outputs: {}  (report: {})\n",
-            outdir.display(),
-            outdir.join("run_report.json").display()
-        ));
+        out.push_str(&format!("outputs: {}  (report: {})\n", layout.outdir().display(), layout.report().display()));
     }
     for f in &report.failures {
         out.push_str(&format!("failed: {} ({}): {}\n", f.entity, f.stage, f.error));
@@ -294,46 +286,4 @@ pub fn summary(report: &RunReport, outdir: &Path) -> String {
         out.push_str("interrupted: rerun the same command with --resume to continue\n");
     }
     out
-}
-
-/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
-pub fn utc_timestamp(epoch_seconds: u64) -> String {
-    let days = (epoch_seconds / 86400) as i64;
-    let secs = epoch_seconds % 86400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, (secs % 3600) / 60, secs % 60)
-}
-
-/// Seconds since the epoch by the wall clock (for report timestamps).
-pub fn wall_clock_epoch() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// Now, or `SOURCE_DATE_EPOCH` when set: for dates written into outputs (VCF `##fileDate`).
-pub fn now_epoch() -> u64 {
-    if let Some(s) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse::<u64>().ok()) {
-        return s;
-    }
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc_timestamp(1_795_651_200), "2026-11-26T00:00:00Z");
-        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

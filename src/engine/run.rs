@@ -1,12 +1,24 @@
 //! One `dagr run`: validate everything up front (pipeline, samplesheet, reference, plan), lock
-//! the outdir, schedule the instances, write the reports, and map the outcome to an exit code.
+//! the outdir, schedule the instances on the caller's [`Runner`], write the reports, and say
+//! which exit code the outcome maps to.
+//!
+//! The caller (the CLI, a Slurm task, rank 0 of an MPI job) hands in the stage registry and the
+//! runner: the engine names neither a stage kind nor a backend.
 
+use super::instance::RunSettings;
+use super::layout::RunLayout;
+use super::lock::LockError;
 use super::pipeline::{self, Pipeline};
-use super::plan;
+use super::plan::{self, PlanError};
+use super::provenance::command_line;
 use super::report::{self, Execution, Provenance, ReportInput, RunReport};
-use super::samplesheet::{Samplesheet, Sex};
+use super::runner::Runner;
 use super::scheduler::{self, SchedulerConfig};
-use super::stage::{CancelFlag, FaultPlan};
+use super::spec::SpecError;
+use super::stage::{CancelFlag, FaultPlan, FaultPlanError, Stage, StageError};
+use crate::genome::ploidy::Sex;
+use crate::outcome::{Classify, Failure};
+use crate::samples::{Samplesheet, SamplesheetError};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,7 +29,7 @@ pub enum SampleSource {
     Single { name: String, fastq_1: PathBuf, fastq_2: PathBuf, sex: Sex },
 }
 
-/// A validated request from the command line.
+/// A validated request from the command line (or from a Slurm task).
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub pipeline: String,
@@ -30,19 +42,77 @@ pub struct RunRequest {
     pub tmp_dir: PathBuf,
     pub resume: bool,
     pub dry_run: bool,
-    /// The canonical command line (execution-only flags dropped), for provenance.
-    pub command: String,
     /// Instantiate pair-scoped stages (false in a Slurm sample task: its pairs are other tasks).
     pub pair_stages: bool,
 }
 
-/// Errors before anything ran: bad usage or bad input (exit 2), or the outdir is busy.
+impl RunRequest {
+    /// The command line that decides outputs, for provenance (`@PG`, `##dagr_command`, the run
+    /// report): `dagr run` with the pipeline, samples, reference and outdir; execution-only flags
+    /// (threads, memory, tmp dir, resume, dry run, MPI) dropped.
+    pub fn canonical_command(&self) -> String {
+        let mut words: Vec<String> = vec!["dagr".into(), "run".into(), self.pipeline.clone()];
+        let mut push = |flag: &str, value: String| {
+            words.push(flag.to_string());
+            words.push(value);
+        };
+        match &self.samples {
+            SampleSource::Csv(sheet) => push("--samplesheet", sheet.display().to_string()),
+            SampleSource::Single { name, fastq_1, fastq_2, sex } => {
+                push("--sample", name.clone());
+                push("--fastq1", fastq_1.display().to_string());
+                push("--fastq2", fastq_2.display().to_string());
+                push("--sex", sex.to_string());
+            }
+        }
+        push("--reference", self.reference.display().to_string());
+        push("--outdir", self.outdir.display().to_string());
+        command_line(&words)
+    }
+}
+
+/// Why a run could not start or finish its bookkeeping (a stage's own failure is in the report,
+/// not here). Each variant says its class: bad usage or input (exit 2), runtime failure (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Runtime(String),
+    #[error(transparent)]
+    Pipeline(#[from] SpecError),
+    #[error(transparent)]
+    Samplesheet(#[from] SamplesheetError),
+    #[error("{}: the reference is not a regular file", .0.display())]
+    ReferenceNotAFile(PathBuf),
+    #[error("{}: cannot read the reference: {source}", path.display())]
+    Reference { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Faults(#[from] FaultPlanError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{}: cannot create the temporary folder (--tmp-dir): {source}", path.display())]
+    TmpDir { path: PathBuf, source: std::io::Error },
+    #[error("{}: cannot write the run report: {source}", outdir.display())]
+    Report { outdir: PathBuf, source: std::io::Error },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    /// Under MPI: another rank's failure, or the collectives' own.
+    #[error(transparent)]
+    Cluster(StageError),
+}
+
+impl Classify for RunError {
+    fn failure(&self) -> Failure {
+        match self {
+            RunError::Pipeline(e) => e.failure(),
+            RunError::Samplesheet(e) => e.failure(),
+            RunError::Plan(e) => e.failure(),
+            RunError::Faults(e) => e.failure(),
+            RunError::Lock(e) => e.failure(),
+            RunError::Cluster(e) => e.failure(),
+            RunError::ReferenceNotAFile(_) | RunError::Reference { .. } | RunError::TmpDir { .. } => Failure::BadInput,
+            RunError::Report { .. } | RunError::Signals(_) => Failure::Runtime,
+        }
+    }
 }
 
 /// What a finished (or interrupted, or failed) run gives back.
@@ -59,89 +129,59 @@ pub struct Validated {
     pub plan: plan::Plan,
 }
 
-/// Loads and checks the pipeline, samplesheet and reference, and instantiates the plan.
-pub fn validate(req: &RunRequest) -> Result<Validated, RunError> {
-    let registry = crate::stages::registry();
-    let pipeline = pipeline::load(&req.pipeline, &registry).map_err(|e| RunError::Invalid(e.to_string()))?;
+/// Loads and checks the pipeline (against `registry`, the stage kinds this dagr ships),
+/// samplesheet and reference, and instantiates the plan.
+pub fn validate(req: &RunRequest, registry: &[&'static dyn Stage]) -> Result<Validated, RunError> {
+    let pipeline = pipeline::load(&req.pipeline, registry)?;
     let sheet = match &req.samples {
         SampleSource::Csv(p) => Samplesheet::from_csv(p),
         SampleSource::Single { name, fastq_1, fastq_2, sex } => Samplesheet::single(name, fastq_1, fastq_2, *sex),
-    }
-    .map_err(|e| RunError::Invalid(e.to_string()))?;
+    }?;
     check_reference(&req.reference)?;
-    let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages).map_err(RunError::Invalid)?;
+    let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages)?;
     Ok(Validated { pipeline, sheet, plan })
 }
 
 fn check_reference(path: &Path) -> Result<(), RunError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => Err(RunError::Invalid(format!("{}: the reference is not a regular file", path.display()))),
-        Err(e) => Err(RunError::Invalid(format!("{}: cannot read the reference: {e}", path.display()))),
+        Ok(_) => Err(RunError::ReferenceNotAFile(path.to_path_buf())),
+        Err(source) => Err(RunError::Reference { path: path.to_path_buf(), source }),
     }
 }
 
-/// Runs the request to the end (or to the first signal). `cancel` is set by the signal handlers.
-pub fn run(req: &RunRequest, cancel: CancelFlag) -> Result<RunResult, RunError> {
-    let run_clock = RunClock::now();
-    let faults = FaultPlan::from_env().map_err(RunError::Invalid)?;
-    let v = validate(req)?;
-    run_validated(req, v, faults, cancel, None, run_clock)
+/// Validates and runs the request to the end (or to the first signal) on `runner`. `cancel` is
+/// set by the signal handlers.
+pub fn run(
+    req: &RunRequest,
+    registry: &[&'static dyn Stage],
+    runner: &dyn Runner,
+    cancel: CancelFlag,
+) -> Result<RunResult, RunError> {
+    let v = validate(req, registry)?;
+    run_validated(req, v, cancel, runner)
 }
 
-/// When and at what CPU time a run started, for its report.
-struct RunClock {
-    started: u64,
-    clock: Instant,
-    cpu_start: u64,
-}
-
-impl RunClock {
-    fn now() -> RunClock {
-        RunClock {
-            started: report::wall_clock_epoch(),
-            clock: Instant::now(),
-            cpu_start: crate::cpu_time::process_cpu_micros(),
-        }
-    }
-}
-
-/// [`run`] as rank 0 of an MPI job (see [`super::distributed`]), which has validated the
-/// request on every rank already.
-pub fn run_prevalidated(
+/// Runs a request validated already (rank 0 of an MPI job validates on every rank first).
+pub fn run_validated(
     req: &RunRequest,
     v: Validated,
     cancel: CancelFlag,
-    cluster: Option<std::sync::Arc<dyn crate::dist::Cluster>>,
+    runner: &dyn Runner,
 ) -> Result<RunResult, RunError> {
-    let run_clock = RunClock::now();
-    let faults = FaultPlan::from_env().map_err(RunError::Invalid)?;
-    run_validated(req, v, faults, cancel, cluster, run_clock)
-}
-
-fn run_validated(
-    req: &RunRequest,
-    v: Validated,
-    faults: FaultPlan,
-    cancel: CancelFlag,
-    cluster: Option<std::sync::Arc<dyn crate::dist::Cluster>>,
-    RunClock { started, clock, cpu_start }: RunClock,
-) -> Result<RunResult, RunError> {
-    let _lock =
-        if req.dry_run { None } else { Some(super::lock::lock_outdir(&req.outdir).map_err(RunError::Invalid)?) };
-    let run_tmp = TempRoot::create(&req.tmp_dir)?;
+    let started = crate::clock::wall_clock_epoch();
+    let clock = Instant::now();
+    let cpu_start = crate::accounting::process_cpu_micros();
+    let faults = FaultPlan::from_env()?;
+    let _lock = if req.dry_run { None } else { Some(super::lock::lock_outdir(&req.outdir)?) };
+    let run_tmp = TempRoot::create(&RunLayout::tmp_root_under(&req.tmp_dir))?;
+    let layout = RunLayout::new(&req.outdir, &run_tmp.path);
     let config = SchedulerConfig {
-        outdir: req.outdir.clone(),
-        tmp_dir: run_tmp.path.clone(),
-        reference_cache: req.reference_cache.clone(),
+        settings: RunSettings::for_request(req, layout.clone(), cancel, faults),
         threads: req.threads,
         max_memory: req.max_memory,
         resume: req.resume,
         dry_run: req.dry_run,
-        cancel: cancel.clone(),
-        faults,
-        command: req.command.clone(),
-        cluster: cluster.clone().map(super::scheduler::ClusterHandle),
     };
     tracing::info!(
         "pipeline {} ({} stages, {} stage runs for {} samples), {} threads",
@@ -151,7 +191,7 @@ fn run_validated(
         v.sheet.samples.len(),
         req.threads
     );
-    let records = scheduler::run(&v.pipeline, &v.plan, &config);
+    let records = scheduler::run(&v.pipeline, &v.plan, &config, runner);
     let reference_digest =
         records.iter().find_map(|r| r.metrics.get("digest").and_then(|d| d.as_str()).map(str::to_string));
     let provenance = Provenance {
@@ -160,23 +200,23 @@ fn run_validated(
         tools: super::provenance::tool_versions(),
         reference: std::path::absolute(&req.reference).unwrap_or_else(|_| req.reference.clone()),
         reference_digest,
-        command: req.command.clone(),
+        command: config.settings.command.clone(),
         pipeline: v.pipeline.name.clone(),
         pipeline_file: v.pipeline.file.clone(),
     };
     let execution = Execution {
         threads: req.threads,
-        mpi_ranks: cluster.as_ref().map(|c| c.size()),
+        mpi_ranks: runner.mpi_ranks(),
         max_memory_bytes: req.max_memory,
         host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
-        started_utc: report::utc_timestamp(started),
-        finished_utc: report::utc_timestamp(report::wall_clock_epoch()),
+        started_utc: crate::clock::utc_timestamp(started),
+        finished_utc: crate::clock::utc_timestamp(crate::clock::wall_clock_epoch()),
         wall_seconds: clock.elapsed().as_secs_f64(),
-        process_cpu_seconds: (crate::cpu_time::process_cpu_micros() - cpu_start) as f64 / 1e6,
-        process_peak_rss_bytes: crate::cpu_time::process_peak_rss_bytes(),
+        process_cpu_seconds: (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6,
+        process_peak_rss_bytes: crate::accounting::process_peak_rss_bytes(),
     };
     let report = report::write(ReportInput {
-        outdir: &req.outdir,
+        layout: &layout,
         pipeline: &v.pipeline,
         sheet: &v.sheet,
         records: &records,
@@ -184,8 +224,8 @@ fn run_validated(
         execution,
         dry_run: req.dry_run,
     })
-    .map_err(|e| RunError::Runtime(format!("{}: cannot write the run report: {e}", req.outdir.display())))?;
-    let summary = report::summary(&report, &req.outdir);
+    .map_err(|source| RunError::Report { outdir: req.outdir.clone(), source })?;
+    let summary = report::summary(&report, &layout);
     Ok(RunResult { exit_code: report.exit_code, report, summary })
 }
 
@@ -195,12 +235,9 @@ struct TempRoot {
 }
 
 impl TempRoot {
-    fn create(base: &Path) -> Result<Self, RunError> {
-        let path = base.join(format!("dagr-{}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| {
-            RunError::Invalid(format!("{}: cannot create the temporary folder (--tmp-dir): {e}", path.display()))
-        })?;
-        Ok(Self { path })
+    fn create(path: &Path) -> Result<Self, RunError> {
+        std::fs::create_dir_all(path).map_err(|source| RunError::TmpDir { path: path.to_path_buf(), source })?;
+        Ok(Self { path: path.to_path_buf() })
     }
 }
 

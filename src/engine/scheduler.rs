@@ -1,6 +1,8 @@
 //! Runs a [`Plan`]: topological order, independent instances concurrently within one thread and
 //! memory budget, resume decisions from chained cache keys, failure isolation (an instance whose
-//! upstream failed is skipped; other samples go on), cancellation by signal.
+//! upstream failed is skipped; other samples go on), cancellation by signal. Each instance is
+//! handed to the [`Runner`] the caller chose (one process, or rank 0 of an MPI job); the
+//! scheduler never names a backend.
 //!
 //! Budget: a ready instance starts when at least one thread is free; it gets
 //! `min(requested, free)` threads and `min(requested, free)` memory (all free memory if it asks
@@ -8,48 +10,30 @@
 //! so scheduling is deterministic for a given budget; outputs never depend on it.
 
 use super::cache::{self, Decision, KeyMaterial, MANIFEST_FORMAT};
+use super::instance::{InstanceOutcome, RunSettings};
 use super::pipeline::Pipeline;
 use super::plan::{Instance, InstanceInput, Plan};
 use super::provenance;
-use super::stage::{Artifact, CancelFlag, Entity, FaultPlan, StageError};
-use crate::exec::local::{self, InstanceJob, InstanceOutcome};
-use serde::Serialize;
+use super::runner::Runner;
+use super::stage::{Artifact, Entity};
+use crate::outcome::Failure;
+use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// Settings of one run that the scheduler needs.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    pub outdir: PathBuf,
-    pub tmp_dir: PathBuf,
-    pub reference_cache: Option<PathBuf>,
+    /// What every instance shares: folders, cancel flag, fault plan, command, output date.
+    pub settings: RunSettings,
     pub threads: usize,
     pub max_memory: u64,
     pub resume: bool,
     pub dry_run: bool,
-    pub cancel: CancelFlag,
-    pub faults: FaultPlan,
-    /// The canonical command line, handed to stages for output headers.
-    pub command: String,
-    /// Under `--mpi` (rank 0): the job's ranks. Instances then run one at a time, so that every
-    /// rank takes part in the distributed ones in the same order.
-    pub cluster: Option<ClusterHandle>,
-}
-
-/// The ranks of an MPI job, for the scheduler's config.
-#[derive(Clone)]
-pub struct ClusterHandle(pub std::sync::Arc<dyn crate::dist::Cluster>);
-
-impl std::fmt::Debug for ClusterHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "rank {} of {}", self.0.rank(), self.0.size())
-    }
 }
 
 /// How an instance ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceStatus {
     /// Ran and finished.
     Done,
     /// A previous run's outputs matched (`--resume`).
@@ -58,14 +42,40 @@ pub enum Status {
     WouldRun,
     /// `--dry-run`: would be reused.
     WouldReuse,
-    /// Bad input data (exit 2).
-    FailedInput,
-    /// Runtime failure (exit 1).
-    Failed,
+    /// Ran and failed (bad input, runtime failure, or interrupted by a signal), or was not
+    /// started because the run was interrupted.
+    Failed(Failure),
     /// Not run because an upstream instance failed.
     Skipped,
-    /// Interrupted by a signal, or not started because of one.
-    Interrupted,
+}
+
+impl InstanceStatus {
+    /// The name in the run report (schema `dagr.run_report/1`).
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceStatus::Done => "done",
+            InstanceStatus::Reused => "reused",
+            InstanceStatus::WouldRun => "would_run",
+            InstanceStatus::WouldReuse => "would_reuse",
+            InstanceStatus::Failed(Failure::BadInput) => "failed_input",
+            InstanceStatus::Failed(Failure::Runtime) => "failed",
+            InstanceStatus::Failed(Failure::Interrupted) => "interrupted",
+            InstanceStatus::Skipped => "skipped",
+        }
+    }
+    /// The failure, when the instance failed or was interrupted.
+    pub fn failure(self) -> Option<Failure> {
+        match self {
+            InstanceStatus::Failed(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for InstanceStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 /// The record of one instance, for the run report.
@@ -75,7 +85,7 @@ pub struct InstanceRecord {
     pub stage_kind: String,
     pub stage_version: u32,
     pub entity: String,
-    pub status: Status,
+    pub status: InstanceStatus,
     /// Why it ran (or why it was skipped).
     pub reasons: Vec<String>,
     pub error: Option<String>,
@@ -95,13 +105,36 @@ struct Slot {
     running: bool,
 }
 
-/// Runs (or, with `dry_run`, plans) every instance. Returns one record per instance, in plan order.
-pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<InstanceRecord> {
+/// A started instance's share of the budget, returned when it ends.
+struct Grant {
+    threads: usize,
+    memory: u64,
+}
+
+/// What the scheduler does next with a ready instance.
+enum Action {
+    /// It has a record already (reused, planned, skipped, interrupted).
+    Recorded(Box<InstanceRecord>),
+    /// Run it (when the budget admits it).
+    Run(Box<Start>),
+}
+
+/// What an instance that runs starts with: its record so far, key material, inputs and why it runs.
+struct Start {
+    record: InstanceRecord,
+    material: KeyMaterial,
+    inputs: BTreeMap<String, Artifact>,
+    reasons: Vec<String>,
+}
+
+/// Runs (or, with `dry_run`, plans) every instance with `runner`. Returns one record per
+/// instance, in plan order.
+pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig, runner: &dyn Runner) -> Vec<InstanceRecord> {
     let n = plan.instances.len();
     let mut slots: Vec<Slot> = (0..n).map(|_| Slot { record: None, running: false }).collect();
     let mut free_threads = config.threads.max(1);
     let mut free_memory = config.max_memory;
-    let (tx, rx) = crossbeam_channel::unbounded::<(usize, usize, u64, InstanceRecord, InstanceOutcome)>();
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, Grant, InstanceRecord, InstanceOutcome)>();
     std::thread::scope(|scope| {
         loop {
             let mut progressed = false;
@@ -111,68 +144,20 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                     continue;
                 }
                 let instance = &plan.instances[i];
-                match readiness(instance, &slots) {
-                    Readiness::Blocked(reason) => {
-                        slots[i].record = Some(blank_record(pipeline, instance, Status::Skipped, vec![reason]));
+                let Some(action) = decide(pipeline, instance, &slots, config) else { continue };
+                let (mut record, material, inputs, reasons) = match action {
+                    Action::Recorded(record) => {
+                        slots[i].record = Some(*record);
                         progressed = true;
                         continue;
                     }
-                    Readiness::Interrupted => {
-                        slots[i].record = Some(blank_record(
-                            pipeline,
-                            instance,
-                            Status::Interrupted,
-                            vec!["not started: run interrupted".into()],
-                        ));
-                        progressed = true;
-                        continue;
+                    Action::Run(start) => {
+                        let Start { record, material, inputs, reasons } = *start;
+                        (record, material, inputs, reasons)
                     }
-                    Readiness::Waiting => continue,
-                    Readiness::Ready => {}
-                }
-                if config.cancel.is_cancelled() {
-                    slots[i].record = Some(blank_record(
-                        pipeline,
-                        instance,
-                        Status::Interrupted,
-                        vec!["not started: run interrupted".into()],
-                    ));
-                    progressed = true;
-                    continue;
-                }
-                let prepared = prepare(pipeline, plan, instance, &slots, config);
-                let (material, inputs, decision, upstream_reruns) = prepared;
-                let mut record = blank_record(pipeline, instance, Status::Done, Vec::new());
-                record.cache_key = Some(material.key());
-                record.inputs = inputs.clone();
-                let work_dir = work_dir(config, pipeline, instance);
-                if config.dry_run {
-                    let reuse = decision == Decision::Reuse && !upstream_reruns;
-                    record.status = if reuse { Status::WouldReuse } else { Status::WouldRun };
-                    record.reasons = match decision {
-                        Decision::Run(why) => why,
-                        Decision::Reuse if upstream_reruns => vec!["an upstream stage would rerun".into()],
-                        Decision::Reuse => vec!["up to date".into()],
-                    };
-                    if reuse {
-                        fill_from_manifest(&mut record, &work_dir);
-                    }
-                    slots[i].record = Some(record);
-                    progressed = true;
-                    continue;
-                }
-                if decision == Decision::Reuse {
-                    record.status = Status::Reused;
-                    record.reasons = vec!["up to date".into()];
-                    fill_from_manifest(&mut record, &work_dir);
-                    tracing::info!(sample = %instance.entity.label(), stage = %record.stage, "reused: outputs of a previous run match");
-                    slots[i].record = Some(record);
-                    progressed = true;
-                    continue;
-                }
-                let Decision::Run(reasons) = decision else { unreachable!("Reuse handled above") };
+                };
                 let node = &pipeline.stages[instance.stage];
-                if free_threads == 0 || (config.cluster.is_some() && slots.iter().any(|s| s.running)) {
+                if free_threads == 0 || (runner.one_at_a_time() && slots.iter().any(|s| s.running)) {
                     continue;
                 }
                 let threads = node.resources.threads.min(free_threads).max(1);
@@ -189,25 +174,7 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                 free_memory -= memory;
                 record.threads = threads;
                 record.reasons = reasons.clone();
-                let job = InstanceJob {
-                    stage_name: node.name.clone(),
-                    kind: node.kind,
-                    entity: instance.entity.clone(),
-                    inputs,
-                    params: node.params.clone(),
-                    material,
-                    output_dir: config.outdir.join(instance.entity.label()),
-                    work_dir,
-                    tmp_dir: config.tmp_dir.join(instance.entity.label()).join(&node.name),
-                    reference_cache: config.reference_cache.clone(),
-                    threads,
-                    memory_bytes: memory,
-                    cancel: config.cancel.clone(),
-                    faults: config.faults.clone(),
-                    command: config.command.clone(),
-                    cluster: config.cluster.as_ref().map(|c| (c.0.clone(), i)),
-                    time_limit_seconds: node.resources.time_seconds,
-                };
+                let job = config.settings.job(i, node, &instance.entity, inputs, Some(material), threads, memory);
                 tracing::info!(sample = %instance.entity.label(), stage = %node.name, threads, "running: {}", reasons.join("; "));
                 slots[i].running = true;
                 progressed = true;
@@ -215,8 +182,8 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
                 scope.spawn(move || {
                     let span = tracing::info_span!("stage", sample = %job.entity.label(), stage = %job.stage_name);
                     let _guard = span.enter();
-                    let outcome = local::run(&job);
-                    let _ = tx.send((i, threads, memory, record, outcome));
+                    let outcome = runner.run(&job);
+                    let _ = tx.send((i, Grant { threads, memory }, record, outcome));
                 });
             }
             let running = slots.iter().filter(|s| s.running).count();
@@ -226,14 +193,66 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig) -> Vec<In
             if progressed {
                 continue;
             }
-            let Ok((i, threads, memory, record, outcome)) = rx.recv() else { break };
-            free_threads += threads;
-            free_memory += memory;
+            let Ok((i, grant, record, outcome)) = rx.recv() else { break };
+            free_threads += grant.threads;
+            free_memory += grant.memory;
             slots[i].running = false;
             slots[i].record = Some(finish(record, outcome));
         }
     });
     slots.into_iter().map(|s| s.record.expect("every instance gets a record before the loop ends")).collect()
+}
+
+/// What to do with instance `instance` now: `None` while it waits for its upstream instances.
+fn decide(pipeline: &Pipeline, instance: &Instance, slots: &[Slot], config: &SchedulerConfig) -> Option<Action> {
+    let interrupted = || {
+        Action::Recorded(Box::new(blank_record(
+            pipeline,
+            instance,
+            InstanceStatus::Failed(Failure::Interrupted),
+            vec!["not started: run interrupted".into()],
+        )))
+    };
+    match readiness(instance, slots) {
+        Readiness::Blocked(reason) => {
+            let skipped = blank_record(pipeline, instance, InstanceStatus::Skipped, vec![reason]);
+            return Some(Action::Recorded(Box::new(skipped)));
+        }
+        Readiness::Interrupted => return Some(interrupted()),
+        Readiness::Waiting => return None,
+        Readiness::Ready => {}
+    }
+    if config.settings.cancel.is_cancelled() {
+        return Some(interrupted());
+    }
+    let (material, inputs, decision, upstream_reruns) = prepare(pipeline, instance, slots, config);
+    let mut record = blank_record(pipeline, instance, InstanceStatus::Done, Vec::new());
+    record.cache_key = Some(material.key());
+    record.inputs = inputs.clone();
+    let work_dir = config.settings.layout.work_dir(&instance.entity.label(), &pipeline.stages[instance.stage].name);
+    if config.dry_run {
+        let reuse = decision == Decision::Reuse && !upstream_reruns;
+        record.status = if reuse { InstanceStatus::WouldReuse } else { InstanceStatus::WouldRun };
+        record.reasons = match decision {
+            Decision::Run(why) => why,
+            Decision::Reuse if upstream_reruns => vec!["an upstream stage would rerun".into()],
+            Decision::Reuse => vec!["up to date".into()],
+        };
+        if reuse {
+            fill_from_manifest(&mut record, &work_dir);
+        }
+        return Some(Action::Recorded(Box::new(record)));
+    }
+    match decision {
+        Decision::Reuse => {
+            record.status = InstanceStatus::Reused;
+            record.reasons = vec!["up to date".into()];
+            fill_from_manifest(&mut record, &work_dir);
+            tracing::info!(sample = %instance.entity.label(), stage = %record.stage, "reused: outputs of a previous run match");
+            Some(Action::Recorded(Box::new(record)))
+        }
+        Decision::Run(reasons) => Some(Action::Run(Box::new(Start { record, material, inputs, reasons }))),
+    }
 }
 
 enum Readiness {
@@ -249,9 +268,12 @@ fn readiness(instance: &Instance, slots: &[Slot]) -> Readiness {
         match &slots[up].record {
             None => waiting = true,
             Some(r) => match r.status {
-                Status::Done | Status::Reused | Status::WouldRun | Status::WouldReuse => {}
-                Status::Interrupted => return Readiness::Interrupted,
-                Status::Failed | Status::FailedInput | Status::Skipped => {
+                InstanceStatus::Done
+                | InstanceStatus::Reused
+                | InstanceStatus::WouldRun
+                | InstanceStatus::WouldReuse => {}
+                InstanceStatus::Failed(Failure::Interrupted) => return Readiness::Interrupted,
+                InstanceStatus::Failed(_) | InstanceStatus::Skipped => {
                     return Readiness::Blocked(format!(
                         "not run: upstream `{}` for {} did not finish",
                         r.stage, r.entity
@@ -266,7 +288,6 @@ fn readiness(instance: &Instance, slots: &[Slot]) -> Readiness {
 /// Resolves inputs to artifacts and builds the key material and the resume decision.
 fn prepare(
     pipeline: &Pipeline,
-    plan: &Plan,
     instance: &Instance,
     slots: &[Slot],
     config: &SchedulerConfig,
@@ -279,7 +300,7 @@ fn prepare(
             InstanceInput::External(a) => a.clone(),
             InstanceInput::Upstream { instance: up, slot: out } => {
                 let record = slots[*up].record.as_ref().expect("upstream finished before readiness");
-                upstream_reruns |= record.status == Status::WouldRun;
+                upstream_reruns |= record.status == InstanceStatus::WouldRun;
                 record
                     .outputs
                     .get(*out)
@@ -289,7 +310,6 @@ fn prepare(
         };
         inputs.insert(slot.to_string(), artifact);
     }
-    let _ = plan;
     let material = KeyMaterial {
         manifest_format: MANIFEST_FORMAT,
         stage_kind: node.kind.kind().to_string(),
@@ -300,8 +320,9 @@ fn prepare(
         entity: entity_descriptor(&instance.entity),
         inputs: inputs.iter().map(|(k, a)| (k.clone(), KeyMaterial::digests(a))).collect(),
     };
+    let work_dir = config.settings.layout.work_dir(&instance.entity.label(), &node.name);
     let decision = if config.resume || config.dry_run {
-        cache::decide(&material, cache::read_manifest(&work_dir(config, pipeline, instance)).as_ref())
+        cache::decide(&material, cache::read_manifest(&work_dir).as_ref())
     } else {
         Decision::Run(vec!["fresh run (no --resume)".into()])
     };
@@ -310,7 +331,7 @@ fn prepare(
 
 /// The parts of an entity that decide outputs (file paths are keyed through the inputs).
 pub fn entity_descriptor(entity: &Entity) -> serde_json::Value {
-    let sample = |s: &super::samplesheet::Sample| {
+    let sample = |s: &crate::samples::Sample| {
         serde_json::json!({
             "name": s.name, "patient": s.patient, "sex": s.sex, "status": s.status,
             "lanes": s.lanes.iter().map(|l| serde_json::json!({"lane": l.lane, "library": l.library})).collect::<Vec<_>>(),
@@ -323,11 +344,12 @@ pub fn entity_descriptor(entity: &Entity) -> serde_json::Value {
     }
 }
 
-fn work_dir(config: &SchedulerConfig, pipeline: &Pipeline, instance: &Instance) -> PathBuf {
-    config.outdir.join(instance.entity.label()).join("work").join(&pipeline.stages[instance.stage].name)
-}
-
-fn blank_record(pipeline: &Pipeline, instance: &Instance, status: Status, reasons: Vec<String>) -> InstanceRecord {
+fn blank_record(
+    pipeline: &Pipeline,
+    instance: &Instance,
+    status: InstanceStatus,
+    reasons: Vec<String>,
+) -> InstanceRecord {
     let node = &pipeline.stages[instance.stage];
     InstanceRecord {
         stage: node.name.clone(),
@@ -363,24 +385,21 @@ fn finish(mut record: InstanceRecord, outcome: InstanceOutcome) -> InstanceRecor
     record.peak_rss_bytes = outcome.peak_rss_bytes;
     match outcome.result {
         Ok(out) => {
-            record.status = Status::Done;
+            record.status = InstanceStatus::Done;
             record.outputs = out.artifacts;
             record.metrics = out.metrics;
             record.qc_passed_bases = out.qc_passed_bases;
             tracing::info!(sample = %record.entity, stage = %record.stage, "done in {:.1}s", record.wall_seconds);
         }
         Err(e) => {
-            record.status = match e {
-                StageError::BadInput(_) => Status::FailedInput,
-                StageError::Runtime(_) => Status::Failed,
-                StageError::Interrupted => Status::Interrupted,
-            };
-            record.error = Some(e.to_string());
-            if record.status == Status::Interrupted {
+            record.status = InstanceStatus::Failed(e.failure());
+            let error = e.chain();
+            if e.is_interrupted() {
                 tracing::warn!(sample = %record.entity, stage = %record.stage, "interrupted");
             } else {
-                tracing::error!(sample = %record.entity, stage = %record.stage, "failed: {e}");
+                tracing::error!(sample = %record.entity, stage = %record.stage, "failed: {error}");
             }
+            record.error = Some(error);
         }
     }
     record

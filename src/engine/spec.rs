@@ -54,6 +54,12 @@ impl fmt::Display for SpecError {
     }
 }
 
+impl crate::outcome::Classify for SpecError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::BadInput
+    }
+}
+
 /// Which samples a sample-scoped stage runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

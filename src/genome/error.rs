@@ -56,16 +56,21 @@ pub enum ReferenceError {
     Cancelled,
 }
 
-impl ReferenceError {
-    /// True when the input data is wrong (exit code 2), false for I/O failures and cancellation.
-    pub fn is_bad_input(&self) -> bool {
+/// The input data is wrong (exit code 2), except I/O failures other than a missing file
+/// (runtime) and cancellation (interrupted).
+impl crate::outcome::Classify for ReferenceError {
+    fn failure(&self) -> crate::outcome::Failure {
+        use crate::outcome::Failure;
         match self {
-            ReferenceError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
-            ReferenceError::Cancelled => false,
-            _ => true,
+            ReferenceError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => Failure::BadInput,
+            ReferenceError::Io { .. } => Failure::Runtime,
+            ReferenceError::Cancelled => Failure::Interrupted,
+            _ => Failure::BadInput,
         }
     }
+}
 
+impl ReferenceError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         ReferenceError::Io { path: path.into(), source }
     }

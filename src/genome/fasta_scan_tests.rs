@@ -142,12 +142,12 @@ fn cancel_is_honoured() {
     let (_dir, path) = write(b">a\nACGT\n");
     let e = scan_fasta(&path, &AtomicBool::new(true)).unwrap_err();
     assert!(matches!(e, ReferenceError::Cancelled));
-    assert!(!e.is_bad_input());
+    assert_ne!(crate::outcome::Classify::failure(&e), crate::outcome::Failure::BadInput);
 }
 
 #[test]
 fn missing_file_is_bad_input() {
     let e = scan_fasta(Path::new("/nonexistent/ref.fa"), &AtomicBool::new(false)).unwrap_err();
-    assert!(e.is_bad_input());
+    assert_eq!(crate::outcome::Classify::failure(&e), crate::outcome::Failure::BadInput);
     assert!(e.to_string().contains("/nonexistent/ref.fa"));
 }

@@ -10,6 +10,7 @@ pub mod dict;
 pub mod error;
 pub mod fai;
 pub mod fasta_scan;
+pub mod ploidy;
 pub mod reference;
 pub mod region;
 

@@ -114,19 +114,46 @@ pub enum RegionError {
     EmptyInterval { path: PathBuf, line: u64, start: u64, end: u64 },
 }
 
+/// A missing or malformed BED is bad input; other I/O failures are runtime.
+impl crate::outcome::Classify for RegionError {
+    fn failure(&self) -> crate::outcome::Failure {
+        match self {
+            RegionError::Io { source, .. } if source.kind() != io::ErrorKind::NotFound => {
+                crate::outcome::Failure::Runtime
+            }
+            _ => crate::outcome::Failure::BadInput,
+        }
+    }
+}
+
+/// One data line of a BED file: its 1-based line number, its region, and the columns after
+/// `end` (name, score, or a caller's own column such as a ploidy), untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BedLine {
+    pub line: u64,
+    pub region: Region,
+    pub rest: Vec<String>,
+}
+
 /// Reads every region of a BED file (gzip or BGZF compressed or plain), in file order.
 /// Cost: one pass over the file.
 pub fn read_bed(path: &Path) -> Result<Vec<Region>, RegionError> {
+    Ok(read_bed_lines(path)?.into_iter().map(|l| l.region).collect())
+}
+
+/// [`read_bed`] with each line's number and extra columns, for BEDs that carry a value per
+/// interval. The one BED parser of dagr: every BED goes through it.
+pub fn read_bed_lines(path: &Path) -> Result<Vec<BedLine>, RegionError> {
     let io_err = |source| RegionError::Io { path: path.to_path_buf(), source };
     let reader = open_maybe_gzip(path).map_err(io_err)?;
-    let mut regions = Vec::new();
+    let mut lines = Vec::new();
     for (index, line) in reader.lines().enumerate() {
         let line = line.map_err(io_err)?;
-        if let Some(region) = parse_bed_line(path, index as u64 + 1, &line)? {
-            regions.push(region);
+        if let Some(parsed) = parse_bed_line(path, index as u64 + 1, &line)? {
+            lines.push(parsed);
         }
     }
-    Ok(regions)
+    Ok(lines)
 }
 
 /// Opens a file, decompressing it when it starts with the gzip magic bytes.
@@ -140,7 +167,7 @@ fn open_maybe_gzip(path: &Path) -> io::Result<Box<dyn BufRead>> {
     }
 }
 
-fn parse_bed_line(path: &Path, line_no: u64, line: &str) -> Result<Option<Region>, RegionError> {
+fn parse_bed_line(path: &Path, line_no: u64, line: &str) -> Result<Option<BedLine>, RegionError> {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() || line.starts_with('#') || line.starts_with("track") || line.starts_with("browser") {
         return Ok(None);
@@ -160,12 +187,14 @@ fn parse_bed_line(path: &Path, line_no: u64, line: &str) -> Result<Option<Region
     };
     let start = number("start", fields[1])?;
     let end = number("end", fields[2])?;
-    Region::from_zero_based_half_open(fields[0].trim(), start, end).map(Some).ok_or(RegionError::EmptyInterval {
+    let region = Region::from_zero_based_half_open(fields[0].trim(), start, end).ok_or(RegionError::EmptyInterval {
         path: path.to_path_buf(),
         line: line_no,
         start,
         end,
-    })
+    })?;
+    let rest = fields[3..].iter().map(|f| f.trim().to_string()).collect();
+    Ok(Some(BedLine { line: line_no, region, rest }))
 }
 
 /// Regions grouped by contig, sorted and merged, for fast membership tests.
@@ -241,8 +270,8 @@ pub fn read_bed_from(path_label: &Path, mut reader: impl Read) -> Result<Vec<Reg
     reader.read_to_string(&mut text).map_err(|source| RegionError::Io { path: path_label.to_path_buf(), source })?;
     let mut regions = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        if let Some(region) = parse_bed_line(path_label, index as u64 + 1, line)? {
-            regions.push(region);
+        if let Some(parsed) = parse_bed_line(path_label, index as u64 + 1, line)? {
+            regions.push(parsed.region);
         }
     }
     Ok(regions)

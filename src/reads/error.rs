@@ -120,14 +120,17 @@ pub enum FastqError {
     Cancelled,
 }
 
-impl FastqError {
-    /// True when the input itself is at fault (bad content, truncated, missing or unopenable
-    /// file), as opposed to an I/O failure while reading, cancellation or an internal failure.
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(
-            self,
-            FastqError::Read { .. } | FastqError::Thread(_) | FastqError::Internal(_) | FastqError::Cancelled
-        )
+/// The input itself is at fault (bad content, truncated, missing or unopenable file), unless
+/// reading failed with an I/O error, a thread could not start, an invariant broke, or the scan
+/// was cancelled.
+impl crate::outcome::Classify for FastqError {
+    fn failure(&self) -> crate::outcome::Failure {
+        use crate::outcome::Failure;
+        match self {
+            FastqError::Cancelled => Failure::Interrupted,
+            FastqError::Read { .. } | FastqError::Thread(_) | FastqError::Internal(_) => Failure::Runtime,
+            _ => Failure::BadInput,
+        }
     }
 }
 
@@ -152,7 +155,8 @@ mod tests {
             shorter_path: "a_R2.fq".into(),
         };
         assert!(e.to_string().starts_with("R1 has more reads than R2 (R2 ends after 3 reads)"));
-        assert!(e.is_bad_input());
-        assert!(!FastqError::Cancelled.is_bad_input());
+        use crate::outcome::{Classify, Failure};
+        assert_eq!(e.failure(), Failure::BadInput);
+        assert_eq!(FastqError::Cancelled.failure(), Failure::Interrupted);
     }
 }

@@ -13,6 +13,7 @@
 //! The aligner consumes the same batches; [`scan_lane`] just drains them for the statistics.
 
 mod error;
+mod name;
 mod open;
 mod paired;
 mod parse;
@@ -21,6 +22,7 @@ mod stats;
 mod tests;
 
 pub use error::{FastqError, Mate};
+pub use name::name_hash;
 pub use open::Compression;
 pub use paired::{FastqRecord, PairBatch, PairedFastqReader};
 pub use stats::{BINNED_MAX_VALUES, FastqStats, FastqSummary, PHRED_VALUES};

@@ -130,8 +130,8 @@ impl MateStream {
         let (tx, rx) = bounded(CHANNEL_CHUNKS);
         let (recycle, spare) = bounded(RECYCLED_CHUNKS);
         let thread_stop = Arc::clone(stop);
-        // Started through cpu_time so that its CPU is charged to the calling stage.
-        let handle = crate::cpu_time::spawn(format!("fastq-{mate}"), move || {
+        // Started through `accounting` so that its CPU is charged to the calling stage.
+        let handle = crate::accounting::spawn(format!("fastq-{mate}"), move || {
             if let Err(e) = produce(source, options, &thread_stop, &tx, &spare) {
                 let _ = tx.send(MateMsg::Failed(e));
             }

@@ -28,13 +28,14 @@ use crate::alignments::markdup::{self, MarkdupOptions};
 use crate::alignments::qc::{AlignmentQc, territory_from_reference};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat};
-use crate::engine::samplesheet::Sample;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
     StageInfo, StageOutputs,
 };
 use crate::genome::Reference;
+use crate::outcome::Failure;
 use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
+use crate::samples::Sample;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -205,7 +206,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let max_fragment = usize::try_from(ctx.params.int("max_fragment_length")?).unwrap_or(800);
     let pair_aligner =
         PairAligner::new(aligner, AlignOptions { max_fragment_len: Some(max_fragment), secondary: false })
-            .map_err(|e| StageError::Runtime(format!("{}: {e}", files.mmi.display())))?;
+            .map_err(|e| StageError::because(Failure::Runtime, files.mmi.display().to_string(), e))?;
     let contigs = header_contigs(&files.md5, &pair_aligner)?;
     let libraries: Vec<String> =
         sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -226,29 +227,28 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     ctx.fault_point("before_write")?;
 
     let header = sam_header(ctx, sample, &files, contigs, aligned.read_groups.clone())?;
-    let reference = Reference::open(&files.fasta, &files.fai).map_err(|e| StageError::Runtime(e.to_string()))?;
-    let territory = territory_from_reference(&reference).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let reference = Reference::open(&files.fasta, &files.fai).map_err(StageError::as_runtime)?;
+    let territory = territory_from_reference(&reference).map_err(StageError::as_runtime)?;
     let mut qc = AlignmentQc::new(territory);
 
     let extension = if matches!(format, OutputFormat::Cram { .. }) { "cram" } else { "bam" };
     let out_path = ctx.output_dir.join(format!("{}.{extension}", sample.name));
-    let mut writer = AlignmentWriter::create(&out_path, format, &header, ctx.threads)
-        .map_err(|e| StageError::Runtime(e.to_string()))?;
-    let sorted = aligned.sorter.finish(ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let mut writer = AlignmentWriter::create(&out_path, format, &header, ctx.threads)?;
+    let sorted = aligned.sorter.finish(ctx.pool)?;
     let sort_stats = sorted.stats();
     for (n, item) in sorted.enumerate() {
-        let (key, mut record) = item.map_err(|e| StageError::Runtime(e.to_string()))?;
+        let (key, mut record) = item?;
         let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
         if marks.is_duplicate(key.pair_id, mate) {
             record.set_flags(record.flags() | 0x400);
         }
         qc.observe(&record);
-        writer.write(&record).map_err(|e| StageError::Runtime(e.to_string()))?;
+        writer.write(&record)?;
         if n % 1_000_000 == 0 {
             ctx.cancel.check()?;
         }
     }
-    let written = writer.finish().map_err(|e| StageError::Runtime(e.to_string()))?;
+    let written = writer.finish()?;
     let mut outputs = outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.counts.align)?;
     // How the sort went (runs spilled under --tmp-dir past the memory budget): run report only.
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
@@ -278,17 +278,17 @@ fn sam_header(
             command_line: ctx.command.to_string(),
         },
     })
-    .map_err(|e| StageError::BadInput(format!("sample `{}`: {e}", sample.name)))
+    .map_err(|e| StageError::bad_input(format!("sample `{}`: {e}", sample.name)))
 }
 
 /// `@SQ` lines in the index's contig order, checked against the prepared reference's MD5 table.
 fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigLine>, StageError> {
-    let table = crate::genome::dict::read_md5_table(md5_table).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let table = crate::genome::dict::read_md5_table(md5_table).map_err(StageError::as_runtime)?;
     let index = aligner.contigs();
     let same = table.len() == index.len()
         && table.iter().zip(index).all(|(t, i)| t.name == i.name && t.length == u64::from(i.len));
     if !same {
-        return Err(StageError::Runtime(format!(
+        return Err(StageError::runtime(format!(
             "{}: the minimap2 index and the reference's MD5 table list different contigs; rerun prepare_reference",
             md5_table.display()
         )));
@@ -297,7 +297,7 @@ fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigL
         .into_iter()
         .map(|c| {
             let md5 = c.md5.ok_or_else(|| {
-                StageError::Runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name))
+                StageError::runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name))
             })?;
             Ok(ContigLine { name: c.name, length: c.length, md5 })
         })
@@ -314,11 +314,9 @@ fn align_lanes(
         // Leave a quarter of the budget to the index, the reader buffers and the write pass.
         memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
         tmp_dir: ctx.tmp_dir.to_path_buf(),
-    })
-    .map_err(|e| StageError::Runtime(e.to_string()))?;
+    })?;
     let mut aligned = Aligned {
-        sorter: RecordSorter::new(SortOptions { memory_bytes: 1, tmp_dir: ctx.tmp_dir.to_path_buf() })
-            .map_err(|e| StageError::Runtime(e.to_string()))?,
+        sorter: RecordSorter::new(SortOptions { memory_bytes: 1, tmp_dir: ctx.tmp_dir.to_path_buf() })?,
         candidates: Vec::new(),
         fastq: FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY),
         counts: AlignCounts::new(libraries.len()),
@@ -328,29 +326,27 @@ fn align_lanes(
         let library_index = libraries.iter().position(|l| *l == lane.library).unwrap_or(0);
         let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
         let options = ScanOptions { min_base_quality: crate::reads::DEFAULT_MIN_BASE_QUALITY };
-        let mut reader = PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())
-            .map_err(super::fastq_intake::stage_error)?;
+        let mut reader = PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())?;
         let lane_base: PairId = (lane_index as u64) << LANE_SHIFT;
         let mut platform_unit = None;
         let mut lane_stats = crate::align::AlignStats::default();
         let mut last_report = Instant::now();
-        while let Some(batch) = reader.next_batch().map_err(super::fastq_intake::stage_error)? {
+        while let Some(batch) = reader.next_batch()? {
             if platform_unit.is_none() && !batch.is_empty() {
                 platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
             }
             let first = lane_base + batch.first_pair_number() - 1;
-            let out =
-                aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+            let out = aligner.align_batch(&batch, first, &rg, ctx.pool)?;
             drop(batch);
             lane_stats.merge(&out.stats);
             aligned.candidates.extend(out.candidates);
-            sorter.push(out.records, ctx.pool).map_err(|e| StageError::Runtime(e.to_string()))?;
+            sorter.push(out.records, ctx.pool)?;
             if last_report.elapsed() >= PROGRESS_EVERY {
                 tracing::info!(lane = %lane.lane, "{} read pairs aligned", reader.pairs_read());
                 last_report = Instant::now();
             }
         }
-        aligned.fastq.merge(&reader.into_stats().map_err(super::fastq_intake::stage_error)?);
+        aligned.fastq.merge(&reader.into_stats()?);
         aligned.counts.add_lane(library_index, &lane_stats);
         aligned.read_groups.push(read_group_line(sample, &lane.library, &rg, platform_unit));
         ctx.fault_point("after_lane")?;

@@ -9,22 +9,21 @@
 //! is also inferred from chrX/chrY read counts in the BAM index (when the reference has them) and
 //! a mismatch with the samplesheet is an error unless `sex_check: warn`. The parameter
 //! `ploidy_bed` (a file; relative to the pipeline YAML's folder, its content digest in the cache
-//! key) overrides the built-in map ([`crate::call::ploidy`]): e.g. `chrZ 0 1000000 1` calls that
+//! key) overrides the built-in map ([`crate::genome::ploidy`]): e.g. `chrZ 0 1000000 1` calls that
 //! stretch haploid (GT `1`, haploid gVCF blocks). A malformed BED line is refused when the
 //! pipeline is validated, a contig that is not in the reference or an interval past a contig's
 //! end when the stage starts: bad input (exit 2) naming the file and line either way.
 
 mod gather;
 
-use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference, runtime};
+use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference};
 use crate::call::germline::{GermlineConfig, call_shard};
-use crate::call::ploidy::{ContigRole, PloidyMap, contig_role, infer_sex, read_bed};
 use crate::call::shards::shards;
-use crate::engine::samplesheet::Sex;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
     StageError, StageInfo, StageOutputs,
 };
+use crate::genome::ploidy::{ContigRole, PloidyMap, Sex, contig_role, infer_sex, read_bed};
 use rayon::prelude::*;
 use std::path::Path;
 
@@ -119,7 +118,7 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     let sex = decide_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
     let mut ploidy = PloidyMap::for_sex(&prepared.lengths, sex);
     if let Some(bed) = ctx.params.file("ploidy_bed")? {
-        ploidy.override_with_bed(bed, &prepared.lengths).map_err(|e| StageError::BadInput(e.to_string()))?;
+        ploidy.override_with_bed(bed, &prepared.lengths).map_err(|e| StageError::bad_input(e.to_string()))?;
     }
     let mut cfg = GermlineConfig::default();
     cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
@@ -149,12 +148,12 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
                 || open_reader(&bam_path, &fasta),
                 |reader, &i| {
                     if ctx.cancel.is_cancelled() {
-                        return Err(StageError::Interrupted);
+                        return Err(StageError::interrupted());
                     }
                     let shard = &all[i];
-                    let reader = reader.as_mut().map_err(|e| runtime(e.to_string()))?;
+                    let reader = reader.as_mut().map_err(|e| e.copy_text())?;
                     let name = &lengths[shard.tid as usize].0;
-                    call_shard(shard, name, reader, &reference, &ploidy, &cfg).map_err(runtime)
+                    call_shard(shard, name, reader, &reference, &ploidy, &cfg).map_err(StageError::from)
                 },
             )
             .collect()
@@ -164,14 +163,16 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let shard_calls = match ctx.cluster {
         None => called,
         Some(cluster) => {
-            let gathered = cluster.gather("sending called shards to rank 0", crate::dist::encode(&called)?)?;
+            let gathered =
+                cluster.gather("sending called shards to rank 0", crate::engine::stage::cluster::encode(&called)?)?;
             if rank != 0 {
                 return Ok(StageOutputs::default());
             }
             drop(called);
             let mut by_rank: Vec<std::vec::IntoIter<crate::call::germline::ShardCalls>> = Vec::new();
             for bytes in &gathered {
-                let part: Vec<crate::call::germline::ShardCalls> = crate::dist::decode(bytes, "called shards")?;
+                let part: Vec<crate::call::germline::ShardCalls> =
+                    crate::engine::stage::cluster::decode(bytes, "called shards")?;
                 by_rank.push(part.into_iter());
             }
             // Shard i was called by rank i % ranks, as its (i / ranks)-th.
@@ -179,7 +180,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
             for i in 0..all.len() {
                 let shard = by_rank[i % ranks]
                     .next()
-                    .ok_or_else(|| runtime(format!("internal: rank {} sent too few shards", i % ranks)))?;
+                    .ok_or_else(|| StageError::runtime(format!("internal: rank {} sent too few shards", i % ranks)))?;
                 ordered.push(shard);
             }
             ordered
@@ -195,7 +196,9 @@ fn infer_sex_from_index(bam_path: &Path, fasta: &Path, lengths: &[(String, u64)]
         return Ok(None);
     }
     let mut reader = open_reader(bam_path, fasta)?;
-    let stats = reader.index_stats().map_err(|e| runtime(format!("{}: index statistics: {e}", bam_path.display())))?;
+    let stats = reader
+        .index_stats()
+        .map_err(|e| StageError::runtime(format!("{}: index statistics: {e}", bam_path.display())))?;
     let (mut auto_reads, mut auto_len) = (0u64, 0u64);
     let (mut x, mut y) = (None, None);
     for (tid, len, mapped, _) in stats {
@@ -232,7 +235,7 @@ fn decide_sex(declared: Sex, inferred: Option<Sex>, warn_only: bool, sample: &st
                 tracing::warn!("{message}");
                 Ok(d)
             } else {
-                Err(StageError::BadInput(message))
+                Err(StageError::bad_input(message))
             }
         }
         (d, _) => Ok(d),

@@ -19,14 +19,15 @@
 //! below 80 % over at least 20 sites the pair is refused as two individuals (exit 2) unless
 //! `identity_check: warn`.
 
-use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference, runtime};
+use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference};
 use crate::call::shards::shards;
 use crate::call::somatic::{IdentityCounts, ShardSomatic, SomaticConfig, call_shard_somatic, declared_filters};
-use crate::call::types::SomaticCall;
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
     StageContext, StageError, StageInfo, StageOutputs,
 };
+use crate::outcome::Failure;
+use crate::vcf::model::SomaticCall;
 use crate::vcf::writer::{VcfHeaderSpec, VcfKind, VcfWriter};
 use rayon::prelude::*;
 use rust_htslib::bcf::{self, Read as _};
@@ -124,7 +125,7 @@ struct SiteResource {
 impl SiteResource {
     fn open(path: &Path) -> Result<Self, StageError> {
         let reader = bcf::IndexedReader::from_path(path).map_err(|e| {
-            StageError::BadInput(format!(
+            StageError::bad_input(format!(
                 "{}: cannot open as a bgzipped VCF with its index (.tbi/.csi beside it; `tabix -p vcf` makes one): {e}",
                 path.display()
             ))
@@ -138,9 +139,10 @@ impl SiteResource {
         let Ok(rid) = self.reader.header().name2rid(contig.as_bytes()) else { return Ok(None) };
         self.reader
             .fetch(rid, c.pos, Some(c.pos))
-            .map_err(|e| runtime(format!("{}: fetch {contig}:{}: {e}", self.path.display(), c.pos + 1)))?;
+            .map_err(|e| StageError::runtime(format!("{}: fetch {contig}:{}: {e}", self.path.display(), c.pos + 1)))?;
         for record in self.reader.records() {
-            let record = record.map_err(|e| runtime(format!("{}: {e}", self.path.display())))?;
+            let record =
+                record.map_err(|e| StageError::because(Failure::Runtime, self.path.display().to_string(), e))?;
             if u64::try_from(record.pos()).ok() != Some(c.pos) {
                 continue;
             }
@@ -175,11 +177,11 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
                 || Ok::<_, StageError>((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
                 |readers, shard| {
                     if ctx.cancel.is_cancelled() {
-                        return Err(StageError::Interrupted);
+                        return Err(StageError::interrupted());
                     }
-                    let (t, n) = readers.as_mut().map_err(|e| runtime(e.to_string()))?;
+                    let (t, n) = readers.as_mut().map_err(|e| e.copy_text())?;
                     let name = &lengths[shard.tid as usize].0;
-                    call_shard_somatic(shard, name, t, n, &reference, &cfg).map_err(runtime)
+                    call_shard_somatic(shard, name, t, n, &reference, &cfg).map_err(StageError::from)
                 },
             )
             .collect()
@@ -207,7 +209,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         if ctx.params.text("identity_check")? == "warn" {
             tracing::warn!("{message}");
         } else {
-            return Err(StageError::BadInput(message));
+            return Err(StageError::bad_input(message));
         }
     }
     // Shards are in reference order; a shard's last calls may lie past its core.
@@ -251,13 +253,12 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         kind: VcfKind::Somatic { tumour: tumour.name.clone(), normal: normal.name.clone() },
         extra_info: Vec::new(),
         extra_format: Vec::new(),
-        file_date_epoch: None,
+        file_date_epoch: ctx.output_date_epoch,
     };
-    let mut vcf = VcfWriter::create(&ctx.output_dir.join(format!("{name}.somatic.vcf.gz")), &spec, ctx.threads)
-        .map_err(runtime)?;
+    let mut vcf = VcfWriter::create(&ctx.output_dir.join(format!("{name}.somatic.vcf.gz")), &spec, ctx.threads)?;
     let (mut pass, mut snv, mut indel) = (0u64, 0u64, 0u64);
     for c in &calls {
-        vcf.write_somatic(c).map_err(runtime)?;
+        vcf.write_somatic(c)?;
         if c.filters.is_empty() {
             pass += 1;
             if c.ref_allele.len() == c.alt_allele.len() {
@@ -268,7 +269,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         }
     }
     ctx.cancel.check()?;
-    let vcf = vcf.finish().map_err(runtime)?;
+    let vcf = vcf.finish()?;
     let files = vec![ArtifactFile::from_written("vcf", &vcf.data), ArtifactFile::from_written("vcf_index", &vcf.index)];
     let mut outputs = StageOutputs::default();
     outputs.artifacts.insert("variants".into(), Artifact { kind: ArtifactKind::SomaticVariants, files });

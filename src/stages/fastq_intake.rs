@@ -13,7 +13,7 @@ use crate::engine::stage::{
 };
 use crate::genome::fai::read_fai;
 use crate::output_file::{OutputFile, Sidecar};
-use crate::reads::{self, FastqError, FastqStats, FastqSummary, ScanOptions};
+use crate::reads::{self, FastqStats, FastqSummary, ScanOptions};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -95,7 +95,7 @@ impl Stage for FastqIntake {
         tracing::info!("validating {} lane(s)", sample.lanes.len());
         ctx.input("reads")?;
         let min_base_quality = u8::try_from(ctx.params.int("min_base_quality")?)
-            .map_err(|_| StageError::Runtime("internal: min_base_quality outside 0..=93 after validation".into()))?;
+            .map_err(|_| StageError::runtime("internal: min_base_quality outside 0..=93 after validation"))?;
         let reference_length = reference_length(ctx.input("reference")?.file("fai")?)?;
         let options = ScanOptions { min_base_quality };
 
@@ -155,10 +155,10 @@ fn write_metrics(
     file: &MetricsFile,
 ) -> Result<crate::output_file::WrittenFile, StageError> {
     let mut bytes = serde_json::to_vec_pretty(file)
-        .map_err(|e| StageError::Runtime(format!("cannot serialise FASTQ metrics: {e}")))?;
+        .map_err(|e| StageError::runtime(format!("cannot serialise FASTQ metrics: {e}")))?;
     bytes.push(b'\n');
     let io_err =
-        |e: std::io::Error| StageError::Runtime(format!("{}: cannot write FASTQ metrics: {e}", path.display()));
+        |e: std::io::Error| StageError::runtime(format!("{}: cannot write FASTQ metrics: {e}", path.display()));
     std::fs::create_dir_all(ctx.output_dir).map_err(io_err)?;
     let mut out = OutputFile::create(path).map_err(io_err)?;
     let (head, tail) = bytes.split_at(bytes.len() / 2);
@@ -177,26 +177,23 @@ fn scan_with_progress(
     options: &ScanOptions,
     ctx: &StageContext<'_>,
 ) -> Result<FastqStats, StageError> {
-    let mut reader =
-        reads::PairedFastqReader::open_with(r1, r2, options, ctx.cancel.as_atomic()).map_err(stage_error)?;
+    let mut reader = reads::PairedFastqReader::open_with(r1, r2, options, ctx.cancel.as_atomic())?;
     let mut last_report = std::time::Instant::now();
-    while let Some(batch) = reader.next_batch().map_err(stage_error)? {
+    while let Some(batch) = reader.next_batch()? {
         drop(batch);
         if last_report.elapsed() >= PROGRESS_EVERY {
             tracing::info!(lane, "{} read pairs validated", reader.pairs_read());
             last_report = std::time::Instant::now();
         }
     }
-    reader.into_stats().map_err(stage_error)
+    Ok(reader.into_stats()?)
 }
 
 /// How often a long lane reports progress in the log.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn reference_length(fai: &Path) -> Result<u64, StageError> {
-    let records = read_fai(fai).map_err(|e| {
-        if e.is_bad_input() { StageError::BadInput(e.to_string()) } else { StageError::Runtime(e.to_string()) }
-    })?;
+    let records = read_fai(fai)?;
     Ok(records.iter().map(|r| r.length).sum())
 }
 
@@ -210,21 +207,13 @@ fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// Cancellation → `Interrupted`; bad, truncated, missing or unreadable FASTQ → `BadInput`; the
-/// rest (I/O failure mid-read, internal) → `Runtime`.
-pub(crate) fn stage_error(e: FastqError) -> StageError {
-    match e {
-        FastqError::Cancelled => StageError::Interrupted,
-        e if e.is_bad_input() => StageError::BadInput(e.to_string()),
-        e => StageError::Runtime(e.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::samplesheet::{Lane, Sample, Sex, Status};
     use crate::engine::stage::{CancelFlag, Entity, FaultPlan, ParamValue, Params};
+    use crate::genome::ploidy::Sex;
+    use crate::outcome::Failure;
+    use crate::samples::{Lane, Sample, TissueStatus};
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
@@ -242,8 +231,13 @@ mod tests {
             library: "lib".into(),
             line: 2,
         };
-        let sample =
-            Sample { name: "S".into(), patient: "P".into(), sex: Sex::XX, status: Status::Normal, lanes: vec![lane] };
+        let sample = Sample {
+            name: "S".into(),
+            patient: "P".into(),
+            sex: Sex::XX,
+            status: TissueStatus::Normal,
+            lanes: vec![lane],
+        };
         (dir, Entity::Sample(Arc::new(sample)))
     }
 
@@ -270,6 +264,7 @@ mod tests {
             cancel: &CancelFlag::default(),
             faults: &FaultPlan::parse(faults).unwrap(),
             command: "dagr test",
+            output_date_epoch: 0,
             cluster: None,
         };
         FastqIntake.run(&ctx)
@@ -300,7 +295,9 @@ mod tests {
     fn bad_fastq_is_bad_input_naming_the_file() {
         let (dir, entity) = setup("@p1/2\nNACG\n+\n#III\n");
         match run(dir.path(), &entity, "") {
-            Err(StageError::BadInput(m)) => assert!(m.starts_with("R1 has more reads than R2"), "{m}"),
+            Err(e) if e.failure() == Failure::BadInput => {
+                assert!(e.to_string().starts_with("R1 has more reads than R2"), "{e}")
+            }
             other => panic!("expected bad input, got {other:?}"),
         }
     }
@@ -308,7 +305,9 @@ mod tests {
     #[test]
     fn a_fault_mid_output_leaves_no_final_file() {
         let (dir, entity) = setup(GOOD_R2);
-        assert!(matches!(run(dir.path(), &entity, "intake:mid_output:fail"), Err(StageError::Runtime(_))));
+        assert!(
+            matches!(run(dir.path(), &entity, "intake:mid_output:fail"), Err(e) if e.failure() == Failure::Runtime)
+        );
         assert_eq!(std::fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
         assert!(run(dir.path(), &entity, "intake:after_lane:fail").is_err());
     }

@@ -80,15 +80,21 @@ impl From<ReferenceError> for PrepareError {
     }
 }
 
-impl PrepareError {
-    /// True when the user's input or options are wrong (exit code 2).
-    pub fn is_bad_input(&self) -> bool {
+/// Bad input (exit 2) when the user's FASTA or options are wrong or the cache folder is not
+/// writable; interrupted on a signal; a runtime failure otherwise.
+impl crate::outcome::Classify for PrepareError {
+    fn failure(&self) -> crate::outcome::Failure {
+        use crate::outcome::Failure;
         match self {
-            PrepareError::Reference(e) => e.is_bad_input(),
-            PrepareError::Index(IndexError::Params(_)) | PrepareError::NotWritable { .. } => true,
-            _ => false,
+            PrepareError::Reference(e) => e.failure(),
+            PrepareError::Index(IndexError::Params(_)) | PrepareError::NotWritable { .. } => Failure::BadInput,
+            PrepareError::Cancelled => Failure::Interrupted,
+            _ => Failure::Runtime,
         }
     }
+}
+
+impl PrepareError {
     fn io(path: &Path, source: io::Error) -> Self {
         PrepareError::Io { path: path.to_path_buf(), source }
     }

@@ -43,6 +43,16 @@ pub enum VcfError {
     Reference { path: PathBuf, location: Location, contig: String, start0: u64, end0: u64, message: String },
 }
 
+/// A variant file that is missing or malformed is bad input; other I/O failures are runtime.
+impl crate::outcome::Classify for VcfError {
+    fn failure(&self) -> crate::outcome::Failure {
+        match self {
+            VcfError::Io { source, .. } if source.kind() != io::ErrorKind::NotFound => crate::outcome::Failure::Runtime,
+            _ => crate::outcome::Failure::BadInput,
+        }
+    }
+}
+
 impl VcfError {
     pub(crate) fn malformed(path: &std::path::Path, location: Location, message: impl Into<String>) -> Self {
         VcfError::Malformed { path: path.to_path_buf(), location, message: message.into() }

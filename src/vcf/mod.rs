@@ -1,4 +1,5 @@
-//! Variant files: reading VCF / VCF.gz / BCF, and normalization for comparison.
+//! Variant files: reading VCF / VCF.gz / BCF, normalization for comparison, and writing dagr's
+//! VCF, gVCF and callable-regions BED.
 //!
 //! - [`reader`]: opens any of the three (the first bytes decide) and picks one sample's GT.
 //!   Text VCF is parsed here, over flate2, rather than through htslib: errors can then name the
@@ -9,11 +10,15 @@
 //! - [`normalize`]: `bcftools norm -a -m -any -f ref.fa` then `norm -d exact`, genotype-aware.
 //! - [`sequence`]: the [`SequenceSource`] trait normalization reads the reference through, and a
 //!   small in-memory FASTA that implements it.
+//! - [`model`]: the records the callers hand the writers (called variants, reference blocks,
+//!   somatic calls); [`writer`]: headers, records, gVCF banding, BGZF and tabix, callable BED.
 //!
-//! Domain code: never imports the engine or the CLI.
+//! Domain code: never imports the engine, the CLI or the callers (`call` imports `vcf`, never the
+//! reverse; `tests/layering.rs` checks it).
 
 mod bcf;
 pub mod error;
+pub mod model;
 pub mod normalize;
 pub mod reader;
 pub mod record;

@@ -62,6 +62,13 @@ pub enum SortError {
     CorruptSpill { path: PathBuf, detail: String },
 }
 
+/// Spilling and merging fail at run time (disk full, a spill file damaged under dagr's feet).
+impl crate::outcome::Classify for SortError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::Runtime
+    }
+}
+
 /// What the sort did, for the run report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SortStats {

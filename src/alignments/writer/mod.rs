@@ -84,6 +84,13 @@ pub enum WriteError {
     Read { path: PathBuf, source: rust_htslib::errors::Error },
 }
 
+/// Writing alignments fails at run time (disk, htslib).
+impl crate::outcome::Classify for WriteError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::Runtime
+    }
+}
+
 /// An open htslib output, closed (unchecked) on drop unless [`HtsFile::close`] ran.
 struct HtsFile(*mut htslib::htsFile);
 

@@ -65,7 +65,9 @@ pub use sites::{Site, build_sites};
 pub use stats::{binomial_half_lower_tail, fisher_exact_two_sided, fisher_strand};
 
 use super::pairhmm::LikelihoodMatrix;
-use super::types::{CalledVariant, CandidateVariant, Haplotype, Ploidy, ReadView};
+use super::types::{CandidateVariant, Haplotype, ReadView};
+use crate::genome::ploidy::Ploidy;
+use crate::vcf::model::CalledVariant;
 use evidence::{SiteEvidence, site_evidence};
 use model::{artifact_log10_posterior_mass, genotype_log10_likelihoods, genotype_log10_priors};
 use model::{log10_sum, phred_capped, phred_likelihoods};

@@ -20,7 +20,9 @@ use super::model::{genotype_log10_priors, genotypes};
 use super::sites::Site;
 use super::{GenotypeConfig, SiteCall, genotype_site_with};
 use crate::call::pairhmm::LikelihoodMatrix;
-use crate::call::types::{CalledVariant, Ploidy, ReadView};
+use crate::call::types::ReadView;
+use crate::genome::ploidy::Ploidy;
+use crate::vcf::model::CalledVariant;
 
 /// The VCF spanning-deletion allele.
 pub const STAR: &[u8] = b"*";

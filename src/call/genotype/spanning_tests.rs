@@ -209,7 +209,7 @@ fn star_records_are_valid_vcf_and_gvcf() {
             kind,
             extra_info: Vec::new(),
             extra_format: Vec::new(),
-            file_date_epoch: Some(0),
+            file_date_epoch: 0,
         };
         let path = dir.path().join(if gvcf { "s.g.vcf.gz" } else { "s.vcf.gz" });
         let mut w = VcfWriter::create(&path, &spec, 0).unwrap();

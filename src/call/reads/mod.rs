@@ -27,8 +27,8 @@ pub mod evidence;
 pub mod paralog;
 pub mod walk;
 
-use crate::alignments::keys::name_hash;
 use crate::call::types::ReadView;
+use crate::reads::name_hash;
 use rust_htslib::bam::{self, Read as _};
 
 /// Which records become [`ReadView`]s.
@@ -59,6 +59,13 @@ pub enum ReadsError {
     Fetch { tid: u32, start: u64, end: u64, source: rust_htslib::errors::Error },
     #[error("cannot read a record in {tid}:{start}-{end} of the alignment file: {source}")]
     Record { tid: u32, start: u64, end: u64, source: rust_htslib::errors::Error },
+}
+
+/// Reading the alignments fails at run time (they are dagr's own, checked when written).
+impl crate::outcome::Classify for ReadsError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::Runtime
+    }
 }
 
 /// The [`ReadView`] of `record`, or `None` when the filter drops it.

@@ -12,13 +12,15 @@
 //! `samplesheet.frozen.csv`, `status/<entity>.json`, `runs/<entity>/` (per-task run folders with
 //! their run reports and one-entity samplesheets), `logs/`.
 
+pub mod error;
 pub mod render;
 pub mod state;
 pub mod status;
 pub mod submit;
 pub mod task;
 
-use crate::engine::samplesheet::{Samplesheet, Status};
+pub use error::SlurmError;
+
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -92,53 +94,30 @@ pub struct Jobs {
 }
 
 /// Reads a JSON file written by this module.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a valid dagr Slurm file: {e}", path.display()))
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SlurmError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SlurmError::Read { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|source| SlurmError::Json { path: path.to_path_buf(), source })
 }
 
 /// Writes JSON atomically (temporary file, then rename), so readers never see half a file.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), String> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(|e| format!("{}: cannot encode: {e}", path.display()))?;
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SlurmError> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(|e| SlurmError::Io {
+        path: path.to_path_buf(),
+        action: "cannot encode",
+        source: std::io::Error::other(e),
+    })?;
     text.push(b'\n');
     write_atomic(path, &text)
 }
 
-/// Writes bytes atomically next to `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes bytes atomically next to `path`. The temporary name carries the process id: the task
+/// and the job script's signal trap may both write one entity's status file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SlurmError> {
+    let io = |path: &Path, action, source| SlurmError::Io { path: path.to_path_buf(), action, source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, "cannot create", e))?;
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: cannot write: {e}", path.display()))
-}
-
-/// The samplesheet as CSV with absolute FASTQ paths, in the order of `samples`: the frozen copy,
-/// and the one-entity sheets of the tasks. Fails on a path that CSV without quoting cannot hold.
-pub fn sheet_csv(sheet: &Samplesheet, samples: &[&str]) -> Result<String, String> {
-    let mut out = String::from("patient,sex,status,sample,lane,fastq_1,fastq_2,library\n");
-    for name in samples {
-        let s = sheet.sample(name).ok_or_else(|| format!("sample `{name}` is not in the samplesheet"))?;
-        let status = if s.status == Status::Tumour { "1" } else { "0" };
-        for lane in &s.lanes {
-            let r1 = absolute_text(&lane.fastq_1)?;
-            let r2 = absolute_text(&lane.fastq_2)?;
-            out.push_str(&format!(
-                "{},{},{status},{},{},{r1},{r2},{}\n",
-                s.patient, s.sex, s.name, lane.lane, lane.library
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// An absolute path as text, refused when it holds a comma, a newline or is not UTF-8.
-pub fn absolute_text(path: &Path) -> Result<String, String> {
-    let abs = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = abs.to_str().ok_or_else(|| format!("{}: the path is not UTF-8", abs.display()))?;
-    if text.contains([',', '\n', '\r']) {
-        return Err(format!("{text}: paths with commas or line breaks cannot go into a samplesheet"));
-    }
-    Ok(text.to_string())
+    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, "cannot write", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, "cannot write", e))
 }

@@ -5,7 +5,7 @@
 use crate::engine::pipeline::Pipeline;
 use crate::engine::provenance::shell_quote;
 use crate::engine::stage::{Resources, Scope};
-use crate::engine::units::{slurm_mem, slurm_time};
+use crate::units::{slurm_mem, slurm_time};
 use std::path::Path;
 
 pub const PRELUDE: &str = include_str!("../../../slurm/task_prelude.sh");
@@ -59,7 +59,7 @@ pub fn parse_sinfo(text: &str) -> Option<NodeLimits> {
 }
 
 /// Fills `{{NAME}}` placeholders; a placeholder left over is a bug in the template.
-pub fn fill(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
+pub fn fill(template: &str, vars: &[(&str, String)]) -> Result<String, super::SlurmError> {
     let mut text = template.to_string();
     for (name, value) in vars {
         text = text.replace(&format!("{{{{{name}}}}}"), value);
@@ -67,7 +67,7 @@ pub fn fill(template: &str, vars: &[(&str, String)]) -> Result<String, String> {
     match text.find("{{") {
         Some(at) => {
             let rest: String = text[at..].chars().take(40).collect();
-            Err(format!("internal: template placeholder left unfilled: {rest}"))
+            Err(super::SlurmError::Template(rest))
         }
         None => Ok(text),
     }
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn placeholders_are_filled_or_reported() {
         assert_eq!(fill("a={{A}} b={{A}}", &[("A", "1".into())]).unwrap(), "a=1 b=1");
-        assert!(fill("{{B}}", &[("A", "1".into())]).unwrap_err().contains("{{B}}"));
+        assert!(fill("{{B}}", &[("A", "1".into())]).unwrap_err().to_string().contains("{{B}}"));
         assert_eq!(job_word("my pipe$"), "my_pipe_");
     }
 

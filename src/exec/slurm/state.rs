@@ -2,8 +2,8 @@
 //! by the task itself (running, done, failed, preempted) and by the template's signal trap
 //! (`dagr slurm mark`). `sacct` is often unavailable; these files are the record.
 
-use super::{Layout, read_json, write_json};
-use crate::engine::report::{utc_timestamp, wall_clock_epoch};
+use super::{Layout, SlurmError, read_json, write_json};
+use crate::clock::{utc_timestamp, wall_clock_epoch};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -104,7 +104,7 @@ pub fn read(layout: &Layout, entity: &str) -> Option<TaskStatus> {
 
 /// Applies `update` to the entity's status file, filling job ids, host and timestamps from the
 /// Slurm environment. With `only_if_running`, leaves a file that is not `running` alone.
-pub fn apply(layout: &Layout, entity: &str, update: Update, only_if_running: bool) -> Result<TaskStatus, String> {
+pub fn apply(layout: &Layout, entity: &str, update: Update, only_if_running: bool) -> Result<TaskStatus, SlurmError> {
     let mut s = read(layout, entity).unwrap_or_else(|| TaskStatus::queued(entity));
     if only_if_running && s.state != TaskState::Running {
         return Ok(s);

@@ -3,7 +3,7 @@
 //! (`sacct`) is not used: it is often unavailable.
 
 use super::state::{TaskState, TaskStatus};
-use super::{Jobs, Layout, Submission, read_json};
+use super::{Jobs, Layout, SlurmError, Submission, read_json};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::process::Command;
@@ -19,13 +19,13 @@ pub struct QueueEntry {
 
 /// The jobs and array tasks of `ids` (job ids or array job ids) that Slurm still holds, keyed
 /// `<id>` or `<array id>_<index>`.
-pub fn squeue(ids: &[&str]) -> Result<BTreeMap<String, QueueEntry>, String> {
+pub fn squeue(ids: &[&str]) -> Result<BTreeMap<String, QueueEntry>, SlurmError> {
     let out = Command::new("squeue")
         .args(["-h", "-r", "-t", "all", "-o", "%i|%F|%T|%r"])
         .output()
-        .map_err(|e| format!("cannot run squeue: {e}"))?;
+        .map_err(|e| SlurmError::Command(format!("cannot run squeue: {e}")))?;
     if !out.status.success() {
-        return Err(format!("squeue failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(SlurmError::Command(format!("squeue failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
     }
     Ok(parse_squeue(&String::from_utf8_lossy(&out.stdout), ids))
 }
@@ -67,11 +67,24 @@ pub struct Row {
     pub detail: String,
 }
 
-/// Builds the rows for a submission.
-pub fn rows(layout: &Layout) -> Result<(Vec<Row>, Option<String>), String> {
-    let sub: Submission = read_json(&layout.submission()).map_err(|e| {
-        format!("{e}\n(no Slurm submission in {}: run `dagr slurm submit` first)", layout.outdir.display())
-    })?;
+/// No submission to report on: `--outdir` was never submitted to (or its files are damaged).
+#[derive(Debug, thiserror::Error)]
+#[error("{source}\n(no Slurm submission in {}: run `dagr slurm submit` first)", outdir.display())]
+pub struct NoSubmission {
+    pub outdir: std::path::PathBuf,
+    pub source: Box<SlurmError>,
+}
+
+impl crate::outcome::Classify for NoSubmission {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::BadInput
+    }
+}
+
+/// Builds the rows for a submission, and a note when `squeue` could not be asked.
+pub fn rows(layout: &Layout) -> Result<(Vec<Row>, Option<String>), NoSubmission> {
+    let sub: Submission = read_json(&layout.submission())
+        .map_err(|source| NoSubmission { outdir: layout.outdir.clone(), source: Box::new(source) })?;
     let jobs: Jobs = read_json(&layout.jobs()).unwrap_or_default();
     let ids: Vec<&str> =
         [&jobs.reference, &jobs.samples, &jobs.pairs].into_iter().flatten().map(String::as_str).collect();

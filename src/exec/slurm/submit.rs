@@ -6,11 +6,12 @@
 
 use super::render::{self, NodeLimits};
 use super::state::{self, TaskState, TaskStatus, Update};
-use super::{Jobs, Layout, Submission, TaskBudget, sheet_csv, write_atomic, write_json};
+use super::{Jobs, Layout, SlurmError, Submission, TaskBudget, write_atomic, write_json};
+use crate::clock::{utc_timestamp, wall_clock_epoch};
 use crate::engine::provenance::command_line;
-use crate::engine::report::{utc_timestamp, wall_clock_epoch};
 use crate::engine::run::{RunRequest, SampleSource, validate};
-use crate::engine::stage::{Resources, Scope};
+use crate::engine::stage::{Resources, Scope, Stage};
+use crate::samples::csv::sheet_csv;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,16 +38,48 @@ pub struct MpiLayout {
     pub ranks_per_node: usize,
 }
 
-/// A failure with its exit code: bad input (2) or a runtime failure (1).
-#[derive(Debug)]
-pub enum SlurmError {
-    Invalid(String),
-    Runtime(String),
+/// The jobs of a submission, in submission order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    /// Reference preparation, first.
+    Reference,
+    /// The sample array, `afterok` on the reference job.
+    Samples,
+    /// The pair array, `afterok` on the sample array.
+    Pairs,
+}
+
+impl JobKind {
+    /// Name in log file names and messages.
+    fn word(self) -> &'static str {
+        match self {
+            JobKind::Reference => "reference",
+            JobKind::Samples => "samples",
+            JobKind::Pairs => "pairs",
+        }
+    }
+    /// The rendered script's file name under `<outdir>/slurm/`.
+    fn script_name(self, mpi: bool) -> &'static str {
+        match self {
+            JobKind::Reference => "prepare_reference.sbatch",
+            JobKind::Samples if mpi => "mpi_sample_array.sbatch",
+            JobKind::Samples => "sample_array.sbatch",
+            JobKind::Pairs => "pair.sbatch",
+        }
+    }
+    /// The job this one waits for (`afterok`), if any.
+    fn after(self) -> Option<JobKind> {
+        match self {
+            JobKind::Reference => None,
+            JobKind::Samples => Some(JobKind::Reference),
+            JobKind::Pairs => Some(JobKind::Samples),
+        }
+    }
 }
 
 /// One job to submit: its script and its `sbatch` arguments (without the dependency).
 struct Job {
-    kind: &'static str,
+    kind: JobKind,
     script: PathBuf,
     text: String,
     args: Vec<String>,
@@ -61,23 +94,17 @@ struct Prepared {
 }
 
 /// Validates, renders and (unless `dry_run`) submits; returns the text for the user.
-pub fn submit(req: &SubmitRequest) -> Result<String, SlurmError> {
-    let p = prepare(req)?;
+pub fn submit(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<String, SlurmError> {
+    let p = prepare(req, registry)?;
     if req.dry_run {
         return Ok(dry_run_text(&p));
     }
     refuse_active(&p.layout)?;
-    write_files(&p).map_err(SlurmError::Runtime)?;
+    write_files(&p)?;
     let jobs = submit_jobs(&p).inspect_err(|e| {
-        let reason = format!(
-            "not submitted: {}",
-            match e {
-                SlurmError::Invalid(m) | SlurmError::Runtime(m) => m,
-            }
-        );
-        mark_all(&p, TaskState::Failed, Some(reason));
+        mark_all(&p, TaskState::Failed, Some(format!("not submitted: {}", crate::outcome::chain(e))));
     })?;
-    write_json(&p.layout.jobs(), &jobs).map_err(SlurmError::Runtime)?;
+    write_json(&p.layout.jobs(), &jobs)?;
     let mut out = format!(
         "submitted {} samples of pipeline {} to Slurm: reference job {}, sample array {}",
         p.submission.sample_names.len(),
@@ -96,10 +123,10 @@ pub fn submit(req: &SubmitRequest) -> Result<String, SlurmError> {
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, SlurmError> {
-    std::path::absolute(p).map_err(|e| SlurmError::Invalid(format!("{}: {e}", p.display())))
+    std::path::absolute(p).map_err(|source| SlurmError::Path { path: p.to_path_buf(), source })
 }
 
-fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
+fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepared, SlurmError> {
     let run = RunRequest {
         pipeline: req.pipeline.clone(),
         samples: SampleSource::Csv(req.samplesheet.clone()),
@@ -111,10 +138,9 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
         tmp_dir: std::env::temp_dir(),
         resume: true,
         dry_run: true,
-        command: String::new(),
         pair_stages: true,
     };
-    let v = validate(&run).map_err(|e| SlurmError::Invalid(e.to_string()))?;
+    let v = validate(&run, registry)?;
     let outdir = absolute(&req.outdir)?;
     let reference = absolute(&req.reference)?;
     let cache = req.reference_cache.as_deref().map(absolute).transpose()?;
@@ -123,15 +149,15 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
     } else {
         req.pipeline.clone()
     };
-    let dagr = std::env::current_exe().map_err(|e| SlurmError::Runtime(format!("cannot find the dagr binary: {e}")))?;
+    let dagr = std::env::current_exe().map_err(SlurmError::CurrentExe)?;
     let limits = if req.local_resources { Some(node_limits(req.partition.as_deref())?) } else { None };
     let resources = |scope| render::scope_resources(&v.pipeline, scope).map(|r| render::clamp(r, limits));
     let sample_names: Vec<String> = v.sheet.samples.iter().map(|s| s.name.clone()).collect();
     let has_pairs = v.pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
-    let pairs = if has_pairs { v.sheet.pairs().map_err(SlurmError::Invalid)? } else { Vec::new() };
+    let pairs = if has_pairs { v.sheet.pairs()? } else { Vec::new() };
     let pair_labels: Vec<String> = pairs.iter().map(|p| format!("{}_vs_{}", p.tumour, p.normal)).collect();
     let names: Vec<&str> = sample_names.iter().map(String::as_str).collect();
-    let frozen = sheet_csv(&v.sheet, &names).map_err(SlurmError::Invalid)?;
+    let frozen = sheet_csv(&v.sheet, &names)?;
     let layout = Layout::new(&outdir);
 
     let fallback = Resources { threads: 1, memory_bytes: 1 << 30, time_seconds: 3600 };
@@ -140,7 +166,7 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
     let mut jobs = Vec::new();
     let mut vars = render::common_vars(&v.pipeline, &dagr, &outdir, ref_res);
     vars.push(("REFERENCE_ARGS", render::reference_args(&v.pipeline, &reference, cache.as_deref(), ref_res.threads)));
-    jobs.push(job(&layout, "reference", render::PREPARE_REFERENCE, &vars, None, req)?);
+    jobs.push(job(&layout, JobKind::Reference, render::PREPARE_REFERENCE, &vars, None, req)?);
     // Under MPI each rank gets its share of the node (CPUs, memory) for its threads.
     let rank_res = match req.mpi {
         Some(m) => Resources {
@@ -156,17 +182,17 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
             Some(m) => {
                 vars.push(("NODES", m.nodes.to_string()));
                 vars.push(("RANKS_PER_NODE", m.ranks_per_node.to_string()));
-                vars.push(("NODE_MEMORY", crate::engine::units::slurm_mem(sample_res.memory_bytes)));
+                vars.push(("NODE_MEMORY", crate::units::slurm_mem(sample_res.memory_bytes)));
                 render::MPI_SAMPLE_ARRAY
             }
             None => render::SAMPLE_ARRAY,
         };
-        jobs.push(job(&layout, "samples", template, &vars, Some(sample_names.len()), req)?);
+        jobs.push(job(&layout, JobKind::Samples, template, &vars, Some(sample_names.len()), req)?);
     }
     let pair_res = resources(Scope::Pair);
     if let (Some(r), false) = (pair_res, pair_labels.is_empty()) {
         let vars = render::common_vars(&v.pipeline, &dagr, &outdir, r);
-        jobs.push(job(&layout, "pairs", render::PAIR, &vars, Some(pair_labels.len()), req)?);
+        jobs.push(job(&layout, JobKind::Pairs, render::PAIR, &vars, Some(pair_labels.len()), req)?);
     }
     let budget = |r: Resources| TaskBudget { threads: r.threads, max_memory: r.memory_bytes / 10 * 9 };
     let submission = Submission {
@@ -184,28 +210,22 @@ fn prepare(req: &SubmitRequest) -> Result<Prepared, SlurmError> {
 
 fn job(
     layout: &Layout,
-    kind: &'static str,
+    kind: JobKind,
     template: &str,
     vars: &[(&str, String)],
     array: Option<usize>,
     req: &SubmitRequest,
 ) -> Result<Job, SlurmError> {
-    let text = render::fill(template, vars).map_err(SlurmError::Runtime)?;
-    let file = match kind {
-        "reference" => "prepare_reference.sbatch",
-        "samples" if req.mpi.is_some() => "mpi_sample_array.sbatch",
-        "samples" => "sample_array.sbatch",
-        _ => "pair.sbatch",
-    };
-    let script = layout.script(file);
+    let text = render::fill(template, vars)?;
+    let script = layout.script(kind.script_name(req.mpi.is_some()));
     let mut args = vec!["--parsable".to_string(), "--kill-on-invalid-dep=yes".to_string()];
     args.push(format!("--chdir={}", layout.outdir.display()));
     let log = match array {
         Some(n) => {
             args.push(format!("--array=0-{}", n - 1));
-            layout.logs().join(format!("{kind}_%A_%a.log"))
+            layout.logs().join(format!("{}_%A_%a.log", kind.word()))
         }
-        None => layout.logs().join(format!("{kind}_%j.log")),
+        None => layout.logs().join(format!("{}_%j.log", kind.word())),
     };
     args.push(format!("--output={}", log.display()));
     if let Some(p) = &req.partition {
@@ -224,21 +244,14 @@ fn node_limits(partition: Option<&str>) -> Result<NodeLimits, SlurmError> {
     if let Some(p) = partition {
         cmd.arg(format!("--partition={p}"));
     }
-    let out = cmd.output().map_err(|e| SlurmError::Runtime(format!("--resources local needs sinfo: {e}")))?;
+    let out = cmd.output().map_err(|e| SlurmError::Command(format!("--resources local needs sinfo: {e}")))?;
     let text = String::from_utf8_lossy(&out.stdout);
     render::parse_sinfo(&text).ok_or_else(|| {
-        SlurmError::Runtime(format!(
+        SlurmError::Command(format!(
             "--resources local: sinfo reported no nodes ({})",
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     })
-}
-
-fn dependency_word(kind: &str) -> &'static str {
-    match kind {
-        "samples" => "reference",
-        _ => "samples",
-    }
 }
 
 fn dry_run_text(p: &Prepared) -> String {
@@ -250,8 +263,8 @@ fn dry_run_text(p: &Prepared) -> String {
     for j in &p.jobs {
         let mut words = vec!["sbatch".to_string()];
         words.extend(j.args.iter().cloned());
-        if j.kind != "reference" {
-            words.push(format!("--dependency=afterok:<{} job id>", dependency_word(j.kind)));
+        if let Some(after) = j.kind.after() {
+            words.push(format!("--dependency=afterok:<{} job id>", after.word()));
         }
         words.push(j.script.display().to_string());
         out.push_str(&command_line(&words));
@@ -260,9 +273,13 @@ fn dry_run_text(p: &Prepared) -> String {
     out
 }
 
-fn write_files(p: &Prepared) -> Result<(), String> {
+fn write_files(p: &Prepared) -> Result<(), SlurmError> {
     let l = &p.layout;
-    std::fs::create_dir_all(l.logs()).map_err(|e| format!("{}: cannot create: {e}", l.logs().display()))?;
+    std::fs::create_dir_all(l.logs()).map_err(|source| SlurmError::Io {
+        path: l.logs(),
+        action: "cannot create",
+        source,
+    })?;
     write_atomic(&l.frozen_sheet(), p.frozen.as_bytes())?;
     write_json(&l.submission(), &p.submission)?;
     for j in &p.jobs {
@@ -306,11 +323,7 @@ fn refuse_active(layout: &Layout) -> Result<(), SlurmError> {
         return Ok(());
     }
     let list: Vec<String> = active.iter().map(|(id, st)| format!("{id} {}", st.state)).collect();
-    Err(SlurmError::Invalid(format!(
-        "{}: jobs of an earlier submission are still in Slurm ({}); wait for them or scancel them first",
-        layout.outdir.display(),
-        list.join(", ")
-    )))
+    Err(SlurmError::StillQueued { outdir: layout.outdir.clone(), jobs: list.join(", ") })
 }
 
 fn submit_jobs(p: &Prepared) -> Result<Jobs, SlurmError> {
@@ -318,11 +331,12 @@ fn submit_jobs(p: &Prepared) -> Result<Jobs, SlurmError> {
     let mut submitted: Vec<String> = Vec::new();
     for j in &p.jobs {
         let mut args = j.args.clone();
-        let after = match j.kind {
-            "samples" => jobs.reference.clone(),
-            _ => jobs.samples.clone(),
+        let after = match j.kind.after() {
+            Some(JobKind::Reference) => jobs.reference.clone(),
+            Some(_) => jobs.samples.clone(),
+            None => None,
         };
-        if let (Some(id), true) = (after, j.kind != "reference") {
+        if let Some(id) = after {
             args.push(format!("--dependency=afterok:{id}"));
         }
         args.push(j.script.display().to_string());
@@ -337,9 +351,9 @@ fn submit_jobs(p: &Prepared) -> Result<Jobs, SlurmError> {
         };
         submitted.push(id.clone());
         match j.kind {
-            "reference" => jobs.reference = Some(id),
-            "samples" => jobs.samples = Some(id),
-            _ => jobs.pairs = Some(id),
+            JobKind::Reference => jobs.reference = Some(id),
+            JobKind::Samples => jobs.samples = Some(id),
+            JobKind::Pairs => jobs.pairs = Some(id),
         }
     }
     Ok(jobs)
@@ -350,11 +364,11 @@ fn sbatch(args: &[String]) -> Result<String, SlurmError> {
     let out = Command::new("sbatch")
         .args(args)
         .output()
-        .map_err(|e| SlurmError::Runtime(format!("cannot run sbatch (is Slurm installed and on PATH?): {e}")))?;
+        .map_err(|e| SlurmError::Command(format!("cannot run sbatch (is Slurm installed and on PATH?): {e}")))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let id = stdout.trim().split(';').next().unwrap_or("").to_string();
     if !out.status.success() || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SlurmError::Runtime(format!(
+        return Err(SlurmError::Command(format!(
             "sbatch {} failed: {}{}",
             command_line(args),
             String::from_utf8_lossy(&out.stderr).trim(),

@@ -39,21 +39,19 @@ use crate::alignments::qc::{AlignmentQc, territory_from_reference};
 use crate::alignments::sort::wire::{decode_records, encode_record};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat, concatenate_bam};
-use crate::dist::{Cluster, decode, encode};
-use crate::engine::samplesheet::Sample;
+use crate::engine::stage::Cluster;
+use crate::engine::stage::cluster::{decode, encode};
 use crate::engine::stage::{StageContext, StageError, StageOutputs};
 use crate::genome::Reference;
+use crate::outcome::Failure;
 use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
+use crate::samples::Sample;
 use rust_htslib::bam::Read as _;
 use std::time::Instant;
 
 /// Batches each rank maps between two exchanges (bounds the records held for sending:
 /// 16 × 8192 pairs, about 100 MB for 150 bp reads).
 const EXCHANGE_EVERY: u64 = 16;
-
-fn runtime(e: impl std::fmt::Display) -> StageError {
-    StageError::Runtime(e.to_string())
-}
 
 /// Which rank owns a record: slices of equal length over the contigs laid end to end.
 struct GenomeSlices {
@@ -107,13 +105,13 @@ impl Routing {
         let incoming = cluster.exchange("exchanging aligned records", outgoing)?;
         let filed = (|| -> Result<(), StageError> {
             for (source, message) in incoming.into_iter().enumerate() {
-                let corrupt = || runtime(format!("internal: records from rank {source} do not decode"));
+                let corrupt = || StageError::runtime(format!("internal: records from rank {source} do not decode"));
                 let len = message.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize);
                 let len = len.filter(|&l| 8 + l <= message.len()).ok_or_else(corrupt)?;
                 let records = decode_records(&message[8..8 + len]).ok_or_else(corrupt)?;
                 let candidates: Vec<DupCandidate> = decode(&message[8 + len..], "duplicate candidates")?;
                 self.my_candidates.extend(candidates);
-                self.sorter.push(records, ctx.pool).map_err(runtime)?;
+                self.sorter.push(records, ctx.pool)?;
             }
             Ok(())
         })();
@@ -128,9 +126,9 @@ enum Stop {
     Shared(StageError),
 }
 
-impl From<StageError> for Stop {
-    fn from(e: StageError) -> Stop {
-        Stop::Local(e)
+impl<E: Into<StageError>> From<E> for Stop {
+    fn from(e: E) -> Stop {
+        Stop::Local(e.into())
     }
 }
 
@@ -149,10 +147,9 @@ pub(super) fn run(
     if matches!(format, OutputFormat::Cram { .. }) {
         return ctx.agree(
             "checking the output format",
-            Err(StageError::BadInput(
+            Err(StageError::bad_input(
                 "align: `format: cram` is not available with --mpi yet; use `format: bam` (convert afterwards with \
-                 `samtools view -C`) or run without --mpi"
-                    .into(),
+                 `samtools view -C`) or run without --mpi",
             )),
         );
     }
@@ -161,7 +158,7 @@ pub(super) fn run(
         memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
         tmp_dir: ctx.tmp_dir.to_path_buf(),
     })
-    .map_err(runtime);
+    .map_err(StageError::from);
     let mut routing = Routing {
         records_out: vec![Vec::new(); ranks],
         candidates_out: vec![Vec::new(); ranks],
@@ -182,18 +179,17 @@ pub(super) fn run(
             let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
             let options = ScanOptions { min_base_quality: crate::reads::DEFAULT_MIN_BASE_QUALITY };
             let mut reader =
-                PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())
-                    .map_err(crate::stages::fastq_intake::stage_error)?;
+                PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())?;
             let lane_base: PairId = (lane_index as u64) << LANE_SHIFT;
             let mut platform_unit = None;
             let mut lane_stats = crate::align::AlignStats::default();
-            while let Some(batch) = reader.next_batch().map_err(crate::stages::fastq_intake::stage_error)? {
+            while let Some(batch) = reader.next_batch()? {
                 if platform_unit.is_none() && !batch.is_empty() {
                     platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
                 }
                 if batch_ordinal % ranks as u64 == rank as u64 {
                     let first = lane_base + batch.first_pair_number() - 1;
-                    let out = aligner.align_batch(&batch, first, &rg, ctx.pool).map_err(runtime)?;
+                    let out = aligner.align_batch(&batch, first, &rg, ctx.pool)?;
                     lane_stats.merge(&out.stats);
                     // Records this rank owns skip the encoding and go to its sorter directly.
                     let mut own = Vec::new();
@@ -203,7 +199,7 @@ pub(super) fn run(
                             owner => encode_record(&mut routing.records_out[owner], &key, &record),
                         }
                     }
-                    routing.sorter.push(own, ctx.pool).map_err(runtime)?;
+                    routing.sorter.push(own, ctx.pool)?;
                     for c in out.candidates {
                         routing.candidates_out[markdup::shard_of(&c.key, ranks)].push(c);
                     }
@@ -218,7 +214,7 @@ pub(super) fn run(
                     last_report = Instant::now();
                 }
             }
-            fastq.merge(&reader.into_stats().map_err(crate::stages::fastq_intake::stage_error)?);
+            fastq.merge(&reader.into_stats()?);
             counts.add_lane(library_index, &lane_stats);
             read_groups.push(read_group_line(sample, &lane.library, &rg, platform_unit));
             ctx.fault_point("after_lane")?;
@@ -248,23 +244,22 @@ pub(super) fn run(
     let slice_path = |r: usize| slice_dir.join(format!("rank-{r}.bam"));
     let written = (|| -> Result<(u64, crate::alignments::sort::SortStats), StageError> {
         std::fs::create_dir_all(&slice_dir)
-            .map_err(|e| runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
-        let mut writer =
-            AlignmentWriter::create(&slice_path(rank), OutputFormat::Bam, &header, ctx.threads).map_err(runtime)?;
-        let sorted = routing.sorter.finish(ctx.pool).map_err(runtime)?;
+            .map_err(|e| StageError::runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
+        let mut writer = AlignmentWriter::create(&slice_path(rank), OutputFormat::Bam, &header, ctx.threads)?;
+        let sorted = routing.sorter.finish(ctx.pool)?;
         let stats = sorted.stats();
         for (n, item) in sorted.enumerate() {
-            let (key, mut record) = item.map_err(runtime)?;
+            let (key, mut record) = item?;
             let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
             if marks.is_duplicate(key.pair_id, mate) {
                 record.set_flags(record.flags() | 0x400);
             }
-            writer.write(&record).map_err(runtime)?;
+            writer.write(&record)?;
             if n % 1_000_000 == 0 {
                 ctx.cancel.check()?;
             }
         }
-        let (_, records) = writer.finish_shard().map_err(runtime)?;
+        let (_, records) = writer.finish_shard()?;
         Ok((records, stats))
     })();
     let (_, sort_stats) = ctx.agree("writing BAM slices", written)?;
@@ -285,24 +280,24 @@ pub(super) fn run(
     let slices_written: Vec<std::path::PathBuf> = (0..ranks).map(slice_path).collect();
     let out_path = ctx.output_dir.join(format!("{}.bam", sample.name));
     let total_records = counts.align.records;
-    let joined = concatenate_bam(&slices_written, &out_path, ctx.threads, total_records).map_err(runtime)?;
+    let joined = concatenate_bam(&slices_written, &out_path, ctx.threads, total_records)?;
     let _ = std::fs::remove_dir_all(&slice_dir);
     tracing::info!(ranks, records = total_records, "BAM slices joined and indexed; alignment QC");
 
-    let reference = Reference::open(&files.fasta, &files.fai).map_err(runtime)?;
-    let territory = territory_from_reference(&reference).map_err(runtime)?;
+    let reference = Reference::open(&files.fasta, &files.fai).map_err(StageError::as_runtime)?;
+    let territory = territory_from_reference(&reference).map_err(StageError::as_runtime)?;
     let mut qc = AlignmentQc::new(territory);
-    let mut reader = rust_htslib::bam::Reader::from_path(&joined.data.path).map_err(runtime)?;
-    reader.set_threads(ctx.threads.max(1)).map_err(runtime)?;
+    let mut reader = rust_htslib::bam::Reader::from_path(&joined.data.path).map_err(StageError::as_runtime)?;
+    reader.set_threads(ctx.threads.max(1)).map_err(StageError::as_runtime)?;
     let mut record = rust_htslib::bam::Record::new();
     let mut seen = 0u64;
     while let Some(r) = reader.read(&mut record) {
-        r.map_err(|e| runtime(format!("{}: {e}", joined.data.path.display())))?;
+        r.map_err(|e| StageError::because(Failure::Runtime, joined.data.path.display().to_string(), e))?;
         qc.observe(&record);
         seen += 1;
     }
     if seen != joined.records {
-        return Err(runtime(format!(
+        return Err(StageError::runtime(format!(
             "{}: {seen} records read back, {} written by the ranks",
             joined.data.path.display(),
             joined.records

@@ -7,14 +7,14 @@ use crate::align::AlignStats;
 use crate::alignments::markdup::{DuplicateMarks, MarkdupOptions};
 use crate::alignments::qc::AlignmentQcReport;
 use crate::alignments::writer::WrittenAlignment;
-use crate::engine::samplesheet::Sample;
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
 use crate::output_file::{OutputFile, Sidecar, WrittenFile, write_atomic};
 use crate::reads::FastqStats;
+use crate::samples::Sample;
 use std::io::Write;
 
 fn io_error(path: &std::path::Path, e: std::io::Error) -> StageError {
-    StageError::Runtime(format!("{}: cannot write: {e}", path.display()))
+    StageError::runtime(format!("{}: cannot write: {e}", path.display()))
 }
 
 /// Writes the QC files and returns the stage's outputs and run-report metrics.
@@ -40,7 +40,7 @@ pub(super) fn write(
         "qc": qc,
     });
     let qc_path = dir.join(format!("{name}.alignment_qc.json"));
-    let mut json = serde_json::to_vec_pretty(&report).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let mut json = serde_json::to_vec_pretty(&report).map_err(StageError::as_runtime)?;
     json.push(b'\n');
     let qc_json = write_atomic(&qc_path, &json, Sidecar::Md5).map_err(|e| io_error(&qc_path, e))?;
 
@@ -55,8 +55,7 @@ pub(super) fn write(
     let dup_metrics = write_with(&dup_path, |out| marks.write_picard_metrics(out, &bam_name, &options))?;
 
     let mqc_path = dir.join(format!("{name}.alignment_mqc.json"));
-    let mut mqc =
-        serde_json::to_vec_pretty(&qc.multiqc_custom_content(name)).map_err(|e| StageError::Runtime(e.to_string()))?;
+    let mut mqc = serde_json::to_vec_pretty(&qc.multiqc_custom_content(name)).map_err(StageError::as_runtime)?;
     mqc.push(b'\n');
     let multiqc = write_atomic(&mqc_path, &mqc, Sidecar::Md5).map_err(|e| io_error(&mqc_path, e))?;
 

@@ -22,7 +22,7 @@ pub(super) fn load(mmi: &Path, threads: usize) -> Result<Shared, StageError> {
     }
     tracing::info!(index = %mmi.display(), "loading the minimap2 index");
     let aligner = crate::align::index::load_index(mmi, threads)
-        .map_err(|e| StageError::Runtime(format!("{}: cannot load the minimap2 index: {e}", mmi.display())))?;
+        .map_err(|e| StageError::runtime(format!("{}: cannot load the minimap2 index: {e}", mmi.display())))?;
     let shared = Arc::new(aligner);
     cache.retain(|_, w| w.strong_count() > 0);
     cache.insert(mmi.to_path_buf(), Arc::downgrade(&shared));

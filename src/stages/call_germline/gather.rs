@@ -2,18 +2,16 @@
 //! shard edges, interleaved with variants by position), callable BED and variant QC.
 
 use crate::call::germline::{GermlineConfig, ShardCalls, declared_filters};
-use crate::call::types::{CalledVariant, RefBlock};
-use crate::engine::samplesheet::{Sample, Sex};
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
 use crate::genome::Reference;
+use crate::genome::ploidy::Sex;
+use crate::outcome::Failure;
 use crate::output_file::{Sidecar, write_atomic};
+use crate::samples::Sample;
+use crate::vcf::model::{CalledVariant, RefBlock};
 use crate::vcf::writer::{CallableBedWriter, GqBands, GvcfBlockMerger, VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-fn runtime(e: impl std::fmt::Display) -> StageError {
-    StageError::Runtime(e.to_string())
-}
 
 fn header(
     ctx: &StageContext<'_>,
@@ -34,7 +32,7 @@ fn header(
         kind,
         extra_info: Vec::new(),
         extra_format: Vec::new(),
-        file_date_epoch: None,
+        file_date_epoch: ctx.output_date_epoch,
     }
 }
 
@@ -57,26 +55,23 @@ pub(super) fn write_outputs(
         &dir.join(format!("{name}.vcf.gz")),
         &header(ctx, sample, contigs, fasta, cfg, VcfKind::Germline),
         threads,
-    )
-    .map_err(runtime)?;
+    )?;
     let bands = GqBands::default();
     let gvcf_kind = VcfKind::Gvcf { bands: bands.clone() };
     let mut gvcf = VcfWriter::create(
         &dir.join(format!("{name}.g.vcf.gz")),
         &header(ctx, sample, contigs, fasta, cfg, gvcf_kind),
         threads,
-    )
-    .map_err(runtime)?;
-    let mut bed =
-        CallableBedWriter::create(&dir.join(format!("{name}.callable.bed.gz")), contigs, threads).map_err(runtime)?;
+    )?;
+    let mut bed = CallableBedWriter::create(&dir.join(format!("{name}.callable.bed.gz")), contigs, threads)?;
     let mut merger = GvcfBlockMerger::new(bands);
     let mut qc = VariantQc::default();
     let (mut depth_sum, mut positions) = (0u64, 0u64);
 
     let write_block = |gvcf: &mut VcfWriter, b: &RefBlock| -> Result<(), StageError> {
         let contig = &contigs[b.tid as usize].name;
-        let base = reference.fetch(contig, b.start, b.start + 1).map_err(runtime)?;
-        gvcf.write_block(b, base.first().copied().unwrap_or(b'N')).map_err(runtime)
+        let base = reference.fetch(contig, b.start, b.start + 1).map_err(StageError::as_runtime)?;
+        gvcf.write_block(b, base.first().copied().unwrap_or(b'N')).map_err(StageError::as_runtime)
     };
     // Shards are in reference order and each one's variants and blocks are sorted, but a shard's
     // last variants may lie past its core (its region ran on): interleave globally by position.
@@ -86,7 +81,7 @@ pub(super) fn write_outputs(
         depth_sum += shard.depth_sum;
         positions += shard.positions;
         for &(tid, s, e) in &shard.callable {
-            bed.push(tid, s, e).map_err(runtime)?;
+            bed.push(tid, s, e)?;
         }
         all_variants.extend(shard.variants);
         all_blocks.extend(shard.blocks);
@@ -101,8 +96,8 @@ pub(super) fn write_outputs(
         if let Some(done) = merger.flush() {
             write_block(&mut gvcf, &done)?;
         }
-        vcf.write_variant(v).map_err(runtime)?;
-        gvcf.write_variant(v).map_err(runtime)?;
+        vcf.write_variant(v)?;
+        gvcf.write_variant(v)?;
         qc.add(v);
     }
     for b in blocks {
@@ -114,9 +109,9 @@ pub(super) fn write_outputs(
         write_block(&mut gvcf, &done)?;
     }
     ctx.cancel.check()?;
-    let vcf = vcf.finish().map_err(runtime)?;
-    let gvcf = gvcf.finish().map_err(runtime)?;
-    let bed = bed.finish().map_err(runtime)?;
+    let vcf = vcf.finish()?;
+    let gvcf = gvcf.finish()?;
+    let bed = bed.finish()?;
 
     let mean_depth = if positions == 0 { 0.0 } else { depth_sum as f64 / positions as f64 };
     let report = serde_json::json!({
@@ -127,10 +122,10 @@ pub(super) fn write_outputs(
         "mean_filtered_depth": mean_depth,
     });
     let qc_path = dir.join(format!("{name}.variant_qc.json"));
-    let mut bytes = serde_json::to_vec_pretty(&report).map_err(runtime)?;
+    let mut bytes = serde_json::to_vec_pretty(&report).map_err(StageError::as_runtime)?;
     bytes.push(b'\n');
-    let qc_file =
-        write_atomic(&qc_path, &bytes, Sidecar::Md5).map_err(|e| runtime(format!("{}: {e}", qc_path.display())))?;
+    let qc_file = write_atomic(&qc_path, &bytes, Sidecar::Md5)
+        .map_err(|e| StageError::because(Failure::Runtime, qc_path.display().to_string(), e))?;
 
     let files = vec![
         ArtifactFile::from_written("vcf", &vcf.data),

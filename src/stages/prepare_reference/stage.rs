@@ -1,7 +1,7 @@
-//! The engine's view of reference preparation: slots, parameters, resources, and the mapping of
-//! [`PrepareError`] onto stage errors (bad FASTA → bad input, exit 2).
+//! The engine's view of reference preparation: slots, parameters, resources; a
+//! [`PrepareError`](super::PrepareError) keeps its own class at the boundary (bad FASTA → bad input, exit 2).
 
-use super::{PrepareError, PrepareOptions, prepare_reference};
+use super::{PrepareOptions, prepare_reference};
 use crate::align::IndexParams;
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
@@ -58,13 +58,11 @@ impl Stage for PrepareReference {
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         let fasta = ctx.input("fasta")?.file("fasta")?;
         let index = IndexParams::new(ctx.params.int("minimizer_k")?, ctx.params.int("minimizer_w")?)
-            .map_err(|e| StageError::BadInput(e.to_string()))?;
+            .map_err(|e| StageError::bad_input(e.to_string()))?;
         let opts = PrepareOptions { index, threads: ctx.threads.max(1) };
         ctx.fault_point("start")?;
-        let prepared = ctx
-            .pool
-            .install(|| prepare_reference(fasta, ctx.reference_cache, &opts, ctx.cancel.as_atomic()))
-            .map_err(stage_error)?;
+        let prepared =
+            ctx.pool.install(|| prepare_reference(fasta, ctx.reference_cache, &opts, ctx.cancel.as_atomic()))?;
         ctx.fault_point("prepared")?;
         let files = prepared
             .files
@@ -91,14 +89,5 @@ impl Stage for PrepareReference {
             outputs.metrics = map;
         }
         Ok(outputs)
-    }
-}
-
-/// Bad FASTA or options → `BadInput`; cancellation → `Interrupted`; the rest → `Runtime`.
-pub(crate) fn stage_error(e: PrepareError) -> StageError {
-    match e {
-        PrepareError::Cancelled => StageError::Interrupted,
-        e if e.is_bad_input() => StageError::BadInput(e.to_string()),
-        e => StageError::Runtime(e.to_string()),
     }
 }

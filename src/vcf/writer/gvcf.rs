@@ -23,7 +23,8 @@
 //! (all 0) it stays uninformative. This matches in spirit GATK's use of a non-best allele's read
 //! likelihood for `<NON_REF>`. AD gets 0 for `<NON_REF>` (AD counts informative reads only).
 
-use crate::call::types::{Ploidy, RefBlock};
+use crate::genome::ploidy::Ploidy;
+use crate::vcf::model::RefBlock;
 
 /// The largest GQ a reference block reports.
 pub const MAX_BLOCK_GQ: u32 = 99;

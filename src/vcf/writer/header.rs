@@ -44,7 +44,7 @@ pub enum VcfKind {
     Somatic { tumour: String, normal: String },
 }
 
-/// Everything the header says. `file_date_epoch: None` takes `engine::report::now_epoch()`.
+/// Everything the header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VcfHeaderSpec {
     pub contigs: Vec<VcfContig>,
@@ -60,7 +60,9 @@ pub struct VcfHeaderSpec {
     pub kind: VcfKind,
     pub extra_info: Vec<FieldDef>,
     pub extra_format: Vec<FieldDef>,
-    pub file_date_epoch: Option<u64>,
+    /// The `##fileDate` as seconds since the epoch: the engine decides it once per run
+    /// (`SOURCE_DATE_EPOCH` when set, see `crate::clock`); the writer never reads the clock.
+    pub file_date_epoch: u64,
 }
 
 /// The spec cannot make a valid header; the message names the field.
@@ -99,8 +101,8 @@ impl VcfHeaderSpec {
     /// The full header text, ending with the `#CHROM` line and a newline.
     pub fn render(&self) -> Result<String, HeaderSpecError> {
         self.check()?;
-        let epoch = self.file_date_epoch.unwrap_or_else(crate::engine::report::now_epoch);
-        let date: String = crate::engine::report::utc_timestamp(epoch).chars().take(10).filter(|c| *c != '-').collect();
+        let (year, month, day) = crate::clock::civil_date(self.file_date_epoch);
+        let date = format!("{year:04}{month:02}{day:02}");
         let reference = std::path::absolute(&self.reference_path)
             .map_err(|e| HeaderSpecError(format!("reference path {}: {e}", self.reference_path.display())))?;
         let mut lines = vec![

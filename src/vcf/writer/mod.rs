@@ -2,7 +2,7 @@
 //! callable-regions BED.
 //!
 //! - [`header`] — [`VcfHeaderSpec`] → the VCF 4.2 header text.
-//! - `record` — record lines from `call::types::{CalledVariant, RefBlock}`.
+//! - `record` — record lines from `vcf::model::{CalledVariant, RefBlock}`.
 //! - [`gvcf`] — GQ bands, the reference-block merger (also used by the shard gather) and the
 //!   `<NON_REF>` PL rule.
 //! - [`callable`] — `<sample>.callable.bed.gz`.
@@ -28,9 +28,10 @@ pub use callable::{CallableBedWriter, WrittenBed};
 pub use gvcf::{GqBands, GvcfBlockMerger, extend_pl_with_non_ref};
 pub use header::{FieldDef, HeaderSpecError, VcfContig, VcfHeaderSpec, VcfKind};
 
-use crate::call::types::{CalledVariant, Ploidy, RefBlock, SomaticCall};
+use crate::genome::ploidy::Ploidy;
 pub(crate) use crate::output_file::with_suffix;
 use crate::output_file::{TempPath, WrittenFile, commit_with_index, remove_if_present};
+use crate::vcf::model::{CalledVariant, RefBlock, SomaticCall};
 use bgzf::{BgzfFile, TabixPreset};
 use std::collections::BTreeSet;
 use std::io;
@@ -55,6 +56,13 @@ pub enum VcfWriteError {
     Index { path: PathBuf, code: i32 },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+}
+
+/// Writing a VCF fails at run time (disk, htslib) or by a bug (records out of order).
+impl crate::outcome::Classify for VcfWriteError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::Runtime
+    }
 }
 
 /// A committed VCF and its index.

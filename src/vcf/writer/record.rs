@@ -10,7 +10,8 @@
 //! `.`, `END=`, FORMAT GT:DP:GQ:MIN_DP:PL with GQ capped at 99.
 
 use super::gvcf::{MAX_BLOCK_GQ, block_pl, extend_pl_with_non_ref, genotype_count};
-use crate::call::types::{CalledVariant, Ploidy, RefBlock, SomaticCall};
+use crate::genome::ploidy::Ploidy;
+use crate::vcf::model::{CalledVariant, RefBlock, SomaticCall};
 use std::io::Write as _;
 
 /// Appends `v` as one line. `non_ref`: gVCF form. The message says what is inconsistent.

@@ -1,5 +1,6 @@
 use super::*;
-use crate::call::types::{Ploidy, RefBlock};
+use crate::genome::ploidy::Ploidy;
+use crate::vcf::model::RefBlock;
 use md5::{Digest, Md5};
 use std::io::Read as _;
 use std::process::Command;

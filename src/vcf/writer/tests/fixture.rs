@@ -1,7 +1,8 @@
 //! A small deterministic reference, header specs, calls and blocks for the writer's tests.
 
 use super::super::*;
-use crate::call::types::{CalledVariant, Ploidy, RefBlock};
+use crate::genome::ploidy::Ploidy;
+use crate::vcf::model::{CalledVariant, RefBlock};
 use md5::{Digest, Md5};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -42,7 +43,7 @@ pub fn spec(kind: VcfKind, seqs: &Seqs) -> VcfHeaderSpec {
         extra_info: Vec::new(),
         extra_format: Vec::new(),
         // 2024-02-29T00:00:00Z
-        file_date_epoch: Some(1_709_164_800),
+        file_date_epoch: 1_709_164_800,
     }
 }
 

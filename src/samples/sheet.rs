@@ -1,91 +1,19 @@
-//! The samplesheet: nf-core/sarek's CSV columns `patient,sex,status,sample,lane,fastq_1,fastq_2`
+//! Reading a samplesheet: nf-core/sarek's CSV columns `patient,sex,status,sample,lane,fastq_1,fastq_2`
 //! plus an optional `library` column (default: the sample name).
 //!
 //! Rows of one sample (several lanes) become one [`Sample`] with one [`Lane`] per row, each later a
 //! read group. Relative FASTQ paths resolve against the samplesheet's folder. Everything is checked
 //! here, before anything runs: columns, names safe for files and shells, `status` 0/1, `sex`
 //! XX/XY/NA, duplicate (sample, lane), a sample under two patients, missing or unreadable files.
-//! Errors name the file, the line and the column.
+//! Errors name the file, the line and the column. Cost: one pass over the file, one `open` per FASTQ.
 
+use super::{Lane, PairNames, RESERVED_NAMES, Sample, TissueStatus, check_safe_name};
+use crate::genome::ploidy::Sex;
+use crate::outcome::{Classify, Failure};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-
-/// Chromosomal sex, for ploidy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Sex {
-    XX,
-    XY,
-    /// Unknown (`NA`): inferred from coverage once callers exist.
-    #[serde(rename = "NA")]
-    Unknown,
-}
-
-impl Sex {
-    pub fn parse(s: &str) -> Option<Sex> {
-        match s.trim() {
-            "XX" | "xx" | "female" | "F" => Some(Sex::XX),
-            "XY" | "xy" | "male" | "M" => Some(Sex::XY),
-            "NA" | "" | "unknown" => Some(Sex::Unknown),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Sex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Sex::XX => "XX",
-            Sex::XY => "XY",
-            Sex::Unknown => "NA",
-        })
-    }
-}
-
-/// Normal (0) or tumour (1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Normal,
-    Tumour,
-}
-
-/// One sequencing lane of a sample: one read group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lane {
-    pub lane: String,
-    pub fastq_1: PathBuf,
-    pub fastq_2: PathBuf,
-    pub library: String,
-    /// 1-based line of the samplesheet this lane came from (0 when given on the command line).
-    pub line: usize,
-}
-
-impl Lane {
-    /// Read-group ID, unique within the run: `<sample>.<lane>`.
-    pub fn read_group_id(&self, sample: &str) -> String {
-        format!("{sample}.{}", self.lane)
-    }
-}
-
-/// One sample with all its lanes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sample {
-    pub name: String,
-    pub patient: String,
-    pub sex: Sex,
-    pub status: Status,
-    pub lanes: Vec<Lane>,
-}
-
-/// A tumour and the normal of the same patient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairNames {
-    pub tumour: String,
-    pub normal: String,
-}
 
 /// All samples of a run, in samplesheet order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,33 +29,21 @@ pub enum SamplesheetError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Invalid { path: PathBuf, line: usize, message: String },
+    /// A tumour whose patient has no normal (pipelines with pair stages need one).
+    #[error("tumour `{tumour}` of patient `{patient}` has no normal sample (status 0)")]
+    TumourWithoutNormal { tumour: String, patient: String },
+    #[error("patient `{patient}` has {count} normal samples; pair each tumour with exactly one normal")]
+    SeveralNormals { patient: String, count: usize },
+}
+
+impl Classify for SamplesheetError {
+    fn failure(&self) -> Failure {
+        Failure::BadInput
+    }
 }
 
 const REQUIRED: [&str; 7] = ["patient", "sex", "status", "sample", "lane", "fastq_1", "fastq_2"];
 const OPTIONAL: [&str; 1] = ["library"];
-/// Entity folder names the engine uses itself.
-const RESERVED_NAMES: [&str; 2] = ["reference", "work"];
-
-/// Checks that a name is safe as a file name and in a shell: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most
-/// 128 characters. Returns what is wrong.
-pub fn check_safe_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("is empty".into());
-    }
-    if name.len() > 128 {
-        return Err("is longer than 128 characters".into());
-    }
-    let first = name.as_bytes()[0];
-    if !first.is_ascii_alphanumeric() {
-        return Err(format!("`{name}` must start with a letter or digit"));
-    }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(format!(
-            "`{name}` contains `{bad}`; use only letters, digits, `.`, `_` and `-` (names become file names and reach shells)"
-        ));
-    }
-    Ok(())
-}
 
 impl Samplesheet {
     /// Reads and validates a samplesheet CSV.
@@ -154,7 +70,7 @@ impl Samplesheet {
                 name: name.to_string(),
                 patient: name.to_string(),
                 sex,
-                status: Status::Normal,
+                status: TissueStatus::Normal,
                 lanes: vec![Lane {
                     lane: "1".into(),
                     fastq_1: fastq_1.to_path_buf(),
@@ -222,8 +138,8 @@ impl Samplesheet {
             let sex = Sex::parse(get("sex"))
                 .ok_or_else(|| invalid(line_no, format!("column `sex`: `{}` is not XX, XY or NA", get("sex"))))?;
             let status = match get("status") {
-                "0" => Status::Normal,
-                "1" => Status::Tumour,
+                "0" => TissueStatus::Normal,
+                "1" => TissueStatus::Tumour,
                 other => {
                     return Err(invalid(
                         line_no,
@@ -297,25 +213,21 @@ impl Samplesheet {
 
     /// Tumour/normal pairs: each tumour with the normal of its patient. A tumour whose patient has
     /// no normal (or more than one) is an error naming it.
-    pub fn pairs(&self) -> Result<Vec<PairNames>, String> {
+    pub fn pairs(&self) -> Result<Vec<PairNames>, SamplesheetError> {
         let mut pairs = Vec::new();
-        for t in self.samples.iter().filter(|s| s.status == Status::Tumour) {
+        for t in self.samples.iter().filter(|s| s.status == TissueStatus::Tumour) {
             let normals: Vec<&Sample> =
-                self.samples.iter().filter(|s| s.status == Status::Normal && s.patient == t.patient).collect();
+                self.samples.iter().filter(|s| s.status == TissueStatus::Normal && s.patient == t.patient).collect();
             match normals.as_slice() {
                 [n] => pairs.push(PairNames { tumour: t.name.clone(), normal: n.name.clone() }),
                 [] => {
-                    return Err(format!(
-                        "tumour `{}` of patient `{}` has no normal sample (status 0)",
-                        t.name, t.patient
-                    ));
+                    return Err(SamplesheetError::TumourWithoutNormal {
+                        tumour: t.name.clone(),
+                        patient: t.patient.clone(),
+                    });
                 }
                 _ => {
-                    return Err(format!(
-                        "patient `{}` has {} normal samples; pair each tumour with exactly one normal",
-                        t.patient,
-                        normals.len()
-                    ));
+                    return Err(SamplesheetError::SeveralNormals { patient: t.patient.clone(), count: normals.len() });
                 }
             }
         }
@@ -404,6 +316,6 @@ mod tests {
         assert_eq!(pairs.len(), 2);
         assert_eq!(pairs[1], PairNames { tumour: "T2".into(), normal: "N1".into() });
         let s = sheet(d.path(), &format!("{HEADER}P2,XY,1,T9,L1,b_R1.fq,b_R2.fq\n")).unwrap();
-        assert!(s.pairs().unwrap_err().contains("has no normal"));
+        assert!(s.pairs().unwrap_err().to_string().contains("has no normal"));
     }
 }

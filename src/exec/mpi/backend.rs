@@ -13,8 +13,10 @@
 //! thread, one stage at a time, and a mutex here makes the calls of one process strictly
 //! sequential whatever the caller does.
 
-use super::{Cluster, Outcome, ROUND_BYTES, rank_error, round_count, round_slice};
+use super::{ROUND_BYTES, round_count, round_slice};
 use crate::engine::stage::StageError;
+use crate::engine::stage::cluster::{Cluster, outcome_code, outcome_from_code, rank_error};
+use crate::outcome::{Classify, Failure};
 use mpi::Count;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::environment::Universe;
@@ -43,15 +45,28 @@ pub struct MpiCluster {
 unsafe impl Send for MpiCluster {}
 unsafe impl Sync for MpiCluster {}
 
+/// MPI could not be started as dagr needs it (a runtime failure: the job's environment).
+#[derive(Debug, thiserror::Error)]
+pub enum MpiInitError {
+    #[error("MPI could not be initialized (already initialized in this process)")]
+    AlreadyInitialized,
+    #[error("the MPI library offers thread level {0}; dagr needs MPI_THREAD_SERIALIZED or better")]
+    ThreadLevel(String),
+}
+
+impl Classify for MpiInitError {
+    fn failure(&self) -> Failure {
+        Failure::Runtime
+    }
+}
+
 /// Initializes MPI. Keep the [`Universe`] alive until the end of the program (dropping it
 /// finalizes MPI).
-pub fn init(timeout: Duration) -> Result<(Universe, MpiCluster), String> {
-    let (universe, threading) = mpi::initialize_with_threading(mpi::Threading::Serialized)
-        .ok_or_else(|| "MPI could not be initialized (already initialized in this process)".to_string())?;
+pub fn init(timeout: Duration) -> Result<(Universe, MpiCluster), MpiInitError> {
+    let (universe, threading) =
+        mpi::initialize_with_threading(mpi::Threading::Serialized).ok_or(MpiInitError::AlreadyInitialized)?;
     if matches!(threading, mpi::Threading::Single | mpi::Threading::Funneled) {
-        return Err(format!(
-            "the MPI library offers thread level {threading:?}; dagr needs MPI_THREAD_SERIALIZED or better"
-        ));
+        return Err(MpiInitError::ThreadLevel(format!("{threading:?}")));
     }
     let world = universe.world();
     let rank = usize::try_from(world.rank()).unwrap_or(0);
@@ -127,8 +142,8 @@ impl Cluster for MpiCluster {
         self.size
     }
 
-    fn agree_outcome(&self, what: &str, outcome: Outcome, message: &str) -> Result<(), StageError> {
-        let mine = [outcome as u8];
+    fn agree_outcome(&self, what: &str, outcome: Option<Failure>, message: &str) -> Result<(), StageError> {
+        let mine = [outcome_code(outcome)];
         let mut all = vec![0u8; self.size];
         {
             let world = self.lock();
@@ -137,16 +152,16 @@ impl Cluster for MpiCluster {
                 self.wait(&world, req, what, Polling::Idle);
             });
         }
-        if all.iter().all(|&o| o == Outcome::Ok as u8) {
+        if all.iter().all(|&o| outcome_from_code(o).is_none()) {
             return Ok(());
         }
         let messages = self.exchange(what, vec![message.as_bytes().to_vec(); self.size])?;
-        let outcomes: Vec<(Outcome, String)> = all
+        let outcomes: Vec<(Option<Failure>, String)> = all
             .iter()
             .zip(messages)
-            .map(|(&o, m)| (Outcome::from_u8(o), String::from_utf8_lossy(&m).into_owned()))
+            .map(|(&o, m)| (outcome_from_code(o), String::from_utf8_lossy(&m).into_owned()))
             .collect();
-        Err(rank_error(&outcomes).unwrap_or_else(|| StageError::Runtime("internal: inconsistent rank outcomes".into())))
+        Err(rank_error(&outcomes).unwrap_or_else(|| StageError::runtime("internal: inconsistent rank outcomes")))
     }
 
     fn allow_next_wait(&self, extra: Duration) {
@@ -161,7 +176,7 @@ impl Cluster for MpiCluster {
     fn exchange(&self, what: &str, outgoing: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, StageError> {
         let size = self.size;
         if outgoing.len() != size {
-            return Err(StageError::Runtime(format!(
+            return Err(StageError::runtime(format!(
                 "internal: exchange of {} buffers among {size} ranks",
                 outgoing.len()
             )));

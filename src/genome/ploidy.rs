@@ -1,4 +1,5 @@
-//! Ploidy by region, from the sample's sex, and sex inference from X/Y coverage.
+//! Sex and ploidy: the samplesheet's [`Sex`], the copies of a region in a genome ([`Ploidy`]),
+//! ploidy by region from the sample's sex ([`PloidyMap`]), and sex inference from X/Y coverage.
 //!
 //! Built in: GRCh37 (`X`/`Y` or `chrX`/`chrY` of GRCh37 length) and GRCh38 (`chrX`/`chrY`)
 //! pseudo-autosomal regions. An XX sample is diploid everywhere and has no chrY; an XY sample is
@@ -11,10 +12,59 @@
 //! Sex inference: mean depth on chrX and chrY outside the PARs relative to the autosomes; XX has
 //! X/A ≈ 1 and Y/A ≈ 0, XY has X/A ≈ 0.5 and Y/A ≈ 0.5.
 
-use super::types::Ploidy;
-use crate::engine::samplesheet::Sex;
+use super::region::{RegionError, read_bed_lines};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
+
+/// Chromosomal sex, for ploidy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Sex {
+    XX,
+    XY,
+    /// Unknown (`NA`): inferred from coverage where the caller can.
+    #[serde(rename = "NA")]
+    Unknown,
+}
+
+impl Sex {
+    pub fn parse(s: &str) -> Option<Sex> {
+        match s.trim() {
+            "XX" | "xx" | "female" | "F" => Some(Sex::XX),
+            "XY" | "xy" | "male" | "M" => Some(Sex::XY),
+            "NA" | "" | "unknown" => Some(Sex::Unknown),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Sex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sex::XX => "XX",
+            Sex::XY => "XY",
+            Sex::Unknown => "NA",
+        })
+    }
+}
+
+/// Copies of a region in the sample's genome (from the ploidy map and the sample's sex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Ploidy {
+    Absent,
+    Haploid,
+    Diploid,
+}
+
+impl Ploidy {
+    pub fn copies(self) -> usize {
+        match self {
+            Ploidy::Absent => 0,
+            Ploidy::Haploid => 1,
+            Ploidy::Diploid => 2,
+        }
+    }
+}
 
 /// Which human assembly's PAR coordinates apply, recognised by chrX's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +126,20 @@ pub struct PloidyMap {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PloidyError {
-    #[error("{path}: cannot read the ploidy BED: {source}")]
-    Read { path: String, source: std::io::Error },
+    /// Not a BED (unreadable, too few columns, bad coordinates).
+    #[error(transparent)]
+    Bed(#[from] RegionError),
     #[error("{path}:{line}: {message}")]
-    Invalid { path: String, line: usize, message: String },
+    Invalid { path: String, line: u64, message: String },
+}
+
+impl crate::outcome::Classify for PloidyError {
+    fn failure(&self) -> crate::outcome::Failure {
+        match self {
+            PloidyError::Bed(RegionError::Io { .. }) => crate::outcome::Failure::Runtime,
+            _ => crate::outcome::Failure::BadInput,
+        }
+    }
 }
 
 impl PloidyMap {
@@ -155,45 +215,40 @@ impl PloidyMap {
     }
 }
 
-/// One interval of a ploidy BED, with its 1-based line.
+/// One interval of a ploidy BED, with its 1-based line (0-based half-open coordinates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BedPloidy {
-    pub line: usize,
+    pub line: u64,
     pub contig: String,
     pub start: u64,
     pub end: u64,
     pub ploidy: Ploidy,
 }
 
-/// Reads a ploidy BED: tab-separated `contig start end ploidy` (`0`, `1` or `2`), 0-based
-/// half-open; blank, `#`, `track` and `browser` lines skipped. Checks the syntax only (the
-/// contigs are checked against a reference by [`PloidyMap::override_with_bed`]).
+/// Reads a ploidy BED: `contig start end ploidy` (`0`, `1` or `2`), 0-based half-open, through
+/// the one BED reader ([`read_bed_lines`]: comments, `track` and `browser` lines skipped, gzip
+/// accepted). Checks the syntax only (the contigs are checked against a reference by
+/// [`PloidyMap::override_with_bed`]).
 pub fn read_bed(path: &Path) -> Result<Vec<BedPloidy>, PloidyError> {
-    let p = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PloidyError::Read { path: p.clone(), source })?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() || line.starts_with('#') || line.starts_with("track") || line.starts_with("browser") {
-            continue;
-        }
-        let bad = |message: String| PloidyError::Invalid { path: p.clone(), line: line_no, message };
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 4 {
-            return Err(bad("expected 4 tab-separated columns: contig, start, end, ploidy (0, 1 or 2)".into()));
-        }
-        let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start `{}` is not a number", f[1])))?;
-        let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end `{}` is not a number", f[2])))?;
-        if end <= start {
-            return Err(bad(format!("end {end} is not after start {start}")));
-        }
-        let ploidy = match f[3].trim() {
-            "0" => Ploidy::Absent,
-            "1" => Ploidy::Haploid,
-            "2" => Ploidy::Diploid,
-            other => return Err(bad(format!("ploidy `{other}` is not 0, 1 or 2"))),
+    for entry in read_bed_lines(path)? {
+        let bad =
+            |message: String| PloidyError::Invalid { path: path.display().to_string(), line: entry.line, message };
+        let ploidy = match entry.rest.first().map(String::as_str) {
+            Some("0") => Ploidy::Absent,
+            Some("1") => Ploidy::Haploid,
+            Some("2") => Ploidy::Diploid,
+            Some(other) => return Err(bad(format!("ploidy `{other}` is not 0, 1 or 2"))),
+            None => return Err(bad("expected 4 tab-separated columns: contig, start, end, ploidy (0, 1 or 2)".into())),
         };
-        out.push(BedPloidy { line: line_no, contig: f[0].to_string(), start, end, ploidy });
+        let region = &entry.region;
+        out.push(BedPloidy {
+            line: entry.line,
+            contig: region.contig().to_string(),
+            start: region.start().zero_based(),
+            end: region.end().get(),
+            ploidy,
+        });
     }
     Ok(out)
 }

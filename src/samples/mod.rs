@@ -1,0 +1,85 @@
+//! Samples as a run knows them: [`Sample`]s with their [`Lane`]s (one read group each), normal or
+//! tumour ([`TissueStatus`]), tumour/normal pairs ([`PairNames`]), and the samplesheet they come
+//! from.
+//!
+//! - [`sheet`]: reading and checking a samplesheet (nf-core/sarek's CSV columns
+//!   `patient,sex,status,sample,lane,fastq_1,fastq_2` plus an optional `library` column); errors
+//!   name the file, the line and the column.
+//! - [`csv`]: writing one back (absolute paths), for the frozen copy and the one-entity sheets of
+//!   Slurm tasks.
+
+pub mod csv;
+pub mod sheet;
+
+pub use sheet::{Samplesheet, SamplesheetError};
+
+use crate::genome::ploidy::Sex;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Normal (0) or tumour (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TissueStatus {
+    Normal,
+    Tumour,
+}
+
+/// One sequencing lane of a sample: one read group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lane {
+    pub lane: String,
+    pub fastq_1: PathBuf,
+    pub fastq_2: PathBuf,
+    pub library: String,
+    /// 1-based line of the samplesheet this lane came from (0 when given on the command line).
+    pub line: usize,
+}
+
+impl Lane {
+    /// Read-group ID, unique within the run: `<sample>.<lane>`.
+    pub fn read_group_id(&self, sample: &str) -> String {
+        format!("{sample}.{}", self.lane)
+    }
+}
+
+/// One sample with all its lanes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    pub name: String,
+    pub patient: String,
+    pub sex: Sex,
+    pub status: TissueStatus,
+    pub lanes: Vec<Lane>,
+}
+
+/// A tumour and the normal of the same patient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairNames {
+    pub tumour: String,
+    pub normal: String,
+}
+
+/// Entity folder names the engine uses itself.
+pub const RESERVED_NAMES: [&str; 2] = ["reference", "work"];
+
+/// Checks that a name is safe as a file name and in a shell: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most
+/// 128 characters. Returns what is wrong.
+pub fn check_safe_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > 128 {
+        return Err("is longer than 128 characters".into());
+    }
+    let first = name.as_bytes()[0];
+    if !first.is_ascii_alphanumeric() {
+        return Err(format!("`{name}` must start with a letter or digit"));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!(
+            "`{name}` contains `{bad}`; use only letters, digits, `.`, `_` and `-` (names become file names and reach shells)"
+        ));
+    }
+    Ok(())
+}

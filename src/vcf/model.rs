@@ -1,0 +1,83 @@
+//! Records as the VCF writers take them: a called germline site ([`CalledVariant`]), a gVCF
+//! reference block ([`RefBlock`]) and a somatic candidate with both samples' evidence
+//! ([`SomaticCall`], [`SomaticSample`]). The callers (`crate::call`) produce them; the writers
+//! here turn them into VCF text. Coordinates are 0-based half-open on the reference (`tid` =
+//! index in reference order); VCF's 1-based POS is made by the writer.
+
+use crate::genome::ploidy::Ploidy;
+
+/// A called site, ready for the VCF: alleles are VCF alleles (REF first), genotype alleles are
+/// indices into `[ref, alts...]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CalledVariant {
+    pub tid: u32,
+    /// 0-based position of the first base of `ref_allele`.
+    pub pos: u64,
+    pub ref_allele: Vec<u8>,
+    pub alt_alleles: Vec<Vec<u8>>,
+    /// Allele indices, one per copy (ploidy), sorted ascending (unphased).
+    pub genotype: Vec<u8>,
+    /// Phred-scaled probability that the site is not variant.
+    pub qual: f64,
+    pub gq: u32,
+    /// Phred-scaled genotype likelihoods in VCF order over `[ref, alts...]` (without `<NON_REF>`).
+    pub pl: Vec<u32>,
+    /// Reads supporting each allele (ref first), informative reads only.
+    pub allele_depths: Vec<u32>,
+    /// Filtered depth at the site.
+    pub depth: u32,
+    /// Names of failed filters (declared by the writer's header); empty means PASS.
+    pub filters: Vec<String>,
+    /// Strand-bias statistic (Phred-scaled Fisher exact test, as FS), when computed.
+    pub fisher_strand: Option<f64>,
+}
+
+/// A run of reference-confident positions for the gVCF (`<NON_REF>` block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefBlock {
+    pub tid: u32,
+    pub start: u64,
+    pub end: u64,
+    /// Smallest depth in the block (`FORMAT/MIN_DP`) and the median-ish representative depth (`DP`).
+    pub min_depth: u32,
+    pub depth: u32,
+    /// Smallest GQ in the block; blocks are cut where GQ leaves its band.
+    pub gq: u32,
+    /// Hom-ref PL triple (0/0, 0/1, 1/1 against `<NON_REF>`), or (0/0... ) pair when haploid.
+    pub ploidy: Ploidy,
+    pub pl: [u32; 3],
+}
+
+/// One sample's view of a somatic candidate: read counts by allele (REF, ALT) over informative
+/// reads, the ALT fraction, the filtered depth, and read orientation counts per allele.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SomaticSample {
+    pub ref_reads: u32,
+    pub alt_reads: u32,
+    pub alt_fraction: f64,
+    pub depth: u32,
+    /// Reads in F1R2 orientation (first of pair on the forward strand, or second on the
+    /// reverse), per allele (REF, ALT); F2R1 the others. An imbalance on the ALT side is the
+    /// signature of oxidation (8-oxoG) and FFPE artifacts.
+    pub f1r2: [u32; 2],
+    pub f2r1: [u32; 2],
+}
+
+/// A somatic candidate, biallelic, ready for the somatic VCF.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SomaticCall {
+    pub tid: u32,
+    /// 0-based position of the first base of `ref_allele`.
+    pub pos: u64,
+    pub ref_allele: Vec<u8>,
+    pub alt_allele: Vec<u8>,
+    /// log10 odds that the tumour carries the ALT at its best-fitting fraction rather than not.
+    pub tumour_log_odds: f64,
+    /// log10 odds that the normal does not carry the ALT (beyond tumour-in-normal) rather than
+    /// carrying it as a het.
+    pub normal_log_odds: f64,
+    pub tumour: SomaticSample,
+    pub normal: SomaticSample,
+    /// Names of failed filters (declared by the writer's header); empty means PASS.
+    pub filters: Vec<String>,
+}

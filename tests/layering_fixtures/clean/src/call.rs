@@ -1,0 +1,3 @@
+pub fn germline() -> crate::vcf::Record {
+    crate::vcf::Record
+}

@@ -1,0 +1,3 @@
+pub mod run;
+pub mod stage;
+pub trait Runner {}

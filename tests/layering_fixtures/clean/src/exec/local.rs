@@ -1,0 +1,2 @@
+pub struct LocalRunner;
+impl crate::engine::Runner for LocalRunner {}

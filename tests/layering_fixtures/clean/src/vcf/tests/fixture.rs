@@ -1,0 +1,1 @@
+use crate::engine::run::validate;

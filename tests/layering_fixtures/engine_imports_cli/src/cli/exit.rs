@@ -1,0 +1,1 @@
+pub const FAILURE: u8 = 1;

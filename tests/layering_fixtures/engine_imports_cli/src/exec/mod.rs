@@ -1,0 +1,2 @@
+pub mod local;
+use crate::engine::report::RunStatus; // allowed: exec -> engine

@@ -1,0 +1,2 @@
+pub mod samplesheet;
+pub struct Y;

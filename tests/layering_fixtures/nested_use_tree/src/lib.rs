@@ -1,0 +1,4 @@
+pub mod call;
+pub mod engine;
+pub mod genome;
+pub mod vcf;

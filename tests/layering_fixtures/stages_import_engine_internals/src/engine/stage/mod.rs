@@ -1,0 +1,2 @@
+pub mod params;
+pub trait Stage {}

@@ -1,0 +1,2 @@
+pub mod types;
+use crate::vcf::writer::GqBands; // allowed: call -> vcf

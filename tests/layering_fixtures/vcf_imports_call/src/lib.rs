@@ -1,0 +1,3 @@
+pub mod call;
+pub mod genome;
+pub mod vcf;
