@@ -24,6 +24,7 @@ pub mod exec;
 pub mod genome;
 pub mod outcome;
 pub mod output_file;
+pub mod qc;
 pub mod reads;
 pub mod samples;
 pub mod stages;

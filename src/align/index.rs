@@ -112,6 +112,37 @@ pub fn build_index(fasta: &Path, mmi: &Path, params: IndexParams, threads: usize
     tmp.commit(Sidecar::None).map_err(|source| IndexError::Io { path: mmi.to_path_buf(), source })
 }
 
+/// The minimap2 index of a prepared reference, for the reference cache
+/// (`genome::cache::IndexBuilder`): tag `k<k>w<w>`, extension `mmi`, the bundled minimap2's
+/// version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Minimap2Index {
+    pub params: IndexParams,
+}
+
+impl crate::genome::cache::IndexBuilder for Minimap2Index {
+    fn tag(&self) -> String {
+        self.params.tag()
+    }
+    fn extension(&self) -> &'static str {
+        "mmi"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({ "k": self.params.k, "w": self.params.w })
+    }
+    fn version(&self) -> String {
+        minimap2_version()
+    }
+    fn build(
+        &self,
+        fasta: &Path,
+        path: &Path,
+        threads: usize,
+    ) -> Result<WrittenFile, crate::genome::cache::IndexBuildError> {
+        build_index(fasta, path, self.params, threads).map_err(|e| crate::genome::cache::IndexBuildError(Box::new(e)))
+    }
+}
+
 /// Loads a `.mmi` written by [`build_index`] with the `sr` mapping preset and base-level
 /// alignment (CIGAR) on, as read mapping needs.
 pub fn load_index(mmi: &Path, threads: usize) -> Result<Aligner<Built>, IndexError> {

@@ -1,9 +1,9 @@
 //! Aligned records after the aligner: coordinate sorting (in-memory runs, spills, k-way merge),
-//! duplicate marking (a keyed reduction), BAM/CRAM writing and alignment QC.
+//! duplicate marking (a keyed reduction) and BAM/CRAM writing (alignment QC over them is `crate::qc::alignment`).
 
 pub mod header;
 pub mod keys;
 pub mod markdup;
-pub mod qc;
+pub mod partition;
 pub mod sort;
 pub mod writer;

@@ -7,6 +7,7 @@ pub mod genotype;
 pub mod germline;
 pub mod pairhmm;
 pub mod reads;
+pub mod region;
 pub mod shards;
 pub mod somatic;
 pub mod types;

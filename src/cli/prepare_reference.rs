@@ -2,9 +2,9 @@
 //! minimap2 index in the digest-keyed reference cache (see `stages::prepare_reference`).
 
 use super::{CliError, exit};
-use crate::align::IndexParams;
+use crate::align::{IndexParams, Minimap2Index};
 use crate::engine::stage::CancelFlag;
-use crate::stages::prepare_reference::{PrepareOptions, PreparedReference, prepare_reference};
+use crate::genome::cache::{PrepareOptions, PreparedReference, prepare_reference};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -55,7 +55,8 @@ pub fn run(args: &PrepareReferenceArgs) -> Result<u8, CliError> {
 /// [`run`] without installing signal handlers.
 fn execute(args: &PrepareReferenceArgs, index: IndexParams, cancel: &CancelFlag) -> Result<u8, CliError> {
     let threads = usize::from(args.threads);
-    let opts = PrepareOptions { index, threads };
+    let index = Minimap2Index { params: index };
+    let opts = PrepareOptions { index: &index, threads };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -86,7 +87,7 @@ fn summary(p: &PreparedReference, seconds: f64) -> String {
         "{} contigs, {} bp, index {}; {status} ({seconds:.1} s)",
         p.contigs.len(),
         p.total_length,
-        p.index.tag()
+        p.index
     );
     out
 }

@@ -10,9 +10,11 @@ use super::layout::RunLayout;
 use super::pipeline::Pipeline;
 use super::scheduler::{InstanceRecord, InstanceStatus};
 use super::stage::ArtifactKind;
+use super::stage::Entity;
 use crate::outcome::{Failure, SUCCESS};
 use crate::output_file::{Sidecar, write_atomic};
-use crate::samples::{Samplesheet, TissueStatus};
+use crate::qc::genome_equivalents::{self as ge, GenomeEquivalents};
+use crate::samples::Samplesheet;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,16 +58,6 @@ pub struct Execution {
     pub wall_seconds: f64,
     pub process_cpu_seconds: f64,
     pub process_peak_rss_bytes: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct GenomeEquivalents {
-    pub nominal: f64,
-    pub measured: Option<f64>,
-    pub qc_passed_bases: Option<u64>,
-    pub reference_length: Option<u64>,
-    /// CPU seconds of the stages that ran, per measured (else nominal) genome equivalent.
-    pub core_seconds_per_genome_equivalent: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,48 +111,27 @@ pub fn reference_length(records: &[InstanceRecord]) -> Option<u64> {
         .flat_map(|r| r.outputs.values())
         .filter(|a| a.kind == ArtifactKind::ReferenceIndex)
         .find_map(|a| a.file("fai").ok().map(Path::to_path_buf))?;
-    let text = std::fs::read_to_string(fai).ok()?;
-    Some(text.lines().filter_map(|l| l.split('\t').nth(1)?.parse::<u64>().ok()).sum())
+    let records = crate::genome::fai::read_fai(&fai).ok()?;
+    Some(records.iter().map(|r| r.length).sum())
 }
 
-/// Nominal genome equivalents of an entity label.
-fn nominal(sheet: &Samplesheet, entity: &str) -> f64 {
-    let of = |name: &str| match sheet.sample(name).map(|s| s.status) {
-        Some(TissueStatus::Tumour) => 3.0,
-        Some(TissueStatus::Normal) => 1.0,
-        None => 0.0,
-    };
-    match entity.split_once("_vs_") {
-        _ if sheet.sample(entity).is_some() => of(entity),
-        Some((t, n)) => of(t) + of(n),
-        None => 0.0,
+/// Nominal genome equivalents of an entity: its samples' (none for the reference).
+fn nominal(entity: &Entity) -> f64 {
+    match entity {
+        Entity::Reference => 0.0,
+        Entity::Sample(s) => ge::nominal(s),
+        Entity::Pair { tumour, normal } => ge::nominal(tumour) + ge::nominal(normal),
     }
 }
 
 /// Genome equivalents of a set of records (one entity, or the whole run).
-pub fn genome_equivalents(nominal: f64, records: &[&InstanceRecord], ref_len: Option<u64>) -> GenomeEquivalents {
-    // Per sample, the largest QC-passed base count any stage reported (stages may re-count).
-    let mut per_entity: BTreeMap<&str, u64> = BTreeMap::new();
+fn genome_equivalents(nominal: f64, records: &[&InstanceRecord], ref_len: Option<u64>) -> GenomeEquivalents {
+    let mut usage = ge::Usage::default();
     for r in records {
-        if let Some(b) = r.qc_passed_bases {
-            let e = per_entity.entry(r.entity.as_str()).or_insert(0);
-            *e = (*e).max(b);
-        }
+        let cpu = if r.status == InstanceStatus::Done { r.cpu_seconds } else { 0.0 };
+        usage.add(&r.entity, r.qc_passed_bases, cpu);
     }
-    let bases: Option<u64> = if per_entity.is_empty() { None } else { Some(per_entity.values().sum()) };
-    let measured = match (bases, ref_len) {
-        (Some(b), Some(l)) if l > 0 => Some(b as f64 / (30.0 * l as f64)),
-        _ => None,
-    };
-    let cpu: f64 = records.iter().filter(|r| r.status == InstanceStatus::Done).map(|r| r.cpu_seconds).sum();
-    let divisor = measured.filter(|m| *m > 0.0).unwrap_or(nominal);
-    GenomeEquivalents {
-        nominal,
-        measured,
-        qc_passed_bases: bases,
-        reference_length: ref_len,
-        core_seconds_per_genome_equivalent: (divisor > 0.0 && cpu > 0.0).then(|| cpu / divisor),
-    }
+    ge::genome_equivalents(nominal, &usage, ref_len)
 }
 
 /// Inputs to report writing.
@@ -168,7 +139,10 @@ pub struct ReportInput<'a> {
     pub layout: &'a RunLayout,
     pub pipeline: &'a Pipeline,
     pub sheet: &'a Samplesheet,
+    /// One record per instance of the plan, in plan order.
     pub records: &'a [InstanceRecord],
+    /// The entity of each record (the plan's instances, same order).
+    pub entities: &'a [&'a Entity],
     pub provenance: Provenance,
     pub execution: Execution,
     pub dry_run: bool,
@@ -178,14 +152,14 @@ pub struct ReportInput<'a> {
 pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
     let (status, exit_code) = outcome(input.records, input.dry_run);
     let ref_len = reference_length(input.records);
-    let mut entity_order: Vec<&str> = Vec::new();
-    for r in input.records {
-        if !entity_order.contains(&r.entity.as_str()) {
-            entity_order.push(&r.entity);
+    let mut entity_order: Vec<(&str, &Entity)> = Vec::new();
+    for (r, e) in input.records.iter().zip(input.entities) {
+        if !entity_order.iter().any(|(label, _)| *label == r.entity) {
+            entity_order.push((&r.entity, e));
         }
     }
     let mut entities = BTreeMap::new();
-    for entity in &entity_order {
+    for &(entity, of) in &entity_order {
         let records: Vec<&InstanceRecord> = input.records.iter().filter(|r| r.entity == *entity).collect();
         let owned: Vec<InstanceRecord> = records.iter().map(|r| (*r).clone()).collect();
         let (entity_status, _) = outcome(&owned, input.dry_run);
@@ -195,7 +169,7 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
             status: entity_status,
             provenance: input.provenance.clone(),
             execution: input.execution.clone(),
-            genome_equivalents: genome_equivalents(nominal(input.sheet, entity), &records, ref_len),
+            genome_equivalents: genome_equivalents(nominal(of), &records, ref_len),
             stages: owned,
         };
         std::fs::create_dir_all(input.layout.entity_dir(entity))?;
@@ -206,7 +180,7 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
         entities.insert(entity.to_string(), path);
     }
     let all: Vec<&InstanceRecord> = input.records.iter().collect();
-    let run_nominal: f64 = input.sheet.samples.iter().map(|s| nominal(input.sheet, &s.name)).sum();
+    let run_nominal: f64 = input.sheet.samples.iter().map(ge::nominal).sum();
     let failures = input
         .records
         .iter()

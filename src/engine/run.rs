@@ -15,7 +15,7 @@ use super::report::{self, Execution, Provenance, ReportInput, RunReport};
 use super::runner::Runner;
 use super::scheduler::{self, SchedulerConfig};
 use super::spec::SpecError;
-use super::stage::{CancelFlag, FaultPlan, FaultPlanError, Stage, StageError};
+use super::stage::{CancelFlag, Entity, FaultPlan, FaultPlanError, Stage, StageError};
 use crate::genome::ploidy::Sex;
 use crate::outcome::{Classify, Failure};
 use crate::samples::{Samplesheet, SamplesheetError};
@@ -215,11 +215,13 @@ pub fn run_validated(
         process_cpu_seconds: (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6,
         process_peak_rss_bytes: crate::accounting::process_peak_rss_bytes(),
     };
+    let entities: Vec<&Entity> = v.plan.instances.iter().map(|i| &i.entity).collect();
     let report = report::write(ReportInput {
         layout: &layout,
         pipeline: &v.pipeline,
         sheet: &v.sheet,
         records: &records,
+        entities: &entities,
         provenance,
         execution,
         dry_run: req.dry_run,

@@ -4,7 +4,11 @@
 //! - [`fai`], [`dict`]: the samtools `.fai`, the Picard `.dict` and dagr's MD5 table.
 //! - [`reference`]: memory-mapped random access to bases through a `.fai`.
 //! - [`contig`]: contig names, the reference digest.
+//! - [`cache`]: the prepared-reference cache (digest-keyed folder with `.fai`, `.dict`, MD5s and
+//!   the aligner's index), used by `dagr prepare-reference` and the `prepare_reference` stage.
+//! - [`ploidy`]: sex, ploidy by region, sex inference from X/Y depth.
 
+pub mod cache;
 pub mod contig;
 pub mod dict;
 pub mod error;

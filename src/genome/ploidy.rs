@@ -290,6 +290,61 @@ pub fn infer_sex(autosomal_depth: f64, x_depth: Option<f64>, y_depth: Option<f64
     }
 }
 
+/// Sex from mapped-read density per contig (`(name, length, mapped reads)`, e.g. from a BAM
+/// index): reads per base on chrX and chrY against the autosomes, scaled to depth-like values
+/// for [`infer_sex`] (150 bp reads, so that its "depth below 1" guard means little data).
+/// `None` without chrX, without autosomal reads, or when the ratios are ambiguous. Cost: one pass
+/// over the contigs.
+pub fn infer_sex_from_read_density<'a>(contigs: impl IntoIterator<Item = (&'a str, u64, u64)>) -> Option<Sex> {
+    let (mut auto_reads, mut auto_len) = (0u64, 0u64);
+    let (mut x, mut y) = (None, None);
+    for (name, len, mapped) in contigs {
+        let density = if len > 0 { mapped as f64 / len as f64 } else { 0.0 };
+        match contig_role(name) {
+            ContigRole::X => x = Some(density),
+            ContigRole::Y => y = Some(density),
+            ContigRole::Other => {
+                auto_reads += mapped;
+                auto_len += len;
+            }
+        }
+    }
+    if auto_len == 0 {
+        return None;
+    }
+    let autosomal = auto_reads as f64 / auto_len as f64;
+    let scale = 150.0;
+    infer_sex(autosomal * scale, x.map(|d| d * scale), y.map(|d| d * scale))
+}
+
+/// The samplesheet's sex disagrees with the one the reads show.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "sample `{sample}`: the samplesheet says sex {declared} but chrX/chrY coverage says {inferred} (a sample swap?); \
+     fix the samplesheet, or set `sex_check: warn` on call_germline to go on with {declared}"
+)]
+pub struct SexMismatch {
+    pub sample: String,
+    pub declared: Sex,
+    pub inferred: Sex,
+}
+
+impl crate::outcome::Classify for SexMismatch {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::BadInput
+    }
+}
+
+/// The sex to use: the declared one, or the inferred one when the samplesheet says `NA`; a
+/// declared sex the reads contradict is a [`SexMismatch`].
+pub fn check_sex(declared: Sex, inferred: Option<Sex>, sample: &str) -> Result<Sex, SexMismatch> {
+    match (declared, inferred) {
+        (Sex::Unknown, Some(s)) => Ok(s),
+        (d, Some(i)) if d != i => Err(SexMismatch { sample: sample.to_string(), declared: d, inferred: i }),
+        (d, _) => Ok(d),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +401,19 @@ mod tests {
         assert_eq!(infer_sex(30.0, Some(15.0), Some(14.0)), Some(Sex::XY));
         assert_eq!(infer_sex(30.0, None, None), None);
         assert_eq!(infer_sex(0.2, Some(0.1), None), None);
+    }
+
+    #[test]
+    fn sex_from_read_density_and_the_check() {
+        let density = |x: u64, y: u64| {
+            infer_sex_from_read_density([("chr1", 1_000_000, 200_000), ("chrX", 1_000_000, x), ("chrY", 1_000_000, y)])
+        };
+        assert_eq!(density(200_000, 0), Some(Sex::XX));
+        assert_eq!(density(100_000, 100_000), Some(Sex::XY));
+        assert_eq!(infer_sex_from_read_density([("chr1", 1_000, 10)]), None, "no chrX");
+        assert_eq!(check_sex(Sex::Unknown, Some(Sex::XY), "S").unwrap(), Sex::XY);
+        assert_eq!(check_sex(Sex::XX, None, "S").unwrap(), Sex::XX);
+        let e = check_sex(Sex::XX, Some(Sex::XY), "S").unwrap_err();
+        assert!(e.to_string().starts_with("sample `S`: the samplesheet says sex XX but chrX/chrY coverage says XY"));
     }
 }

@@ -22,7 +22,7 @@ mod stats;
 mod tests;
 
 pub use error::{FastqError, Mate};
-pub use name::name_hash;
+pub use name::{name_hash, platform_unit};
 pub use open::Compression;
 pub use paired::{FastqRecord, PairBatch, PairedFastqReader};
 pub use stats::{BINNED_MAX_VALUES, FastqStats, FastqSummary, PHRED_VALUES};

@@ -8,7 +8,7 @@
 //! while both mates are in hand. Records go to [`crate::alignments::sort::RecordSorter`] (in-memory
 //! runs, spilled under `--tmp-dir` past the memory budget); duplicate keys to a vector. At the end,
 //! [`crate::alignments::markdup::resolve`] reduces the keys per library, and one merge pass over
-//! the sorted records sets 0x400 on duplicates, feeds [`crate::alignments::qc::AlignmentQc`] and
+//! the sorted records sets 0x400 on duplicates, feeds [`crate::qc::alignment::AlignmentQc`] and
 //! writes through [`crate::alignments::writer::AlignmentWriter`] (htslib compression threads).
 //! Output does not depend on the thread count: batches are a fixed number of pairs, results are
 //! reassembled in input order, and sort keys and duplicate ties are broken by input order or by
@@ -18,14 +18,13 @@
 //! read per record past the budget; the write pass is one BGZF compression per record.
 
 mod distributed;
+mod lanes;
 mod outputs;
 mod shared_index;
 
-use crate::align::{AlignOptions, PairAligner, ReadGroup};
+use crate::align::{AlignOptions, AlignedBatch, PairAligner, ReadGroup};
 use crate::alignments::header::{ContigLine, HeaderSpec, ProgramLine, ReadGroupLine, build_header};
-use crate::alignments::keys::{Mate, PairId};
 use crate::alignments::markdup::{self, MarkdupOptions};
-use crate::alignments::qc::{AlignmentQc, territory_from_reference};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat};
 use crate::engine::stage::{
@@ -34,13 +33,14 @@ use crate::engine::stage::{
 };
 use crate::genome::Reference;
 use crate::outcome::Failure;
-use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
+use crate::qc::alignment::{AlignmentQc, territory_from_reference};
+use crate::reads::FastqStats;
 use crate::samples::Sample;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Bits of a [`PairId`] left for the pair's ordinal within its lane (the lane index is above).
+/// Bits of a [`PairId`](crate::alignments::keys::PairId) left for the pair's ordinal within its lane (the lane index is above).
 const LANE_SHIFT: u32 = 40;
 /// Smallest in-memory sort run, whatever `--max-memory` says (a few MiB keep spill files and the
 /// merge's fan-in sensible; small enough that a tiny budget still spills on test data).
@@ -235,19 +235,11 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let out_path = ctx.output_dir.join(format!("{}.{extension}", sample.name));
     let mut writer = AlignmentWriter::create(&out_path, format, &header, ctx.threads)?;
     let sorted = aligned.sorter.finish(ctx.pool)?;
-    let sort_stats = sorted.stats();
-    for (n, item) in sorted.enumerate() {
-        let (key, mut record) = item?;
-        let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
-        if marks.is_duplicate(key.pair_id, mate) {
-            record.set_flags(record.flags() | 0x400);
-        }
-        qc.observe(&record);
-        writer.write(&record)?;
-        if n % 1_000_000 == 0 {
-            ctx.cancel.check()?;
-        }
-    }
+    let sort_stats = lanes::write_marked(ctx, sorted, &marks, |record| {
+        qc.observe(record);
+        writer.write(record)?;
+        Ok(())
+    })?;
     let written = writer.finish()?;
     let mut outputs = outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.counts.align)?;
     // How the sort went (runs spilled under --tmp-dir past the memory budget): run report only.
@@ -304,78 +296,43 @@ fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigL
         .collect()
 }
 
+/// One process: every batch is aligned here; records go to the sorter, duplicate keys to a list.
+struct LocalSink<'a> {
+    sorter: RecordSorter,
+    candidates: Vec<crate::alignments::keys::DupCandidate>,
+    pool: &'a rayon::ThreadPool,
+}
+
+impl lanes::BatchSink for LocalSink<'_> {
+    type Error = StageError;
+    fn aligns(&self, _ordinal: u64) -> bool {
+        true
+    }
+    fn take(&mut self, batch: AlignedBatch) -> Result<(), StageError> {
+        self.candidates.extend(batch.candidates);
+        self.sorter.push(batch.records, self.pool)?;
+        Ok(())
+    }
+}
+
 fn align_lanes(
     ctx: &StageContext<'_>,
     sample: &Sample,
     aligner: &PairAligner,
     libraries: &[String],
 ) -> Result<Aligned, StageError> {
-    let mut sorter = RecordSorter::new(SortOptions {
+    let sorter = RecordSorter::new(SortOptions {
         // Leave a quarter of the budget to the index, the reader buffers and the write pass.
         memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
         tmp_dir: ctx.tmp_dir.to_path_buf(),
     })?;
-    let mut aligned = Aligned {
-        sorter: RecordSorter::new(SortOptions { memory_bytes: 1, tmp_dir: ctx.tmp_dir.to_path_buf() })?,
-        candidates: Vec::new(),
-        fastq: FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY),
-        counts: AlignCounts::new(libraries.len()),
-        read_groups: Vec::new(),
-    };
-    for (lane_index, lane) in sample.lanes.iter().enumerate() {
-        let library_index = libraries.iter().position(|l| *l == lane.library).unwrap_or(0);
-        let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
-        let options = ScanOptions { min_base_quality: crate::reads::DEFAULT_MIN_BASE_QUALITY };
-        let mut reader = PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())?;
-        let lane_base: PairId = (lane_index as u64) << LANE_SHIFT;
-        let mut platform_unit = None;
-        let mut lane_stats = crate::align::AlignStats::default();
-        let mut last_report = Instant::now();
-        while let Some(batch) = reader.next_batch()? {
-            if platform_unit.is_none() && !batch.is_empty() {
-                platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
-            }
-            let first = lane_base + batch.first_pair_number() - 1;
-            let out = aligner.align_batch(&batch, first, &rg, ctx.pool)?;
-            drop(batch);
-            lane_stats.merge(&out.stats);
-            aligned.candidates.extend(out.candidates);
-            sorter.push(out.records, ctx.pool)?;
-            if last_report.elapsed() >= PROGRESS_EVERY {
-                tracing::info!(lane = %lane.lane, "{} read pairs aligned", reader.pairs_read());
-                last_report = Instant::now();
-            }
-        }
-        aligned.fastq.merge(&reader.into_stats()?);
-        aligned.counts.add_lane(library_index, &lane_stats);
-        aligned.read_groups.push(read_group_line(sample, &lane.library, &rg, platform_unit));
-        ctx.fault_point("after_lane")?;
-    }
-    aligned.sorter = sorter;
-    Ok(aligned)
-}
-
-/// `PU` from an Illumina read name (`instrument:run:flowcell:lane:...` → `flowcell.lane`), else
-/// the read-group ID.
-fn platform_unit_of(name: &[u8], fallback: &str) -> String {
-    let fields: Vec<&[u8]> = name.split(|&b| b == b':').collect();
-    if fields.len() >= 7
-        && let (Ok(flowcell), Ok(lane)) = (std::str::from_utf8(fields[2]), std::str::from_utf8(fields[3]))
-        && !flowcell.is_empty()
-        && lane.bytes().all(|b| b.is_ascii_digit())
-    {
-        return format!("{flowcell}.{lane}");
-    }
-    fallback.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::platform_unit_of;
-
-    #[test]
-    fn platform_unit_from_illumina_names() {
-        assert_eq!(platform_unit_of(b"GERM:1:HBENCHXX:3:1143:20184:9274", "x"), "HBENCHXX.3");
-        assert_eq!(platform_unit_of(b"read42", "S1.L1"), "S1.L1");
-    }
+    let mut sink = LocalSink { sorter, candidates: Vec::new(), pool: ctx.pool };
+    let totals = lanes::map_lanes(ctx, sample, aligner, libraries, &mut sink)?;
+    Ok(Aligned {
+        sorter: sink.sorter,
+        candidates: sink.candidates,
+        fastq: totals.fastq,
+        counts: totals.counts,
+        read_groups: totals.read_groups,
+    })
 }

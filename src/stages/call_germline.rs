@@ -16,15 +16,17 @@
 
 mod gather;
 
-use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference};
+use super::calling::{PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
 use crate::call::germline::{GermlineConfig, call_shard};
 use crate::call::shards::shards;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
     StageError, StageInfo, StageOutputs,
 };
-use crate::genome::ploidy::{ContigRole, PloidyMap, Sex, contig_role, infer_sex, read_bed};
-use rayon::prelude::*;
+use crate::genome::ploidy::{
+    ContigRole, PloidyMap, Sex, check_sex, contig_role, infer_sex_from_read_density, read_bed,
+};
+use crate::outcome::Failure;
 use std::path::Path;
 
 pub struct CallGermline;
@@ -115,7 +117,7 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     let bam_path = alignment_path(ctx, "alignments")?;
     let prepared = prepared_reference(ctx)?;
     let inferred = infer_sex_from_index(&bam_path, &prepared.fasta, &prepared.lengths)?;
-    let sex = decide_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
+    let sex = choose_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
     let mut ploidy = PloidyMap::for_sex(&prepared.lengths, sex);
     if let Some(bed) = ctx.params.file("ploidy_bed")? {
         ploidy.override_with_bed(bed, &prepared.lengths).map_err(|e| StageError::bad_input(e.to_string()))?;
@@ -127,70 +129,31 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards })
 }
 
-/// Under `--mpi`, rank r calls shards r, r + n, r + 2n, … (interleaved, so that dense and empty
-/// stretches of the genome spread over the ranks), sends them to rank 0 in one chunked gather,
-/// and rank 0 writes the outputs exactly as one process does: shard results are the same
-/// wherever they are computed, so the files are byte-identical.
+/// Shards are called by [`call_shards`] (over the ranks too, under `--mpi`); rank 0 writes the
+/// outputs exactly as one process does.
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let sample = ctx.sample()?;
     let Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards: all } =
         ctx.agree("preparing to call variants", setup(ctx))?;
     let PreparedReference { fasta, reference, contigs, lengths } = prepared;
-    let (rank, ranks) = ctx.rank_and_size();
-    let mine: Vec<usize> = (rank..all.len()).step_by(ranks).collect();
-    if rank == 0 {
-        tracing::info!(shards = all.len(), ranks, sex = %sex, "calling");
+    if ctx.rank_and_size().0 == 0 {
+        tracing::info!(shards = all.len(), ranks = ctx.rank_and_size().1, sex = %sex, "calling");
     }
-    ctx.agree("starting to call", ctx.fault_point("before_calling"))?;
-    let results: Vec<Result<crate::call::germline::ShardCalls, StageError>> = ctx.pool.install(|| {
-        mine.par_iter()
-            .map_init(
-                || open_reader(&bam_path, &fasta),
-                |reader, &i| {
-                    if ctx.cancel.is_cancelled() {
-                        return Err(StageError::interrupted());
-                    }
-                    let shard = &all[i];
-                    let reader = reader.as_mut().map_err(|e| e.copy_text())?;
-                    let name = &lengths[shard.tid as usize].0;
-                    call_shard(shard, name, reader, &reference, &ploidy, &cfg).map_err(StageError::from)
-                },
-            )
-            .collect()
-    });
-    let called: Result<Vec<_>, StageError> = results.into_iter().collect();
-    let called = ctx.agree("calling shards", called.and_then(|c| ctx.fault_point("after_calling").map(|()| c)))?;
-    let shard_calls = match ctx.cluster {
-        None => called,
-        Some(cluster) => {
-            let gathered =
-                cluster.gather("sending called shards to rank 0", crate::engine::stage::cluster::encode(&called)?)?;
-            if rank != 0 {
-                return Ok(StageOutputs::default());
-            }
-            drop(called);
-            let mut by_rank: Vec<std::vec::IntoIter<crate::call::germline::ShardCalls>> = Vec::new();
-            for bytes in &gathered {
-                let part: Vec<crate::call::germline::ShardCalls> =
-                    crate::engine::stage::cluster::decode(bytes, "called shards")?;
-                by_rank.push(part.into_iter());
-            }
-            // Shard i was called by rank i % ranks, as its (i / ranks)-th.
-            let mut ordered = Vec::with_capacity(all.len());
-            for i in 0..all.len() {
-                let shard = by_rank[i % ranks]
-                    .next()
-                    .ok_or_else(|| StageError::runtime(format!("internal: rank {} sent too few shards", i % ranks)))?;
-                ordered.push(shard);
-            }
-            ordered
-        }
-    };
+    let called = call_shards(
+        ctx,
+        &all,
+        || open_reader(&bam_path, &fasta),
+        |reader, shard| {
+            let name = &lengths[shard.tid as usize].0;
+            Ok(call_shard(shard, name, reader, &reference, &ploidy, &cfg)?)
+        },
+    )?;
+    let Some(shard_calls) = called else { return Ok(StageOutputs::default()) };
     tracing::info!("shards called; writing the VCF, gVCF and callable regions");
     gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)
 }
 
-/// Mean-depth proxies from the BAM index (mapped reads per base) → inferred sex.
+/// The sex the BAM index's per-contig read counts suggest ([`infer_sex_from_read_density`]).
 fn infer_sex_from_index(bam_path: &Path, fasta: &Path, lengths: &[(String, u64)]) -> Result<Option<Sex>, StageError> {
     if !lengths.iter().any(|(n, _)| contig_role(n) == ContigRole::X) {
         return Ok(None);
@@ -198,46 +161,23 @@ fn infer_sex_from_index(bam_path: &Path, fasta: &Path, lengths: &[(String, u64)]
     let mut reader = open_reader(bam_path, fasta)?;
     let stats = reader
         .index_stats()
-        .map_err(|e| StageError::runtime(format!("{}: index statistics: {e}", bam_path.display())))?;
-    let (mut auto_reads, mut auto_len) = (0u64, 0u64);
-    let (mut x, mut y) = (None, None);
-    for (tid, len, mapped, _) in stats {
-        let Some((name, _)) = usize::try_from(tid).ok().and_then(|t| lengths.get(t)) else { continue };
-        let density = if len > 0 { mapped as f64 / len as f64 } else { 0.0 };
-        match contig_role(name) {
-            ContigRole::X => x = Some(density),
-            ContigRole::Y => y = Some(density),
-            ContigRole::Other => {
-                auto_reads += mapped;
-                auto_len += len;
-            }
-        }
-    }
-    if auto_len == 0 {
-        return Ok(None);
-    }
-    let autosomal = auto_reads as f64 / auto_len as f64;
-    // Densities are reads per base; scale so that infer_sex's "depth below 1" guard means little data.
-    let scale = 150.0;
-    Ok(infer_sex(autosomal * scale, x.map(|d| d * scale), y.map(|d| d * scale)))
+        .map_err(|e| StageError::because(Failure::Runtime, format!("{}: index statistics", bam_path.display()), e))?;
+    let per_contig = stats.into_iter().filter_map(|(tid, len, mapped, _)| {
+        let (name, _) = usize::try_from(tid).ok().and_then(|t| lengths.get(t))?;
+        Some((name.as_str(), len, mapped))
+    });
+    Ok(infer_sex_from_read_density(per_contig))
 }
 
-fn decide_sex(declared: Sex, inferred: Option<Sex>, warn_only: bool, sample: &str) -> Result<Sex, StageError> {
-    match (declared, inferred) {
-        (Sex::Unknown, Some(s)) => Ok(s),
-        (Sex::Unknown, None) => Ok(Sex::Unknown),
-        (d, Some(i)) if d != i => {
-            let message = format!(
-                "sample `{sample}`: the samplesheet says sex {d} but chrX/chrY coverage says {i} (a sample swap?); \
-                 fix the samplesheet, or set `sex_check: warn` on call_germline to go on with {d}"
-            );
-            if warn_only {
-                tracing::warn!("{message}");
-                Ok(d)
-            } else {
-                Err(StageError::bad_input(message))
-            }
+/// The sex to call with: the samplesheet's, or the inferred one when it says `NA`; a
+/// disagreement stops the sample (a swap?) unless `sex_check: warn`.
+fn choose_sex(declared: Sex, inferred: Option<Sex>, warn_only: bool, sample: &str) -> Result<Sex, StageError> {
+    match check_sex(declared, inferred, sample) {
+        Ok(sex) => Ok(sex),
+        Err(mismatch) if warn_only => {
+            tracing::warn!("{mismatch}");
+            Ok(declared)
         }
-        (d, _) => Ok(d),
+        Err(mismatch) => Err(mismatch.into()),
     }
 }

@@ -8,37 +8,29 @@
 //! `##PEDIGREE=<Derived=tumour,Original=normal>` lines, INFO TLOD/NLOD and FORMAT
 //! GT:AD:AF:DP:F1R2:F2R1; the model and filters are in [`crate::call::somatic`].
 //!
-//! Optional resources, as Mutect2 users know them (none by default): `panel_of_normals`, a
-//! bgzipped, indexed VCF of sites seen in normals (a call with the same position, REF and ALT is
-//! filtered `panel_of_normals`), and `germline_resource`, a population VCF with INFO/AF (a call
-//! whose ALT is above `max_population_af`, default 0.01, there is filtered `germline`). Both are
-//! looked up per call through their index, so a genome-wide resource costs no memory.
+//! Optional resources, as Mutect2 users know them (none by default): `panel_of_normals` and
+//! `germline_resource` with `max_population_af` (default 0.01), applied by
+//! [`crate::call::somatic::filters`].
 //!
-//! Identity check: the share of the normal's germline-looking SNV sites that the tumour also
-//! shows ([`crate::call::somatic::IdentityCounts`]) goes in the run report (`identity_concordance`);
-//! below 80 % over at least 20 sites the pair is refused as two individuals (exit 2) unless
+//! Identity check ([`crate::call::somatic::identity`]): the share of the normal's germline-looking
+//! SNV sites that the tumour also shows goes in the run report (`identity_concordance`); below 80 %
+//! over at least 20 sites the pair is refused as two individuals (exit 2) unless
 //! `identity_check: warn`.
 
-use super::calling::{PreparedReference, alignment_path, open_reader, prepared_reference};
+use super::calling::{PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
 use crate::call::shards::shards;
-use crate::call::somatic::{IdentityCounts, ShardSomatic, SomaticConfig, call_shard_somatic, declared_filters};
+use crate::call::somatic::filters::{ResourceFilters, sort_calls};
+use crate::call::somatic::{
+    IdentityCounts, SomaticConfig, call_shard_somatic, declared_filters, identity,
+};
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
     StageContext, StageError, StageInfo, StageOutputs,
 };
-use crate::outcome::Failure;
 use crate::vcf::model::SomaticCall;
 use crate::vcf::writer::{VcfHeaderSpec, VcfKind, VcfWriter};
-use rayon::prelude::*;
-use rust_htslib::bcf::{self, Read as _};
-use std::path::{Path, PathBuf};
 
 pub struct CallSomatic;
-
-/// The identity check needs this many germline-looking sites of the normal to judge.
-const MIN_IDENTITY_SITES: u64 = 20;
-/// Below this share of the normal's germline sites seen in the tumour, the pair is refused.
-const MIN_CONCORDANCE: f64 = 0.8;
 
 static INPUTS: [SlotSpec; 3] = [
     SlotSpec { name: "tumour", kind: ArtifactKind::Alignments, doc: "the tumour's duplicate-marked BAM/CRAM" },
@@ -116,49 +108,6 @@ impl Stage for CallSomatic {
     }
 }
 
-/// A bgzipped, indexed VCF of sites (panel of normals, population resource) looked up per call.
-struct SiteResource {
-    path: PathBuf,
-    reader: bcf::IndexedReader,
-}
-
-impl SiteResource {
-    fn open(path: &Path) -> Result<Self, StageError> {
-        let reader = bcf::IndexedReader::from_path(path).map_err(|e| {
-            StageError::bad_input(format!(
-                "{}: cannot open as a bgzipped VCF with its index (.tbi/.csi beside it; `tabix -p vcf` makes one): {e}",
-                path.display()
-            ))
-        })?;
-        Ok(SiteResource { path: path.to_path_buf(), reader })
-    }
-
-    /// `Some(AF)` when a record at the call's position has its REF and ALT (`AF` of that ALT,
-    /// if the record has one); `None` when there is no such record.
-    fn lookup(&mut self, contig: &str, c: &SomaticCall) -> Result<Option<Option<f32>>, StageError> {
-        let Ok(rid) = self.reader.header().name2rid(contig.as_bytes()) else { return Ok(None) };
-        self.reader
-            .fetch(rid, c.pos, Some(c.pos))
-            .map_err(|e| StageError::runtime(format!("{}: fetch {contig}:{}: {e}", self.path.display(), c.pos + 1)))?;
-        for record in self.reader.records() {
-            let record =
-                record.map_err(|e| StageError::because(Failure::Runtime, self.path.display().to_string(), e))?;
-            if u64::try_from(record.pos()).ok() != Some(c.pos) {
-                continue;
-            }
-            let alleles = record.alleles();
-            if !alleles.first().is_some_and(|r| r.eq_ignore_ascii_case(&c.ref_allele)) {
-                continue;
-            }
-            if let Some(k) = alleles.iter().skip(1).position(|a| a.eq_ignore_ascii_case(&c.alt_allele)) {
-                let af = record.info(b"AF").float().ok().flatten().and_then(|v| v.get(k).copied());
-                return Ok(Some(af.filter(|x| x.is_finite())));
-            }
-        }
-        Ok(None)
-    }
-}
-
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let (tumour, normal) = ctx.pair()?;
     let (tumour_bam, normal_bam) = (alignment_path(ctx, "tumour")?, alignment_path(ctx, "normal")?);
@@ -170,76 +119,40 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
     let all = shards(&lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     tracing::info!(shards = all.len(), tumour = %tumour.name, normal = %normal.name, "calling somatic variants");
-    ctx.fault_point("before_calling")?;
-    let results: Vec<Result<ShardSomatic, StageError>> = ctx.pool.install(|| {
-        all.par_iter()
-            .map_init(
-                || Ok::<_, StageError>((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
-                |readers, shard| {
-                    if ctx.cancel.is_cancelled() {
-                        return Err(StageError::interrupted());
-                    }
-                    let (t, n) = readers.as_mut().map_err(|e| e.copy_text())?;
-                    let name = &lengths[shard.tid as usize].0;
-                    call_shard_somatic(shard, name, t, n, &reference, &cfg).map_err(StageError::from)
-                },
-            )
-            .collect()
-    });
+    let results = call_shards(
+        ctx,
+        &all,
+        || Ok((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
+        |(t, n), shard| {
+            let name = &lengths[shard.tid as usize].0;
+            Ok(call_shard_somatic(shard, name, t, n, &reference, &cfg)?)
+        },
+    )?;
+    let Some(results) = results else { return Ok(StageOutputs::default()) };
     let mut calls: Vec<SomaticCall> = Vec::new();
     let mut identity = IdentityCounts::default();
-    for r in results {
-        let shard = r?;
+    for shard in results {
         calls.extend(shard.calls);
         identity.add(shard.identity);
     }
     let concordance = identity.concordance();
     tracing::info!(sites = identity.sites, concordance = ?concordance, "tumour/normal identity");
-    if identity.sites >= MIN_IDENTITY_SITES && concordance.is_some_and(|c| c < MIN_CONCORDANCE) {
-        let message = format!(
-            "{} and {} look like two individuals: the tumour shares {:.1} % of the normal's {} germline-looking sites \
-             (the same individual shares over {:.0} %); check the samplesheet for a swapped sample, or set \
-             `identity_check: warn` on call_somatic to call the pair anyway",
-            tumour.name,
-            normal.name,
-            100.0 * concordance.unwrap_or(0.0),
-            identity.sites,
-            100.0 * MIN_CONCORDANCE
-        );
+    if let Err(mismatch) = identity::check(identity, &tumour.name, &normal.name) {
         if ctx.params.text("identity_check")? == "warn" {
-            tracing::warn!("{message}");
+            tracing::warn!("{mismatch}");
         } else {
-            return Err(StageError::bad_input(message));
+            return Err(mismatch.into());
         }
     }
-    // Shards are in reference order; a shard's last calls may lie past its core.
-    calls.sort_by(|a, b| {
-        (a.tid, a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.tid, b.pos, &b.ref_allele, &b.alt_allele))
-    });
-
-    let mut pon = ctx.params.file("panel_of_normals")?.map(SiteResource::open).transpose()?;
-    let mut population = ctx.params.file("germline_resource")?.map(SiteResource::open).transpose()?;
-    let max_population_af = ctx.params.float("max_population_af")?;
-    for c in &mut calls {
-        let contig = &lengths[c.tid as usize].0;
-        if let Some(pon) = pon.as_mut()
-            && pon.lookup(contig, c)?.is_some()
-        {
-            c.filters.push("panel_of_normals".into());
-        }
-        if let Some(population) = population.as_mut()
-            && population.lookup(contig, c)?.flatten().is_some_and(|af| f64::from(af) > max_population_af)
-        {
-            c.filters.push("germline".into());
-        }
-        c.filters.sort();
-        c.filters.dedup();
-    }
+    sort_calls(&mut calls);
+    let mut resources = ResourceFilters::open(
+        ctx.params.file("panel_of_normals")?,
+        ctx.params.file("germline_resource")?,
+        ctx.params.float("max_population_af")?,
+    )?;
+    resources.apply(&mut calls, |tid| lengths[tid as usize].0.as_str())?;
     let mut filters = declared_filters(&cfg);
-    if pon.is_some() {
-        filters.push(("panel_of_normals".into(), "The site and ALT are in the panel of normals".into()));
-        filters.sort();
-    }
+    resources.declare(&mut filters);
 
     let name = format!("{}_vs_{}", tumour.name, normal.name);
     let spec = VcfHeaderSpec {

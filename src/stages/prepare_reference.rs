@@ -1,495 +1,169 @@
-//! Stage `prepare_reference` and the reference cache behind it.
-//!
-//! [`prepare_reference`] turns a FASTA into a digest-keyed cache folder
-//! `<cache root>/<first 16 hex of the reference digest>/` holding `<name>.fa` (a symlink to the
-//! FASTA), `<name>.fa.fai`, `<name>.dict`, `<name>.md5.tsv`, `<name>.k<k>w<w>.mmi` and
-//! `reference.json` (see [`record`]). The cache root defaults to `<fasta>.dagr/` beside the FASTA.
-//!
-//! Algorithm: (1) under a lock on the cache root, find the digest: trusted from the stat record
-//! while the FASTA's size and mtime are unchanged, else by one validating scan
-//! (`genome::fasta_scan`, about 3 s per GB); (2) take an exclusive lock on the digest folder, so
-//! concurrent jobs never race (a second job waits, then finds everything up to date); (3) redo
-//! only what is missing or stale: the `.fai`, `.dict` and symlink follow the FASTA file, the MD5
-//! table its content, the `.mmi` its content, the parameters and the minimap2 version; (4) write
-//! `reference.json` last. Every file is written under a temporary name and renamed into place.
-//! An up-to-date cache costs a few `stat` calls; building the index dominates otherwise.
+//! Stage `prepare_reference`: the reference cache ([`crate::genome::cache`]) with minimap2's index
+//! ([`Minimap2Index`]) behind the engine's stage contract. A
+//! [`PrepareError`](crate::genome::cache::PrepareError) keeps its own class at the boundary (bad
+//! FASTA → bad input, exit 2).
 
-mod record;
+use crate::align::{IndexParams, Minimap2Index};
+use crate::engine::stage::{
+    Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
+    StageContext, StageError, StageInfo, StageOutputs,
+};
+use crate::genome::cache::{PrepareOptions, prepare_reference};
+use serde_json::json;
 
-pub use record::{CacheRecord, ContigInfo, FastaStat, RecordedFile, RecordedIndex};
+/// Stage kind `prepare_reference`.
+pub struct PrepareReference;
 
-use crate::align::{IndexError, IndexParams, build_index, minimap2_version};
-use crate::genome::contig::Contig;
-use crate::genome::dict::{file_uri, write_dict, write_md5_table};
-use crate::genome::fai::write_fai;
-use crate::genome::{FastaScan, ReferenceError, scan_fasta};
-use crate::output_file::{OutputFile, Sidecar, WrittenFile, md5_of_file, remove_stale_temps, temp_name_for};
-use record::{RECORD_FILE, cached_digest, file_intact, forget_digest, remember_digest};
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+static INPUTS: [SlotSpec; 1] = [SlotSpec {
+    name: "fasta",
+    kind: ArtifactKind::ReferenceFasta,
+    doc: "the reference FASTA (plain text, one file; role `fasta`)",
+}];
 
-mod stage;
-pub use stage::PrepareReference;
+static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
+    name: "index",
+    kind: ArtifactKind::ReferenceIndex,
+    doc: "the prepared reference: roles fasta (symlink), fai, dict, md5, mmi, info (reference.json)",
+}];
 
-const HINT_BESIDE: &str = "the folder beside the FASTA is not writable: pass --cache-dir DIR (dagr prepare-reference) \
-or --reference-cache DIR (dagr run) to keep the prepared reference elsewhere";
-const HINT_GIVEN: &str = "choose a writable folder for --cache-dir / --reference-cache";
+static PARAMS: [ParamSpec; 2] = [
+    ParamSpec {
+        name: "minimizer_k",
+        kind: ParamKind::Int { min: 10, max: 28 },
+        default: ParamDefault::Int(21),
+        doc: "minimap2 index k-mer size (sr preset: 21)",
+    },
+    ParamSpec {
+        name: "minimizer_w",
+        kind: ParamKind::Int { min: 1, max: 50 },
+        default: ParamDefault::Int(11),
+        doc: "minimap2 index minimizer window (sr preset: 11)",
+    },
+];
 
-/// How to prepare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrepareOptions {
-    pub index: IndexParams,
-    /// Threads for building the minimap2 index.
-    pub threads: usize,
-}
+static INFO: StageInfo = StageInfo {
+    kind: "prepare_reference",
+    description: "Validate the reference FASTA; write .fai, .dict, per-contig MD5s and the minimap2 index into a digest-keyed cache",
+    version: 1,
+    scope: Scope::Reference,
+    inputs: &INPUTS,
+    outputs: &OUTPUTS,
+    params: &PARAMS,
+    resources: Resources { threads: 2, memory_bytes: 8 << 30, time_seconds: 2 * 3600 },
+};
 
-impl Default for PrepareOptions {
-    fn default() -> Self {
-        PrepareOptions { index: IndexParams::default(), threads: 2 }
-    }
-}
-
-/// Preparation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PrepareError {
-    #[error(transparent)]
-    Reference(ReferenceError),
-    #[error(transparent)]
-    Index(#[from] IndexError),
-    #[error("cannot write the reference cache in {}: {source}; {hint}", dir.display())]
-    NotWritable { dir: PathBuf, source: io::Error, hint: &'static str },
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{}: not a prepared reference: {detail} (run `dagr prepare-reference`)", dir.display())]
-    NotPrepared { dir: PathBuf, detail: String },
-    #[error("{}: the FASTA changed while it was being prepared; run again", path.display())]
-    Changed { path: PathBuf },
-    #[error("interrupted")]
-    Cancelled,
-}
-
-impl From<ReferenceError> for PrepareError {
-    fn from(e: ReferenceError) -> Self {
-        match e {
-            ReferenceError::Cancelled => PrepareError::Cancelled,
-            other => PrepareError::Reference(other),
-        }
-    }
-}
-
-/// Bad input (exit 2) when the user's FASTA or options are wrong or the cache folder is not
-/// writable; interrupted on a signal; a runtime failure otherwise.
-impl crate::outcome::Classify for PrepareError {
-    fn failure(&self) -> crate::outcome::Failure {
-        use crate::outcome::Failure;
-        match self {
-            PrepareError::Reference(e) => e.failure(),
-            PrepareError::Index(IndexError::Params(_)) | PrepareError::NotWritable { .. } => Failure::BadInput,
-            PrepareError::Cancelled => Failure::Interrupted,
-            _ => Failure::Runtime,
-        }
-    }
-}
-
-impl PrepareError {
-    fn io(path: &Path, source: io::Error) -> Self {
-        PrepareError::Io { path: path.to_path_buf(), source }
-    }
-}
-
-/// One file of a prepared reference, as a later stage sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedFile {
-    /// `fasta`, `fai`, `dict`, `md5`, `mmi` or `info`.
-    pub role: &'static str,
-    pub path: PathBuf,
-    pub md5: String,
-    pub size: u64,
-}
-
-/// A prepared reference: its cache folder, files, digest and contigs.
-#[derive(Debug, Clone)]
-pub struct PreparedReference {
-    pub dir: PathBuf,
-    /// `<dir>/<name>.fa`, a symlink to the FASTA; `fai` is `<dir>/<name>.fa.fai` beside it.
-    pub fasta: PathBuf,
-    pub fai: PathBuf,
-    pub dict: PathBuf,
-    pub md5_table: PathBuf,
-    pub mmi: PathBuf,
-    /// `reference.json`.
-    pub info: PathBuf,
-    pub digest: String,
-    pub contigs: Vec<ContigInfo>,
-    pub total_length: u64,
-    pub index: IndexParams,
-    /// The files above with their MD5s, in role order fasta, fai, dict, md5, mmi, info.
-    pub files: Vec<PreparedFile>,
-    /// Roles written by this preparation; empty when everything was up to date.
-    pub rebuilt: Vec<&'static str>,
-}
-
-impl PreparedReference {
-    pub fn up_to_date(&self) -> bool {
-        self.rebuilt.is_empty()
+impl Stage for PrepareReference {
+    fn info(&self) -> &'static StageInfo {
+        &INFO
     }
 
-    /// Opens a prepared cache folder with its default-parameter index (else the first one).
-    pub fn load(dir: &Path) -> Result<PreparedReference, PrepareError> {
-        let record = CacheRecord::read(dir).ok_or_else(|| not_prepared(dir, format!("no readable {RECORD_FILE}")))?;
-        let default = IndexParams::default();
-        let params = match record.indexes.get(&default.tag()) {
-            Some(_) => default,
-            None => record.indexes.values().next().map(|i| i.params).unwrap_or(default),
-        };
-        Self::from_record(dir, &record, params, Vec::new(), None)
-    }
-
-    /// Opens a prepared cache folder with the index of `params`.
-    pub fn load_with(dir: &Path, params: IndexParams) -> Result<PreparedReference, PrepareError> {
-        let record = CacheRecord::read(dir).ok_or_else(|| not_prepared(dir, format!("no readable {RECORD_FILE}")))?;
-        Self::from_record(dir, &record, params, Vec::new(), None)
-    }
-
-    fn from_record(
-        dir: &Path,
-        record: &CacheRecord,
-        params: IndexParams,
-        rebuilt: Vec<&'static str>,
-        info: Option<WrittenFile>,
-    ) -> Result<PreparedReference, PrepareError> {
-        let mut files = Vec::new();
-        let fasta = dir.join(format!("{}.fa", record.name));
-        files.push(PreparedFile {
-            role: "fasta",
-            path: fasta.clone(),
-            md5: record.fasta_md5.clone(),
-            size: record.fasta.size,
-        });
-        for role in ["fai", "dict", "md5"] {
-            let f = record.files.get(role).ok_or_else(|| not_prepared(dir, format!("no `{role}` file recorded")))?;
-            if !file_intact(dir, f) {
-                return Err(not_prepared(dir, format!("{} is missing or changed", f.file)));
-            }
-            files.push(PreparedFile { role, path: dir.join(&f.file), md5: f.md5.clone(), size: f.size });
-        }
-        let index = record.indexes.get(&params.tag()).filter(|i| file_intact(dir, &i.file));
-        let index = index.ok_or_else(|| not_prepared(dir, format!("no intact {} index", params.tag())))?;
-        files.push(PreparedFile {
-            role: "mmi",
-            path: dir.join(&index.file.file),
-            md5: index.file.md5.clone(),
-            size: index.file.size,
-        });
-        let info_path = dir.join(RECORD_FILE);
-        let (md5, size) = match info {
-            Some(w) => (w.md5, w.size),
-            None => md5_of_file(&info_path).map_err(|e| PrepareError::io(&info_path, e))?,
-        };
-        files.push(PreparedFile { role: "info", path: info_path.clone(), md5, size });
-        let path_of = |i: usize| files[i].path.clone();
-        Ok(PreparedReference {
-            dir: dir.to_path_buf(),
-            fasta,
-            fai: path_of(1),
-            dict: path_of(2),
-            md5_table: path_of(3),
-            mmi: path_of(4),
-            info: info_path,
-            digest: record.digest.clone(),
-            contigs: record.contigs.clone(),
-            total_length: record.total_length,
-            index: params,
-            files,
-            rebuilt,
-        })
-    }
-}
-
-fn not_prepared(dir: &Path, detail: String) -> PrepareError {
-    PrepareError::NotPrepared { dir: dir.to_path_buf(), detail }
-}
-
-/// Prepares `fasta` in its cache folder (see the module documentation) and returns it.
-/// `cache_root` `None` means `<fasta dir>/<fasta file name>.dagr/`.
-pub fn prepare_reference(
-    fasta: &Path,
-    cache_root: Option<&Path>,
-    opts: &PrepareOptions,
-    cancel: &AtomicBool,
-) -> Result<PreparedReference, PrepareError> {
-    let given = std::path::absolute(fasta).map_err(|e| ReferenceError::io(fasta, e))?;
-    let source = std::fs::canonicalize(&given).map_err(|e| ReferenceError::io(fasta, e))?;
-    let stat = FastaStat::of(&source).map_err(|e| ReferenceError::io(&source, e))?;
-    let file_name = given.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (root, hint) = match cache_root {
-        Some(root) => (std::path::absolute(root).map_err(|e| PrepareError::io(root, e))?, HINT_GIVEN),
-        None => (given.with_file_name(format!("{file_name}.dagr")), HINT_BESIDE),
-    };
-    let (digest, scan) = {
-        create_dir_writable(&root, hint)?;
-        let _root_lock = lock_exclusive(&root, cancel, hint)?;
-        find_digest(&root, &stat, cancel)?
-    };
-    let dir = root.join(&digest[..16]);
-    create_dir_writable(&dir, hint)?;
-    let _lock = lock_exclusive(&dir, cancel, hint)?;
-    remove_stale_temps(&dir).map_err(|e| PrepareError::io(&dir, e))?;
-    let name = cache_name(&file_name);
-    let previous = CacheRecord::read(&dir).filter(|r| r.digest == digest);
-    let todo = Todo::plan(&dir, &name, previous.as_ref(), &stat, opts.index);
-    if let Some(prev) = previous.as_ref().filter(|_| todo.roles().is_empty()) {
-        tracing::info!(dir = %dir.display(), "prepared reference is up to date");
-        return PreparedReference::from_record(&dir, prev, opts.index, Vec::new(), None);
-    }
-    let scan = match scan {
-        Some(s) => Some(s),
-        None if previous.is_none() || todo.fai => Some(scan_fasta(&source, cancel)?),
-        None => None,
-    };
-    if let Some(s) = scan.as_ref().filter(|s| s.digest != digest) {
-        forget_digest(&root, &s.path);
-        return Err(PrepareError::Changed { path: source });
-    }
-    let target = Target { dir: &dir, name: &name, source: &source, stat: &stat };
-    let record = target.write(scan.as_ref(), previous, &todo, opts, cancel)?;
-    let info = record.write(&dir).map_err(|e| PrepareError::io(&dir.join(RECORD_FILE), e))?;
-    PreparedReference::from_record(&dir, &record, opts.index, todo.roles(), Some(info))
-}
-
-/// The digest of `stat`'s FASTA: from its stat record, or by scanning (then remembered).
-fn find_digest(
-    root: &Path,
-    stat: &FastaStat,
-    cancel: &AtomicBool,
-) -> Result<(String, Option<FastaScan>), PrepareError> {
-    if let Some(digest) =
-        cached_digest(root, stat).filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Ok((digest, None));
-    }
-    tracing::info!(fasta = %stat.path.display(), "scanning the reference FASTA");
-    let scan = scan_fasta(&stat.path, cancel)?;
-    // A FASTA rewritten during the scan must not be remembered under its old stat.
-    if FastaStat::of(&stat.path).ok().as_ref() != Some(stat) {
-        return Err(PrepareError::Changed { path: stat.path.clone() });
-    }
-    remember_digest(root, stat, &scan.digest).map_err(|e| PrepareError::io(root, e))?;
-    Ok((scan.digest.clone(), Some(scan)))
-}
-
-/// Stem of the cache's file names: the FASTA's file name without `.fa`/`.fasta`/`.fna`.
-fn cache_name(file_name: &str) -> String {
-    let stem =
-        [".fasta", ".fa", ".fna", ".fas"].iter().find_map(|ext| file_name.strip_suffix(ext)).unwrap_or(file_name);
-    if stem.is_empty() || stem.starts_with('.') { "reference".to_string() } else { stem.to_string() }
-}
-
-fn create_dir_writable(dir: &Path, hint: &'static str) -> Result<(), PrepareError> {
-    std::fs::create_dir_all(dir).map_err(|e| writable_error(dir, e, hint))
-}
-
-fn writable_error(dir: &Path, e: io::Error, hint: &'static str) -> PrepareError {
-    match e.kind() {
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-            PrepareError::NotWritable { dir: dir.to_path_buf(), source: e, hint }
-        }
-        _ => PrepareError::io(dir, e),
-    }
-}
-
-/// Exclusive lock on `<dir>/.lock`, held until the file is dropped; waits while another job holds
-/// it, looking at `cancel` five times a second.
-fn lock_exclusive(dir: &Path, cancel: &AtomicBool, hint: &'static str) -> Result<File, PrepareError> {
-    let path = dir.join(".lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| writable_error(dir, e, hint))?;
-    let mut announced = false;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(TryLockError::WouldBlock) => {
-                if !announced {
-                    tracing::info!(dir = %dir.display(), "waiting for another job preparing this reference");
-                    announced = true;
-                }
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(PrepareError::Cancelled);
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(TryLockError::Error(e)) => return Err(PrepareError::io(&path, e)),
-        }
-    }
-}
-
-/// Which files of a cache folder must be (re)written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Todo {
-    link: bool,
-    fai: bool,
-    dict: bool,
-    md5: bool,
-    mmi: bool,
-}
-
-impl Todo {
-    fn plan(dir: &Path, name: &str, prev: Option<&CacheRecord>, stat: &FastaStat, params: IndexParams) -> Todo {
-        let Some(prev) = prev else {
-            return Todo { link: true, fai: true, dict: true, md5: true, mmi: true };
-        };
-        let same_fasta = prev.fasta == *stat && prev.name == name;
-        let intact =
-            |role: &str, file: String| prev.files.get(role).is_some_and(|f| f.file == file && file_intact(dir, f));
-        let link_ok = std::fs::read_link(dir.join(format!("{name}.fa"))).is_ok_and(|t| t == stat.path);
-        let mmi_ok = prev.indexes.get(&params.tag()).is_some_and(|i| {
-            i.file.file == mmi_name(name, params) && i.minimap2 == minimap2_version() && file_intact(dir, &i.file)
-        });
-        Todo {
-            link: !(same_fasta && link_ok),
-            fai: !(same_fasta && intact("fai", format!("{name}.fa.fai"))),
-            dict: !(same_fasta && intact("dict", format!("{name}.dict"))),
-            md5: !intact("md5", format!("{name}.md5.tsv")),
-            mmi: !mmi_ok,
-        }
-    }
-
-    fn roles(&self) -> Vec<&'static str> {
-        let flags =
-            [(self.link, "fasta"), (self.fai, "fai"), (self.dict, "dict"), (self.md5, "md5"), (self.mmi, "mmi")];
-        flags.into_iter().filter(|(todo, _)| *todo).map(|(_, role)| role).collect()
-    }
-}
-
-fn mmi_name(name: &str, params: IndexParams) -> String {
-    format!("{name}.{}.mmi", params.tag())
-}
-
-/// The cache folder being written and the FASTA it is for.
-struct Target<'a> {
-    dir: &'a Path,
-    name: &'a str,
-    source: &'a Path,
-    stat: &'a FastaStat,
-}
-
-impl Target<'_> {
-    /// Writes what `todo` asks for and returns the new record. `scan` is present whenever there is
-    /// no previous record or the `.fai` must be rewritten.
-    fn write(
-        &self,
-        scan: Option<&FastaScan>,
-        previous: Option<CacheRecord>,
-        todo: &Todo,
-        opts: &PrepareOptions,
-        cancel: &AtomicBool,
-    ) -> Result<CacheRecord, PrepareError> {
-        let missing_scan = || PrepareError::Changed { path: self.source.to_path_buf() };
-        let mut record = match (previous, scan) {
-            (Some(prev), _) => prev,
-            (None, Some(scan)) => self.empty_record(scan),
-            (None, None) => return Err(missing_scan()),
-        };
-        if let Some(scan) = scan {
-            record.contigs = scan.contig_list().into_iter().map(contig_info).collect();
-            record.total_length = scan.total_length();
-            record.fasta_md5 = scan.file_md5.clone();
-        }
-        record.fasta = self.stat.clone();
-        record.name = self.name.to_string();
-        record.dagr_version = crate::VERSION.to_string();
-        record.indexes.retain(|_, i| file_intact(self.dir, &i.file));
-        let contigs: Vec<Contig> = record
-            .contigs
+    fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+        let fasta = ctx.input("fasta")?.file("fasta")?;
+        let index =
+            Minimap2Index { params: IndexParams::new(ctx.params.int("minimizer_k")?, ctx.params.int("minimizer_w")?)? };
+        let opts = PrepareOptions { index: &index, threads: ctx.threads.max(1) };
+        ctx.fault_point("start")?;
+        let prepared =
+            ctx.pool.install(|| prepare_reference(fasta, ctx.reference_cache, &opts, ctx.cancel.as_atomic()))?;
+        ctx.fault_point("prepared")?;
+        let files = prepared
+            .files
             .iter()
-            .map(|c| Contig { name: c.name.clone(), length: c.length, md5: Some(c.md5.clone()) })
+            .map(|f| ArtifactFile {
+                role: f.role.to_string(),
+                path: f.path.clone(),
+                digest: f.md5.clone(),
+                size: f.size,
+            })
             .collect();
-        if todo.link {
-            self.link()?;
+        let mut outputs = StageOutputs::default();
+        outputs.artifacts.insert("index".into(), Artifact { kind: ArtifactKind::ReferenceIndex, files });
+        let metrics = json!({
+            "contigs": prepared.contigs.len(),
+            "total_length": prepared.total_length,
+            "digest": prepared.digest,
+            "cache_dir": prepared.dir,
+            "up_to_date": prepared.up_to_date(),
+            "rebuilt": prepared.rebuilt,
+            "index": prepared.index,
+        });
+        if let serde_json::Value::Object(map) = metrics {
+            outputs.metrics = map;
         }
-        if todo.fai {
-            let scan = scan.ok_or_else(missing_scan)?;
-            let written =
-                self.write_file(&format!("{}.fa.fai", self.name), |out| write_fai(&scan.fai_records(), out))?;
-            record.files.insert("fai".into(), written);
-        }
-        if todo.dict {
-            let uri = file_uri(self.source);
-            let written = self.write_file(&format!("{}.dict", self.name), |out| write_dict(&contigs, &uri, out))?;
-            record.files.insert("dict".into(), written);
-        }
-        if todo.md5 {
-            let written = self.write_file(&format!("{}.md5.tsv", self.name), |out| write_md5_table(&contigs, out))?;
-            record.files.insert("md5".into(), written);
-        }
-        if todo.mmi {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(PrepareError::Cancelled);
-            }
-            let index = self.build_mmi(opts)?;
-            record.indexes.insert(opts.index.tag(), index);
-        }
-        Ok(record)
+        Ok(outputs)
     }
-
-    fn empty_record(&self, scan: &FastaScan) -> CacheRecord {
-        CacheRecord {
-            format: record::CACHE_FORMAT,
-            digest: scan.digest.clone(),
-            name: self.name.to_string(),
-            fasta: self.stat.clone(),
-            fasta_md5: scan.file_md5.clone(),
-            total_length: 0,
-            contigs: Vec::new(),
-            files: Default::default(),
-            indexes: Default::default(),
-            dagr_version: crate::VERSION.to_string(),
-        }
-    }
-
-    /// `<name>.fa` → the FASTA, replaced atomically (a temporary link renamed over it).
-    fn link(&self) -> Result<(), PrepareError> {
-        let link = self.dir.join(format!("{}.fa", self.name));
-        let tmp = temp_name_for(&link);
-        let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(self.source, &tmp).map_err(|e| PrepareError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &link).map_err(|e| PrepareError::io(&link, e))
-    }
-
-    fn write_file(
-        &self,
-        file: &str,
-        fill: impl FnOnce(&mut OutputFile) -> io::Result<()>,
-    ) -> Result<RecordedFile, PrepareError> {
-        let path = self.dir.join(file);
-        let mut out = OutputFile::create(&path).map_err(|e| PrepareError::io(&path, e))?;
-        fill(&mut out).and_then(|()| out.flush()).map_err(|e| PrepareError::io(&path, e))?;
-        let written = out.commit(Sidecar::None).map_err(|e| PrepareError::io(&path, e))?;
-        Ok(RecordedFile { file: file.to_string(), md5: written.md5, size: written.size })
-    }
-
-    fn build_mmi(&self, opts: &PrepareOptions) -> Result<RecordedIndex, PrepareError> {
-        let file = mmi_name(self.name, opts.index);
-        tracing::info!(index = %file, threads = opts.threads, "building the minimap2 index");
-        let written = build_index(self.source, &self.dir.join(&file), opts.index, opts.threads)?;
-        Ok(RecordedIndex {
-            file: RecordedFile { file, md5: written.md5, size: written.size },
-            params: opts.index,
-            minimap2: minimap2_version(),
-        })
-    }
-}
-
-fn contig_info(c: Contig) -> ContigInfo {
-    ContigInfo { name: c.name, length: c.length, md5: c.md5.unwrap_or_default() }
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use crate::engine::stage::{CancelFlag, Entity, FaultPlan, ParamValue, Params};
+    use crate::outcome::Failure;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    fn run_stage(
+        fasta: &Path,
+        cache: &Path,
+        params: &[(&str, i64)],
+    ) -> Result<crate::engine::stage::StageOutputs, crate::engine::stage::StageError> {
+        let input = Artifact {
+            kind: ArtifactKind::ReferenceFasta,
+            files: vec![ArtifactFile {
+                role: "fasta".into(),
+                path: fasta.to_path_buf(),
+                digest: "stat:0:0".into(),
+                size: 0,
+            }],
+        };
+        let inputs = BTreeMap::from([("fasta".to_string(), input)]);
+        let params = Params(params.iter().map(|(k, v)| (k.to_string(), ParamValue::Int(*v))).collect());
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let (cancel, faults) = (CancelFlag::default(), FaultPlan::default());
+        let ctx = StageContext {
+            stage_name: "prepare_reference",
+            entity: &Entity::Reference,
+            inputs: &inputs,
+            params: &params,
+            output_dir: cache,
+            work_dir: cache,
+            tmp_dir: cache,
+            reference_cache: Some(cache),
+            threads: 2,
+            memory_bytes: 1 << 30,
+            pool: &pool,
+            cancel: &cancel,
+            faults: &faults,
+            command: "dagr test",
+            output_date_epoch: 0,
+            cluster: None,
+        };
+        PrepareReference.run(&ctx)
+    }
+
+    #[test]
+    fn stage_outputs_roles_and_metrics() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (fasta, cache) = (tmp.path().join("ref.fa"), tmp.path().join("cache"));
+        std::fs::write(&fasta, format!(">c1\n{}\n>c2\n{}\n", "ACGTTGCA".repeat(200), "GATTACAC".repeat(200))).unwrap();
+        let out = run_stage(&fasta, &cache, &[("minimizer_k", 21), ("minimizer_w", 11)]).unwrap();
+        let index = &out.artifacts["index"];
+        assert_eq!(index.kind, ArtifactKind::ReferenceIndex);
+        let roles: Vec<_> = index.files.iter().map(|f| f.role.as_str()).collect();
+        assert_eq!(roles, ["fasta", "fai", "dict", "md5", "mmi", "info"]);
+        assert!(index.files.iter().all(|f| f.digest.len() == 32));
+        assert_eq!(out.metrics["contigs"], 2);
+        assert_eq!(out.metrics["up_to_date"], false);
+        let again = run_stage(&fasta, &cache, &[("minimizer_k", 21), ("minimizer_w", 11)]).unwrap();
+        assert_eq!(again.metrics["up_to_date"], true);
+        assert_eq!(again.artifacts["index"], *index);
+
+        let bad = tmp.path().join("dup.fa");
+        std::fs::write(&bad, ">c1\nACGT\n>c1\nACGT\n").unwrap();
+        let e = run_stage(&bad, &cache, &[("minimizer_k", 21), ("minimizer_w", 11)]).unwrap_err();
+        assert!(
+            e.failure() == Failure::BadInput && e.to_string().contains("line 3: contig `c1` is a duplicate"),
+            "{e}"
+        );
+    }
+}

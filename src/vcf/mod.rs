@@ -12,6 +12,7 @@
 //!   small in-memory FASTA that implements it.
 //! - [`model`]: the records the callers hand the writers (called variants, reference blocks,
 //!   somatic calls); [`writer`]: headers, records, gVCF banding, BGZF and tabix, callable BED.
+//! - [`sites`]: indexed site resources (panel of normals, population AF) looked up per call.
 //!
 //! Domain code: never imports the engine, the CLI or the callers (`call` imports `vcf`, never the
 //! reverse; `tests/layering.rs` checks it).
@@ -23,6 +24,7 @@ pub mod normalize;
 pub mod reader;
 pub mod record;
 pub mod sequence;
+pub mod sites;
 mod text;
 pub mod writer;
 

@@ -50,7 +50,7 @@ pub struct RefBlock {
 
 /// One sample's view of a somatic candidate: read counts by allele (REF, ALT) over informative
 /// reads, the ALT fraction, the filtered depth, and read orientation counts per allele.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SomaticSample {
     pub ref_reads: u32,
     pub alt_reads: u32,
@@ -64,7 +64,7 @@ pub struct SomaticSample {
 }
 
 /// A somatic candidate, biallelic, ready for the somatic VCF.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SomaticCall {
     pub tid: u32,
     /// 0-based position of the first base of `ref_allele`.

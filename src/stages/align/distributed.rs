@@ -26,16 +26,15 @@
 //! once (and candidates once, marks once to every rank); rank 0 reads the joined BAM once for
 //! QC and once for the index (one process also reads it for the index).
 
-use super::{
-    AlignCounts, LANE_SHIFT, MIN_SORT_BUFFER, PROGRESS_EVERY, PreparedFiles, platform_unit_of, read_group_line,
-};
-use crate::align::{PairAligner, ReadGroup};
+use super::lanes::LaneTotals;
+use super::{AlignCounts, MIN_SORT_BUFFER, PreparedFiles};
+use crate::align::{AlignedBatch, PairAligner};
 use crate::alignments::header::ContigLine;
-use crate::alignments::keys::{DupCandidate, Mate, PairId, SortKey};
+use crate::alignments::keys::DupCandidate;
 use crate::alignments::markdup::{
     self, DuplicateMarks, EndKey, MarkdupOptions, MarksPart, covered_ends, end_shard, fragment_ends,
 };
-use crate::alignments::qc::{AlignmentQc, territory_from_reference};
+use crate::alignments::partition::GenomeSlices;
 use crate::alignments::sort::wire::{decode_records, encode_record};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat, concatenate_bam};
@@ -44,41 +43,52 @@ use crate::engine::stage::cluster::{decode, encode};
 use crate::engine::stage::{StageContext, StageError, StageOutputs};
 use crate::genome::Reference;
 use crate::outcome::Failure;
-use crate::reads::{FastqStats, PairedFastqReader, ScanOptions};
+use crate::qc::alignment::{AlignmentQc, territory_from_reference};
 use crate::samples::Sample;
 use rust_htslib::bam::Read as _;
-use std::time::Instant;
 
 /// Batches each rank maps between two exchanges (bounds the records held for sending:
 /// 16 × 8192 pairs, about 100 MB for 150 bp reads).
 const EXCHANGE_EVERY: u64 = 16;
 
-/// Which rank owns a record: slices of equal length over the contigs laid end to end.
-struct GenomeSlices {
-    /// Offset of each contig's first base in the concatenated genome.
-    contig_start: Vec<u64>,
-    total: u64,
-    ranks: u64,
+/// Under MPI: this rank aligns batches `rank, rank + ranks, ...`; records it owns go to its own
+/// sorter, the others and every duplicate key are buffered for their ranks and exchanged every
+/// [`EXCHANGE_EVERY`] rounds of batches (every rank reaches each exchange after the same batch).
+struct RankSink<'a> {
+    ctx: &'a StageContext<'a>,
+    cluster: &'a dyn Cluster,
+    rank: usize,
+    ranks: usize,
+    slices: &'a GenomeSlices,
+    routing: Routing,
 }
 
-impl GenomeSlices {
-    fn new(contigs: &[ContigLine], ranks: usize) -> GenomeSlices {
-        let mut contig_start = Vec::with_capacity(contigs.len());
-        let mut total = 0u64;
-        for c in contigs {
-            contig_start.push(total);
-            total += c.length;
-        }
-        GenomeSlices { contig_start, total: total.max(1), ranks: ranks.max(1) as u64 }
+impl super::lanes::BatchSink for RankSink<'_> {
+    type Error = Stop;
+    fn aligns(&self, ordinal: u64) -> bool {
+        ordinal % self.ranks as u64 == self.rank as u64
     }
-
-    /// Monotone in the sort key, so that rank order is coordinate order.
-    fn owner(&self, key: &SortKey) -> usize {
-        let Some(&start) = self.contig_start.get(key.tid as usize) else {
-            return (self.ranks - 1) as usize;
-        };
-        let at = start + u64::try_from(key.pos.max(0)).unwrap_or(0);
-        ((u128::from(at.min(self.total - 1)) * u128::from(self.ranks) / u128::from(self.total)) as u64) as usize
+    fn take(&mut self, batch: AlignedBatch) -> Result<(), Stop> {
+        // Records this rank owns skip the encoding and go to its sorter directly.
+        let mut own = Vec::new();
+        for (key, record) in batch.records {
+            match self.slices.owner(&key) {
+                owner if owner == self.rank => own.push((key, record)),
+                owner => encode_record(&mut self.routing.records_out[owner], &key, &record),
+            }
+        }
+        self.routing.sorter.push(own, self.ctx.pool)?;
+        for c in batch.candidates {
+            self.routing.candidates_out[markdup::shard_of(&c.key, self.ranks)].push(c);
+        }
+        Ok(())
+    }
+    fn after_batch(&mut self, ordinal: u64) -> Result<(), Stop> {
+        if ordinal.is_multiple_of(EXCHANGE_EVERY * self.ranks as u64) {
+            self.cluster.agree("mapping read batches", Ok(())).map_err(Stop::Shared)?;
+            self.routing.exchange(self.ctx, self.cluster).map_err(Stop::Shared)?;
+        }
+        Ok(())
     }
 }
 
@@ -153,81 +163,30 @@ pub(super) fn run(
             )),
         );
     }
-    let slices = GenomeSlices::new(&contigs, ranks);
+    let slices = GenomeSlices::new(contigs.iter().map(|c| c.length), ranks);
     let sorter = RecordSorter::new(SortOptions {
         memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
         tmp_dir: ctx.tmp_dir.to_path_buf(),
     })
     .map_err(StageError::from);
-    let mut routing = Routing {
+    let routing = Routing {
         records_out: vec![Vec::new(); ranks],
         candidates_out: vec![Vec::new(); ranks],
         my_candidates: Vec::new(),
         sorter: ctx.agree("starting the sort", sorter)?,
     };
-    let mut counts = AlignCounts::new(libraries.len());
-    let mut fastq = FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY);
-    let mut read_groups = Vec::new();
-    let mut batch_ordinal = 0u64;
-    let mut last_report = Instant::now();
-
+    let mut sink = RankSink { ctx, cluster, rank, ranks, slices: &slices, routing };
     // Map this rank's batches; a local failure is carried to the next agreement (every rank
     // reaches one), never returned past a collective.
-    let mapped: Result<(), Stop> = (|| {
-        for (lane_index, lane) in sample.lanes.iter().enumerate() {
-            let library_index = libraries.iter().position(|l| *l == lane.library).unwrap_or(0);
-            let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
-            let options = ScanOptions { min_base_quality: crate::reads::DEFAULT_MIN_BASE_QUALITY };
-            let mut reader =
-                PairedFastqReader::open_with(&lane.fastq_1, &lane.fastq_2, &options, ctx.cancel.as_atomic())?;
-            let lane_base: PairId = (lane_index as u64) << LANE_SHIFT;
-            let mut platform_unit = None;
-            let mut lane_stats = crate::align::AlignStats::default();
-            while let Some(batch) = reader.next_batch()? {
-                if platform_unit.is_none() && !batch.is_empty() {
-                    platform_unit = Some(platform_unit_of(batch.pair(0).0.name(), &rg.id));
-                }
-                if batch_ordinal % ranks as u64 == rank as u64 {
-                    let first = lane_base + batch.first_pair_number() - 1;
-                    let out = aligner.align_batch(&batch, first, &rg, ctx.pool)?;
-                    lane_stats.merge(&out.stats);
-                    // Records this rank owns skip the encoding and go to its sorter directly.
-                    let mut own = Vec::new();
-                    for (key, record) in out.records {
-                        match slices.owner(&key) {
-                            owner if owner == rank => own.push((key, record)),
-                            owner => encode_record(&mut routing.records_out[owner], &key, &record),
-                        }
-                    }
-                    routing.sorter.push(own, ctx.pool)?;
-                    for c in out.candidates {
-                        routing.candidates_out[markdup::shard_of(&c.key, ranks)].push(c);
-                    }
-                }
-                batch_ordinal += 1;
-                if batch_ordinal.is_multiple_of(EXCHANGE_EVERY * ranks as u64) {
-                    cluster.agree("mapping read batches", Ok(())).map_err(Stop::Shared)?;
-                    routing.exchange(ctx, cluster).map_err(Stop::Shared)?;
-                }
-                if rank == 0 && last_report.elapsed() >= PROGRESS_EVERY {
-                    tracing::info!(lane = %lane.lane, ranks, "{} read pairs read", reader.pairs_read());
-                    last_report = Instant::now();
-                }
-            }
-            fastq.merge(&reader.into_stats()?);
-            counts.add_lane(library_index, &lane_stats);
-            read_groups.push(read_group_line(sample, &lane.library, &rg, platform_unit));
-            ctx.fault_point("after_lane")?;
-        }
-        Ok(())
-    })();
+    let mapped = super::lanes::map_lanes(ctx, sample, aligner, libraries, &mut sink);
+    let mut routing = sink.routing;
     // An error that came out of a collective is already every rank's; a local one is shared
     // here, where the other ranks are at this agreement or the one before an exchange.
-    match mapped {
+    let LaneTotals { fastq, counts, read_groups } = match mapped {
         Err(Stop::Shared(e)) => return Err(e),
-        Err(Stop::Local(e)) => ctx.agree("mapping read batches", Err(e))?,
-        Ok(()) => ctx.agree("mapping read batches", Ok(()))?,
-    }
+        Err(Stop::Local(e)) => ctx.agree::<LaneTotals>("mapping read batches", Err(e))?,
+        Ok(totals) => ctx.agree("mapping read batches", Ok(totals))?,
+    };
     routing.exchange(ctx, cluster)?;
     if rank == 0 {
         tracing::info!(ranks, "batches mapped and exchanged; marking duplicates");
@@ -247,18 +206,7 @@ pub(super) fn run(
             .map_err(|e| StageError::runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
         let mut writer = AlignmentWriter::create(&slice_path(rank), OutputFormat::Bam, &header, ctx.threads)?;
         let sorted = routing.sorter.finish(ctx.pool)?;
-        let stats = sorted.stats();
-        for (n, item) in sorted.enumerate() {
-            let (key, mut record) = item?;
-            let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
-            if marks.is_duplicate(key.pair_id, mate) {
-                record.set_flags(record.flags() | 0x400);
-            }
-            writer.write(&record)?;
-            if n % 1_000_000 == 0 {
-                ctx.cancel.check()?;
-            }
-        }
+        let stats = super::lanes::write_marked(ctx, sorted, &marks, |record| Ok(writer.write(record)?))?;
         let (_, records) = writer.finish_shard()?;
         Ok((records, stats))
     })();
@@ -344,39 +292,4 @@ fn mark_duplicates(
     let parts = cluster.all_gather("sharing duplicate marks", encode(&part)?)?;
     let parts = parts.iter().map(|b| decode::<MarksPart>(b, "duplicate marks")).collect::<Result<Vec<_>, _>>()?;
     Ok(DuplicateMarks::merge(parts, libraries))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(tid: u32, pos: i64) -> SortKey {
-        SortKey { tid, pos, reverse: false, pair_id: 0, rank: 0 }
-    }
-
-    #[test]
-    fn genome_slices_follow_coordinate_order_and_cover_every_rank() {
-        let contigs: Vec<ContigLine> = [("chr1", 1000u64), ("chr2", 600), ("chr3", 400)]
-            .iter()
-            .map(|(n, l)| ContigLine { name: n.to_string(), length: *l, md5: String::new() })
-            .collect();
-        let slices = GenomeSlices::new(&contigs, 4);
-        let mut last = 0;
-        let mut seen = [false; 4];
-        for (tid, len) in [(0u32, 1000i64), (1, 600), (2, 400)] {
-            for pos in (0..len).step_by(7) {
-                let owner = slices.owner(&key(tid, pos));
-                assert!(owner >= last, "owner must not decrease along the genome");
-                last = owner;
-                seen[owner] = true;
-            }
-        }
-        assert_eq!(seen, [true; 4]);
-        // 2,000 bases in 4 slices of 500: chr1:500 starts the second one.
-        assert_eq!(slices.owner(&key(0, 499)), 0);
-        assert_eq!(slices.owner(&key(0, 500)), 1);
-        // Records without a position go last, after every placed record.
-        assert_eq!(slices.owner(&key(SortKey::UNPLACED, -1)), 3);
-        assert_eq!(GenomeSlices::new(&contigs, 1).owner(&key(2, 399)), 0);
-    }
 }

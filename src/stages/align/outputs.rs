@@ -5,10 +5,10 @@
 
 use crate::align::AlignStats;
 use crate::alignments::markdup::{DuplicateMarks, MarkdupOptions};
-use crate::alignments::qc::AlignmentQcReport;
 use crate::alignments::writer::WrittenAlignment;
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
 use crate::output_file::{OutputFile, Sidecar, WrittenFile, write_atomic};
+use crate::qc::alignment::AlignmentQcReport;
 use crate::reads::FastqStats;
 use crate::samples::Sample;
 use std::io::Write;

@@ -1,16 +1,17 @@
-//! The gather: shard results in reference order → VCF, gVCF (reference blocks merged again across
-//! shard edges, interleaved with variants by position), callable BED and variant QC.
+//! The gather's files: shard results in reference order ([`interleave`]: reference blocks merged
+//! again across shard edges, interleaved with variants by position) → VCF, gVCF, callable BED
+//! and variant QC ([`VariantQc`]), each written atomically with its index and `.md5`.
 
+use crate::call::germline::gather::{GvcfRecord, interleave};
 use crate::call::germline::{GermlineConfig, ShardCalls, declared_filters};
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
 use crate::genome::Reference;
 use crate::genome::ploidy::Sex;
 use crate::outcome::Failure;
 use crate::output_file::{Sidecar, write_atomic};
+use crate::qc::VariantQc;
 use crate::samples::Sample;
-use crate::vcf::model::{CalledVariant, RefBlock};
-use crate::vcf::writer::{CallableBedWriter, GqBands, GvcfBlockMerger, VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
-use std::collections::BTreeMap;
+use crate::vcf::writer::{CallableBedWriter, GqBands, VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
 use std::path::Path;
 
 fn header(
@@ -64,50 +65,35 @@ pub(super) fn write_outputs(
         threads,
     )?;
     let mut bed = CallableBedWriter::create(&dir.join(format!("{name}.callable.bed.gz")), contigs, threads)?;
-    let mut merger = GvcfBlockMerger::new(bands);
     let mut qc = VariantQc::default();
     let (mut depth_sum, mut positions) = (0u64, 0u64);
-
-    let write_block = |gvcf: &mut VcfWriter, b: &RefBlock| -> Result<(), StageError> {
-        let contig = &contigs[b.tid as usize].name;
-        let base = reference.fetch(contig, b.start, b.start + 1).map_err(StageError::as_runtime)?;
-        gvcf.write_block(b, base.first().copied().unwrap_or(b'N')).map_err(StageError::as_runtime)
-    };
-    // Shards are in reference order and each one's variants and blocks are sorted, but a shard's
-    // last variants may lie past its core (its region ran on): interleave globally by position.
-    let mut all_variants = Vec::new();
-    let mut all_blocks = Vec::new();
+    let mut variants = Vec::new();
+    let mut blocks = Vec::new();
     for shard in shards {
         depth_sum += shard.depth_sum;
         positions += shard.positions;
         for &(tid, s, e) in &shard.callable {
             bed.push(tid, s, e)?;
         }
-        all_variants.extend(shard.variants);
-        all_blocks.extend(shard.blocks);
+        variants.extend(shard.variants);
+        blocks.extend(shard.blocks);
     }
-    let mut blocks = all_blocks.into_iter().peekable();
-    for v in &all_variants {
-        while let Some(b) = blocks.next_if(|b| (b.tid, b.start) < (v.tid, v.pos)) {
-            if let Some(done) = merger.push(b) {
-                write_block(&mut gvcf, &done)?;
+    interleave(&variants, blocks, bands, |record| -> Result<(), StageError> {
+        match record {
+            GvcfRecord::Block(b) => {
+                let contig = &contigs[b.tid as usize].name;
+                // The prepared reference, read before by the callers: a failure is runtime.
+                let base = reference.fetch(contig, b.start, b.start + 1).map_err(StageError::as_runtime)?;
+                gvcf.write_block(&b, base.first().copied().unwrap_or(b'N'))?;
+            }
+            GvcfRecord::Variant(v) => {
+                vcf.write_variant(v)?;
+                gvcf.write_variant(v)?;
+                qc.add(v);
             }
         }
-        if let Some(done) = merger.flush() {
-            write_block(&mut gvcf, &done)?;
-        }
-        vcf.write_variant(v)?;
-        gvcf.write_variant(v)?;
-        qc.add(v);
-    }
-    for b in blocks {
-        if let Some(done) = merger.push(b) {
-            write_block(&mut gvcf, &done)?;
-        }
-    }
-    if let Some(done) = merger.finish() {
-        write_block(&mut gvcf, &done)?;
-    }
+        Ok(())
+    })?;
     ctx.cancel.check()?;
     let vcf = vcf.finish()?;
     let gvcf = gvcf.finish()?;
@@ -143,80 +129,4 @@ pub(super) fn write_outputs(
         outputs.metrics = m;
     }
     Ok(outputs)
-}
-
-/// Variant counts for the run report and the QC file.
-#[derive(Debug, Default)]
-struct VariantQc {
-    snv: u64,
-    mnp_or_complex: u64,
-    insertions: u64,
-    deletions: u64,
-    multiallelic: u64,
-    pass: u64,
-    transitions: u64,
-    transversions: u64,
-    het: u64,
-    hom: u64,
-    /// Indel length (insertions positive, deletions negative) → count.
-    indel_lengths: BTreeMap<i64, u64>,
-}
-
-impl VariantQc {
-    fn add(&mut self, v: &CalledVariant) {
-        if v.filters.is_empty() {
-            self.pass += 1;
-        }
-        // `*` (a spanning deletion, counted at its own record) is no allele of this site.
-        let alts: Vec<&Vec<u8>> = v.alt_alleles.iter().filter(|a| a.as_slice() != b"*").collect();
-        if alts.len() > 1 {
-            self.multiallelic += 1;
-        }
-        let distinct: std::collections::BTreeSet<u8> = v.genotype.iter().copied().collect();
-        if distinct.len() > 1 {
-            self.het += 1
-        } else {
-            self.hom += 1
-        }
-        for alt in alts {
-            let (r, a) = (v.ref_allele.len(), alt.len());
-            if r == 1 && a == 1 {
-                self.snv += 1;
-                let pair = (v.ref_allele[0].to_ascii_uppercase(), alt[0].to_ascii_uppercase());
-                let transition = matches!(pair, (b'A', b'G') | (b'G', b'A') | (b'C', b'T') | (b'T', b'C'));
-                if transition { self.transitions += 1 } else { self.transversions += 1 }
-            } else if r == a {
-                self.mnp_or_complex += 1;
-            } else {
-                let len = a as i64 - r as i64;
-                if len > 0 {
-                    self.insertions += 1
-                } else {
-                    self.deletions += 1
-                }
-                *self.indel_lengths.entry(len).or_insert(0) += 1;
-            }
-        }
-    }
-
-    fn summary(&self) -> serde_json::Value {
-        let ratio = |a: u64, b: u64| if b == 0 { None } else { Some(a as f64 / b as f64) };
-        serde_json::json!({
-            "records": self.het + self.hom,
-            "pass": self.pass,
-            "snv": self.snv,
-            "insertions": self.insertions,
-            "deletions": self.deletions,
-            "mnp_or_complex": self.mnp_or_complex,
-            "multiallelic": self.multiallelic,
-            "ti_tv": ratio(self.transitions, self.transversions),
-            "het_hom": ratio(self.het, self.hom),
-            // In numeric order (−13 … −1, 1 … 19): serde_json keeps insertion order here.
-            "indel_length_histogram": self
-                .indel_lengths
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
-                .collect::<serde_json::Map<String, serde_json::Value>>(),
-        })
-    }
 }

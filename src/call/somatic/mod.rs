@@ -30,28 +30,36 @@
 //!   `clustered_events` 3 or more candidates with TLOD ≥ 6.3 in one active region that are not
 //!   germline (normal-filtered) variants.
 //!
-//! Identity: [`IdentityCounts`] over each shard core (pileups of both samples), summed by the
-//! stage, which refuses a pair whose tumour shares too few of the normal's germline sites.
+//! Identity: [`IdentityCounts`] over each shard core (pileups of both samples), summed over the
+//! shards and judged by [`identity::check`], which refuses a pair whose tumour shares too few of
+//! the normal's germline sites. Resources (panel of normals, population allele frequencies) filter
+//! the calls afterwards: [`filters`].
 //!
-//! Not yet: panel of normals, germline population resource, multi-allelic somatic records.
+//! Not yet: multi-allelic somatic records.
 //! Cost: as germline per region (assembly plus pair-HMM over both samples' reads), plus
 //! O(reads × 200) per candidate for the fraction grid.
 
+pub mod filters;
+pub mod identity;
+
+pub use identity::IdentityCounts;
+
 use super::CallError;
 use super::active::{ActiveConfig, active_regions};
-use super::assembly::{AssemblyConfig, assemble};
+use super::assembly::AssemblyConfig;
 use super::genotype::{Site, binomial_half_lower_tail, build_sites, fisher_strand, mix_mapping_error, read_span};
-use super::germline::is_acgt;
 use super::pairhmm::{LikelihoodMatrix, PairHmmConfig, region_likelihood_matrix};
 use super::reads::downsample::{ReadsByStart, reads_for_region};
-use super::reads::evidence::{Evidence, UNIT, pileup_evidence};
+use super::reads::evidence::pileup_evidence;
 use super::reads::paralog::ParalogScreen;
 use super::reads::walk::{Event, walk};
 use super::reads::{ReadFilter, fetch_reads};
+use super::region::{ShardWindow, is_acgt, sort_dedup};
 use super::shards::Shard;
 use super::types::ReadView;
 use crate::genome::Reference;
 use crate::vcf::model::{SomaticCall, SomaticSample};
+use identity::identity_counts;
 use rust_htslib::bam;
 use std::collections::HashSet;
 
@@ -137,50 +145,11 @@ struct ReadAtSite {
     end_distance: Option<usize>,
 }
 
-/// Tumour/normal identity evidence: positions of the shard core where the normal looks like a
-/// germline SNV (≥ 10 reads, ≥ 30 % mismatching), and how many of them show mismatches in the
-/// tumour too (≥ 5 % of ≥ 10 reads). The same individual shares nearly all of them (tumour
-/// impurity keeps the normal's alleles even across LOH); an unrelated one about half.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IdentityCounts {
-    pub sites: u64,
-    pub concordant: u64,
-}
-
-impl IdentityCounts {
-    pub fn add(&mut self, other: IdentityCounts) {
-        self.sites += other.sites;
-        self.concordant += other.concordant;
-    }
-
-    /// Share of the normal's germline-looking sites the tumour shares; `None` without sites.
-    pub fn concordance(&self) -> Option<f64> {
-        (self.sites > 0).then(|| self.concordant as f64 / self.sites as f64)
-    }
-}
-
-/// What one shard of a pair produced.
-#[derive(Debug, Clone, Default)]
+/// What one shard of a pair produced (serde: so that ranks can send it, as for germline).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ShardSomatic {
     pub calls: Vec<SomaticCall>,
     pub identity: IdentityCounts,
-}
-
-/// Identity counts over `core` (window positions) from the two pileups.
-fn identity_counts(tumour: &Evidence, normal: &Evidence, core: std::ops::Range<usize>) -> IdentityCounts {
-    let mut counts = IdentityCounts::default();
-    for i in core {
-        let (nd, nm) = (normal.depth.get(i).copied().unwrap_or(0), normal.mismatch.get(i).copied().unwrap_or(0));
-        let (td, tm) = (tumour.depth.get(i).copied().unwrap_or(0), tumour.mismatch.get(i).copied().unwrap_or(0));
-        // Mismatch weights are in UNITs of one full-quality base.
-        if nd >= 10 && td >= 10 && nm * 10 >= 3 * nd * UNIT {
-            counts.sites += 1;
-            if tm * 20 >= td * UNIT {
-                counts.concordant += 1;
-            }
-        }
-    }
-    counts
 }
 
 /// Calls one shard of a tumour/normal pair; one indexed reader per sample.
@@ -192,12 +161,9 @@ pub fn call_shard_somatic(
     reference: &Reference,
     cfg: &SomaticConfig,
 ) -> Result<ShardSomatic, CallError> {
-    let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
-    let core_range = (shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize;
-    let core = &window[core_range.clone()];
-    if !core.iter().copied().any(is_acgt) {
+    let Some(window) = ShardWindow::fetch(reference, contig, shard)? else {
         return Ok(ShardSomatic::default());
-    }
+    };
     let tumour = fetch_reads(tumour_reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
     // The normal at any mapping quality too: an ALT that the normal carries only on reads the
     // aligner could not place (a segmental duplication) is not somatic either. One fetch; the
@@ -207,25 +173,20 @@ pub fn call_shard_somatic(
     let normal: Vec<ReadView> = normal_any.iter().filter(|r| r.mapq >= cfg.reads.min_mapq).cloned().collect();
     let (tumour_near, normal_near) = (ReadsByStart::new(&tumour), ReadsByStart::new(&normal));
     let identity = identity_counts(
-        &pileup_evidence(&tumour, &window, shard.padded_start, cfg.active.min_base_qual),
-        &pileup_evidence(&normal, &window, shard.padded_start, cfg.active.min_base_qual),
-        core_range,
+        &pileup_evidence(&tumour, &window.bases, shard.padded_start, cfg.active.min_base_qual),
+        &pileup_evidence(&normal, &window.bases, shard.padded_start, cfg.active.min_base_qual),
+        window.core.clone(),
     );
     let mut calls = Vec::new();
-    for region in active_regions(shard.tid, &window, shard.padded_start, &tumour, &cfg.active) {
+    for region in active_regions(shard.tid, &window.bases, shard.padded_start, &tumour, &cfg.active) {
         if !shard.owns_region(&region) {
             continue;
         }
         let cap = cfg.region_depth_cap.max(1);
         let t_reads = reads_for_region(tumour_near.reads_near(&region), &region, cap);
         let n_reads = reads_for_region(normal_near.reads_near(&region), &region, cap);
-        let lo = (region.start - shard.padded_start) as usize;
-        let hi = ((region.end - shard.padded_start) as usize).min(window.len());
         let both: Vec<ReadView> = t_reads.iter().chain(&n_reads).cloned().collect();
-        let assembly = assemble(&region, &window[lo..hi], &both, &cfg.assembly);
-        if assembly.candidates.is_empty() {
-            continue;
-        }
+        let Some(assembly) = window.assemble(&region, &both, &cfg.assembly) else { continue };
         let (cands, haps) = (&assembly.candidates, &assembly.haplotypes);
         let t_matrix = region_likelihood_matrix(&region, cands, &t_reads, haps, &cfg.pairhmm);
         let n_matrix = region_likelihood_matrix(&region, cands, &n_reads, haps, &cfg.pairhmm);
@@ -257,8 +218,7 @@ pub fn call_shard_somatic(
         calls.extend(region_calls);
     }
     calls.retain(|c| c.ref_allele.iter().copied().all(is_acgt));
-    calls.sort_by(|a, b| (a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.pos, &b.ref_allele, &b.alt_allele)));
-    calls.dedup_by(|a, b| a.pos == b.pos && a.ref_allele == b.ref_allele && a.alt_allele == b.alt_allele);
+    sort_dedup(&mut calls, |a, b| (a.pos, &a.ref_allele, &a.alt_allele).cmp(&(b.pos, &b.ref_allele, &b.alt_allele)));
     Ok(ShardSomatic { calls, identity })
 }
 
@@ -536,23 +496,6 @@ mod tests {
         // A germline het: 14 of 30 ALT.
         let het: Vec<ReadAtSite> = (0..30).map(|k| read(k < 14, 3.0)).collect();
         assert!(normal_log_odds(&het, 0.015) < 0.0);
-    }
-
-    #[test]
-    fn identity_counts_share_of_germline_sites() {
-        let ev = |depth: Vec<u32>, mismatch: Vec<u32>| Evidence {
-            window_start: 0,
-            indel: vec![0; depth.len()],
-            depth,
-            mismatch,
-        };
-        // Position 0: normal het, tumour het (concordant); 1: normal het, tumour clean
-        // (discordant); 2: normal clean (not a site); 3: normal het, tumour shallow (not a site).
-        let normal = ev(vec![30, 30, 30, 30], vec![15 * UNIT, 14 * UNIT, 0, 15 * UNIT]);
-        let tumour = ev(vec![90, 90, 90, 5], vec![30 * UNIT, 0, 40 * UNIT, 2 * UNIT]);
-        let c = identity_counts(&tumour, &normal, 0..4);
-        assert_eq!(c, IdentityCounts { sites: 2, concordant: 1 });
-        assert_eq!(c.concordance(), Some(0.5));
     }
 
     #[test]

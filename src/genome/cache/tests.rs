@@ -1,15 +1,17 @@
 //! Tests of reference preparation and its cache, on small temporary FASTAs.
 
 use super::*;
-use crate::align::load_index;
-use crate::engine::stage::{
-    Artifact, ArtifactFile, ArtifactKind, CancelFlag, Entity, FaultPlan, ParamValue, Params, Stage, StageContext,
-};
-use crate::outcome::Failure;
-use std::collections::BTreeMap;
+use crate::align::{IndexParams, Minimap2Index, load_index};
 use std::fmt::Write as _;
 
 static NO_CANCEL: AtomicBool = AtomicBool::new(false);
+/// minimap2's `sr` defaults (k21w11), the index the stage and the CLI build by default.
+static SR: Minimap2Index = Minimap2Index { params: IndexParams { k: 21, w: 11 } };
+static K15W10: Minimap2Index = Minimap2Index { params: IndexParams { k: 15, w: 10 } };
+
+fn default_opts() -> PrepareOptions<'static> {
+    PrepareOptions { index: &SR, threads: 2 }
+}
 
 /// Deterministic pseudo-random bases (xorshift64).
 fn bases(seed: u64, n: usize) -> String {
@@ -52,7 +54,7 @@ fn prepare(fasta: &Path, cache: Option<&Path>, opts: &PrepareOptions) -> Result<
 #[test]
 fn first_run_writes_everything_second_is_up_to_date() {
     let (_tmp, fasta, cache) = setup();
-    let opts = PrepareOptions::default();
+    let opts = default_opts();
     let first = prepare(&fasta, Some(&cache), &opts).unwrap();
     assert_eq!(first.rebuilt, ["fasta", "fai", "dict", "md5", "mmi"]);
     assert_eq!(first.dir, cache.join(&first.digest[..16]));
@@ -77,41 +79,47 @@ fn first_run_writes_everything_second_is_up_to_date() {
     let second = prepare(&fasta, Some(&cache), &opts).unwrap();
     assert!(second.up_to_date(), "rebuilt {:?}", second.rebuilt);
     assert_eq!(second.files, first.files);
-    let loaded = PreparedReference::load(&first.dir).unwrap();
+    let loaded = PreparedReference::load(&first.dir, "k21w11").unwrap();
     assert_eq!(loaded.files, first.files);
     assert_eq!(loaded.contigs, first.contigs);
+    // reference.json keeps the layout existing caches have (index params and minimap2 version).
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&first.info).unwrap()).unwrap();
+    let index = &json["indexes"]["k21w11"];
+    assert_eq!(index["params"], serde_json::json!({ "k": 21, "w": 11 }));
+    assert_eq!(index["minimap2"], crate::align::minimap2_version());
+    assert_eq!(index["file"], "ref.k21w11.mmi");
 }
 
 #[test]
 fn other_parameters_add_an_index() {
     let (_tmp, fasta, cache) = setup();
-    let first = prepare(&fasta, Some(&cache), &PrepareOptions::default()).unwrap();
-    let opts = PrepareOptions { index: IndexParams::new(15, 10).unwrap(), threads: 1 };
+    let first = prepare(&fasta, Some(&cache), &default_opts()).unwrap();
+    let opts = PrepareOptions { index: &K15W10, threads: 1 };
     let other = prepare(&fasta, Some(&cache), &opts).unwrap();
     assert_eq!(other.rebuilt, ["mmi"]);
     assert_eq!(other.mmi, first.dir.join("ref.k15w10.mmi"));
     assert!(first.mmi.exists());
-    assert_eq!(PreparedReference::load(&first.dir).unwrap().mmi, first.mmi);
-    assert_eq!(PreparedReference::load_with(&first.dir, opts.index).unwrap().mmi, other.mmi);
+    assert_eq!(PreparedReference::load(&first.dir, "k21w11").unwrap().mmi, first.mmi);
+    assert_eq!(PreparedReference::load(&first.dir, "k15w10").unwrap().mmi, other.mmi);
 }
 
 #[test]
 fn missing_or_damaged_files_are_rebuilt_alone() {
     let (_tmp, fasta, cache) = setup();
-    let opts = PrepareOptions::default();
+    let opts = default_opts();
     let first = prepare(&fasta, Some(&cache), &opts).unwrap();
     std::fs::remove_file(&first.mmi).unwrap();
     std::fs::write(&first.dict, "truncated").unwrap();
     let again = prepare(&fasta, Some(&cache), &opts).unwrap();
     assert_eq!(again.rebuilt, ["dict", "mmi"]);
     assert_eq!(again.files, first.files, "same bytes as before");
-    assert!(PreparedReference::load(&first.dir).is_ok());
+    assert!(PreparedReference::load(&first.dir, "k21w11").is_ok());
 }
 
 #[test]
 fn touched_fasta_is_rescanned_and_rewrapped_copy_shares_the_folder() {
     let (tmp, fasta, cache) = setup();
-    let opts = PrepareOptions::default();
+    let opts = default_opts();
     let first = prepare(&fasta, Some(&cache), &opts).unwrap();
     let file = File::options().write(true).open(&fasta).unwrap();
     file.set_modified(std::time::SystemTime::now() + Duration::from_secs(5)).unwrap();
@@ -131,7 +139,7 @@ fn touched_fasta_is_rescanned_and_rewrapped_copy_shares_the_folder() {
 #[test]
 fn default_cache_is_beside_the_fasta() {
     let (tmp, fasta, _cache) = setup();
-    let prepared = prepare(&fasta, None, &PrepareOptions::default()).unwrap();
+    let prepared = prepare(&fasta, None, &default_opts()).unwrap();
     assert_eq!(prepared.dir, tmp.path().join("ref.fa.dagr").join(&prepared.digest[..16]));
 }
 
@@ -151,7 +159,7 @@ fn unwritable_folder_asks_for_a_cache_dir() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     if File::create(ro.join("probe")).is_err() {
-        let e = prepare(&ro_fasta, None, &PrepareOptions::default()).unwrap_err();
+        let e = prepare(&ro_fasta, None, &default_opts()).unwrap_err();
         assert!(matches!(e, PrepareError::NotWritable { .. }), "{e}");
         assert!(e.to_string().contains("--cache-dir"), "{e}");
     }
@@ -163,18 +171,18 @@ fn bad_fasta_is_bad_input_naming_line_and_contig() {
     let (tmp, _fasta, cache) = setup();
     let bad = tmp.path().join("bad.fa");
     std::fs::write(&bad, ">c1\nACGT\n>c2\nACXT\n").unwrap();
-    let e = prepare(&bad, Some(&cache), &PrepareOptions::default()).unwrap_err();
+    let e = prepare(&bad, Some(&cache), &default_opts()).unwrap_err();
     assert_eq!(crate::outcome::Classify::failure(&e), crate::outcome::Failure::BadInput);
     let msg = e.to_string();
     assert!(msg.contains("bad.fa: line 4, column 3: contig `c2`: character 'X'"), "{msg}");
-    let e = prepare(&tmp.path().join("none.fa"), Some(&cache), &PrepareOptions::default()).unwrap_err();
+    let e = prepare(&tmp.path().join("none.fa"), Some(&cache), &default_opts()).unwrap_err();
     assert_eq!(crate::outcome::Classify::failure(&e), crate::outcome::Failure::BadInput, "{e}");
 }
 
 #[test]
 fn cancelled_before_work_is_interrupted() {
     let (_tmp, fasta, cache) = setup();
-    let e = prepare_reference(&fasta, Some(&cache), &PrepareOptions::default(), &AtomicBool::new(true)).unwrap_err();
+    let e = prepare_reference(&fasta, Some(&cache), &default_opts(), &AtomicBool::new(true)).unwrap_err();
     assert!(matches!(e, PrepareError::Cancelled), "{e}");
     assert!(crate::engine::stage::StageError::from(e).is_interrupted());
 }
@@ -183,70 +191,9 @@ fn cancelled_before_work_is_interrupted() {
 fn concurrent_jobs_do_not_race() {
     let (_tmp, fasta, cache) = setup();
     let results: Vec<_> = std::thread::scope(|s| {
-        let jobs: Vec<_> =
-            (0..3).map(|_| s.spawn(|| prepare(&fasta, Some(&cache), &PrepareOptions::default()))).collect();
+        let jobs: Vec<_> = (0..3).map(|_| s.spawn(|| prepare(&fasta, Some(&cache), &default_opts()))).collect();
         jobs.into_iter().map(|j| j.join().unwrap().unwrap()).collect()
     });
     assert_eq!(results.iter().filter(|r| !r.up_to_date()).count(), 1, "exactly one job builds");
     assert!(results.windows(2).all(|w| w[0].files == w[1].files));
-}
-
-fn run_stage(
-    fasta: &Path,
-    cache: &Path,
-    params: &[(&str, i64)],
-) -> Result<crate::engine::stage::StageOutputs, crate::engine::stage::StageError> {
-    let input = Artifact {
-        kind: ArtifactKind::ReferenceFasta,
-        files: vec![ArtifactFile {
-            role: "fasta".into(),
-            path: fasta.to_path_buf(),
-            digest: "stat:0:0".into(),
-            size: 0,
-        }],
-    };
-    let inputs = BTreeMap::from([("fasta".to_string(), input)]);
-    let params = Params(params.iter().map(|(k, v)| (k.to_string(), ParamValue::Int(*v))).collect());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let (cancel, faults) = (CancelFlag::default(), FaultPlan::default());
-    let ctx = StageContext {
-        stage_name: "prepare_reference",
-        entity: &Entity::Reference,
-        inputs: &inputs,
-        params: &params,
-        output_dir: cache,
-        work_dir: cache,
-        tmp_dir: cache,
-        reference_cache: Some(cache),
-        threads: 2,
-        memory_bytes: 1 << 30,
-        pool: &pool,
-        cancel: &cancel,
-        faults: &faults,
-        command: "dagr test",
-        output_date_epoch: 0,
-        cluster: None,
-    };
-    stage::PrepareReference.run(&ctx)
-}
-
-#[test]
-fn stage_outputs_roles_and_metrics() {
-    let (tmp, fasta, cache) = setup();
-    let out = run_stage(&fasta, &cache, &[("minimizer_k", 21), ("minimizer_w", 11)]).unwrap();
-    let index = &out.artifacts["index"];
-    assert_eq!(index.kind, ArtifactKind::ReferenceIndex);
-    let roles: Vec<_> = index.files.iter().map(|f| f.role.as_str()).collect();
-    assert_eq!(roles, ["fasta", "fai", "dict", "md5", "mmi", "info"]);
-    assert!(index.files.iter().all(|f| f.digest.len() == 32));
-    assert_eq!(out.metrics["contigs"], 2);
-    assert_eq!(out.metrics["up_to_date"], false);
-    let again = run_stage(&fasta, &cache, &[("minimizer_k", 21), ("minimizer_w", 11)]).unwrap();
-    assert_eq!(again.metrics["up_to_date"], true);
-    assert_eq!(again.artifacts["index"], *index);
-
-    let bad = tmp.path().join("dup.fa");
-    std::fs::write(&bad, ">c1\nACGT\n>c1\nACGT\n").unwrap();
-    let e = run_stage(&bad, &cache, &[("minimizer_k", 21), ("minimizer_w", 11)]).unwrap_err();
-    assert!(e.failure() == Failure::BadInput && e.to_string().contains("line 3: contig `c1` is a duplicate"), "{e}");
 }

@@ -19,14 +19,17 @@
 //! Cost: one indexed fetch per shard; pileup O(aligned bases); per active region, assembly plus a
 //! pair-HMM of reads × haplotypes × read length × haplotype length.
 
+pub mod gather;
+
 use super::CallError;
 use super::active::{ActiveConfig, active_regions};
-use super::assembly::{AssemblyConfig, assemble};
+use super::assembly::AssemblyConfig;
 use super::genotype::{GenotypeConfig, genotype_region};
 use super::pairhmm::{PairHmmConfig, region_likelihood_matrix};
 use super::reads::downsample::{DEFAULT_REGION_CAP, ReadsByStart, reads_for_region};
 use super::reads::evidence::{UNIT, pileup_evidence};
 use super::reads::{ReadFilter, fetch_reads};
+use super::region::{ShardWindow, is_acgt, sort_dedup};
 use super::shards::Shard;
 use crate::genome::Reference;
 use crate::genome::ploidy::{Ploidy, PloidyMap};
@@ -127,30 +130,23 @@ pub fn call_shard(
     ploidy: &PloidyMap,
     cfg: &GermlineConfig,
 ) -> Result<ShardCalls, CallError> {
-    let window = reference.fetch(contig, shard.padded_start, shard.padded_end)?;
-    let core = &window[(shard.start - shard.padded_start) as usize..(shard.end - shard.padded_start) as usize];
-    if !core.iter().copied().any(is_acgt) {
+    let Some(window) = ShardWindow::fetch(reference, contig, shard)? else {
         // A core of N only (a gap, a centromere): no call, block or callable base; no read fetch.
         return Ok(ShardCalls::default());
-    }
+    };
     let reads = fetch_reads(reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
     let nearby = ReadsByStart::new(&reads);
     let mut variants = Vec::new();
     // Calls of regions that start in the left padding belong to the neighbour, but their REF
     // spans must not become reference blocks here either.
     let mut spans = Vec::new();
-    for region in active_regions(shard.tid, &window, shard.padded_start, &reads, &cfg.active) {
+    for region in active_regions(shard.tid, &window.bases, shard.padded_start, &reads, &cfg.active) {
         if region.end <= shard.start || region.start >= shard.end {
             continue;
         }
         let owned = shard.owns_region(&region);
         let region_reads = reads_for_region(nearby.reads_near(&region), &region, cfg.region_depth_cap.max(1));
-        let lo = (region.start - shard.padded_start) as usize;
-        let hi = ((region.end - shard.padded_start) as usize).min(window.len());
-        let assembly = assemble(&region, &window[lo..hi], &region_reads, &cfg.assembly);
-        if assembly.candidates.is_empty() {
-            continue;
-        }
+        let Some(assembly) = window.assemble(&region, &region_reads, &cfg.assembly) else { continue };
         let matrix =
             region_likelihood_matrix(&region, &assembly.candidates, &region_reads, &assembly.haplotypes, &cfg.pairhmm);
         let calls = genotype_region(
@@ -173,9 +169,10 @@ pub fn call_shard(
             }
         }
     }
-    variants.sort_by(|a, b| (a.pos, &a.ref_allele, &a.alt_alleles).cmp(&(b.pos, &b.ref_allele, &b.alt_alleles)));
-    variants.dedup_by(|a, b| a.pos == b.pos && a.ref_allele == b.ref_allele && a.alt_alleles == b.alt_alleles);
-    let mut out = reference_confidence(shard, contig, &window, &reads, &spans, ploidy, cfg);
+    sort_dedup(&mut variants, |a, b| {
+        (a.pos, &a.ref_allele, &a.alt_alleles).cmp(&(b.pos, &b.ref_allele, &b.alt_alleles))
+    });
+    let mut out = reference_confidence(shard, contig, &window.bases, &reads, &spans, ploidy, cfg);
     out.variants = variants;
     Ok(out)
 }
@@ -264,11 +261,6 @@ fn reference_confidence(
     }
     out.blocks.extend(merger.finish());
     out
-}
-
-/// Whether a reference base is A, C, G or T (either case); N and other IUPAC codes are not.
-pub(crate) fn is_acgt(b: u8) -> bool {
-    matches!(b.to_ascii_uppercase(), b'A' | b'C' | b'G' | b'T')
 }
 
 /// Hom-ref PL (relative to 0/0, floored at 0) and GQ from `other` non-reference observations

@@ -4,7 +4,6 @@
 //! 3 GB FASTA while its size and mtime are unchanged. Both are written atomically; unreadable or
 //! foreign records are treated as absent, so the worst case is redoing work.
 
-use crate::align::IndexParams;
 use crate::output_file::{Sidecar, write_atomic};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -56,17 +55,21 @@ pub struct RecordedFile {
     pub size: u64,
 }
 
-/// A minimap2 index of the cache folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An aligner index of the cache folder (a minimap2 `.mmi` today; the JSON keeps minimap2's name
+/// for the version so that existing caches stay valid).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedIndex {
     #[serde(flatten)]
     pub file: RecordedFile,
-    pub params: IndexParams,
-    pub minimap2: String,
+    /// The builder's parameters (`{"k": 21, "w": 11}`).
+    pub params: serde_json::Value,
+    /// The indexer's version when it was built.
+    #[serde(rename = "minimap2")]
+    pub version: String,
 }
 
 /// `reference.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheRecord {
     pub format: u32,
     /// SHA-256 reference digest (see `genome::contig::reference_digest`).
