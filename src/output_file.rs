@@ -83,6 +83,20 @@ impl OutputFile {
     pub fn create(final_path: impl AsRef<Path>) -> io::Result<Self> {
         let final_path = final_path.as_ref().to_path_buf();
         let tmp_path = temp_name_for(&final_path);
+        Self::create_at(final_path, tmp_path)
+    }
+
+    /// [`OutputFile::create`] for a file that several processes may write at once (a Slurm
+    /// task's status file: the task and its job script's signal trap): the temporary name also
+    /// carries the process id, so two writers never share one; the last rename wins whole.
+    pub fn create_shared(final_path: impl AsRef<Path>) -> io::Result<Self> {
+        let final_path = final_path.as_ref().to_path_buf();
+        let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp_path = final_path.with_file_name(format!(".{name}.{}{TMP_MARK}", std::process::id()));
+        Self::create_at(final_path, tmp_path)
+    }
+
+    fn create_at(final_path: PathBuf, tmp_path: PathBuf) -> io::Result<Self> {
         let file = File::create(&tmp_path)?;
         Ok(Self {
             final_path,
@@ -247,11 +261,19 @@ fn sync_parent(path: &Path) -> io::Result<()> {
     File::open(parent)?.sync_all()
 }
 
-/// Writes a small file atomically in one call (no sidecar). For manifests, reports and metrics.
+/// Writes a small file atomically in one call. For manifests, reports and metrics.
 pub fn write_atomic(path: &Path, bytes: &[u8], sidecar: Sidecar) -> io::Result<WrittenFile> {
     let mut out = OutputFile::create(path)?;
     out.write_all(bytes)?;
     out.commit(sidecar)
+}
+
+/// [`write_atomic`] for a file several processes may write at once (see
+/// [`OutputFile::create_shared`]); no sidecar.
+pub fn write_atomic_shared(path: &Path, bytes: &[u8]) -> io::Result<WrittenFile> {
+    let mut out = OutputFile::create_shared(path)?;
+    out.write_all(bytes)?;
+    out.commit(Sidecar::None)
 }
 
 #[cfg(test)]
@@ -281,6 +303,20 @@ mod tests {
             out.write_all(b"partial").unwrap();
         }
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn shared_writes_use_their_own_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        let out = OutputFile::create_shared(&path).unwrap();
+        let tmp = out.tmp_path.clone();
+        assert_ne!(tmp, temp_name_for(&path));
+        assert!(is_temp_name(&tmp.file_name().unwrap().to_string_lossy()));
+        drop(out);
+        write_atomic_shared(&path, b"{}").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"{}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -66,12 +66,14 @@ const RULES: &[Rule] = &[
     deny("*", "engine",       "domain code never imports the engine: move the item down or pass the value in"),
     allow("engine", "samples", "a run iterates the samplesheet's samples"),
     allow("engine", "genome",  "scopes iterate contigs and shards"),
+    allow("engine", "qc",      "the run report's genome equivalents (qc::genome_equivalents)"),
 
     // Domain modules, top to bottom: plain library code.
     allow("qc", "reads",           "FASTQ QC"),
     allow("qc", "alignments",      "alignment QC"),
     allow("qc", "vcf",             "variant QC"),
     allow("qc", "genome",          "per-contig QC"),
+    allow("qc", "samples",         "genome equivalents per sample (a normal counts 1, a tumour 3)"),
     allow("bench", "vcf",          "truth comparison reads VCF"),
     allow("bench", "genome",       "truth comparison over regions"),
     allow("call", "vcf",           "the callers write VCF and gVCF (GqBands, GvcfBlockMerger)"),

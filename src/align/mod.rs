@@ -23,5 +23,5 @@ mod tests;
 pub use dup::MIN_SCORED_QUALITY;
 pub use error::AlignError;
 pub use index::{IndexError, IndexParams, Minimap2Index, build_index, load_index, load_index_with, minimap2_version};
-pub use pair::{AlignOptions, AlignedBatch, Contig, PairAligner, ReadGroup};
+pub use pair::{AlignOptions, AlignedBatch, PairAligner, ReadGroup};
 pub use stats::AlignStats;

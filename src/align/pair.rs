@@ -22,6 +22,7 @@ use super::record::{ReadContext, Scratch, mapped_record, unmapped_record};
 use super::stats::AlignStats;
 use super::tags::{cigar_text, sa_entries, sa_value};
 use crate::alignments::keys::{DupCandidate, PairId, SortKey};
+use crate::genome::Contig;
 use crate::reads::{FastqRecord, PairBatch};
 use minimap2::{Aligner, Built, Mapping};
 use rayon::prelude::*;
@@ -44,13 +45,6 @@ pub struct AlignOptions {
     pub max_fragment_len: Option<usize>,
     /// Emit secondary alignments (flag 0x100). Off by default, as `minimap2 -ax sr`.
     pub secondary: bool,
-}
-
-/// A reference sequence of the index, in index order (`tid` order).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Contig {
-    pub name: String,
-    pub len: u32,
 }
 
 /// Records and duplicate entries of one batch, in input order.
@@ -314,7 +308,7 @@ fn index_contigs(aligner: &Aligner<Built>) -> Result<Vec<Contig>, AlignError> {
             let name = unsafe { CStr::from_ptr(seq.name) };
             let name =
                 name.to_str().map_err(|_| AlignError::Index { detail: format!("sequence {i}'s name is not UTF-8") })?;
-            Ok(Contig { name: name.to_owned(), len: seq.len })
+            Ok(Contig::new(name, u64::from(seq.len)))
         })
         .collect()
 }

@@ -379,7 +379,7 @@ fn write_testdata_bam_for_cli_comparison() {
     let aligner = PairAligner::new(Arc::new(load_index(&mmi, 1).unwrap()), AlignOptions::default()).unwrap();
     let mut header = Header::new();
     for c in aligner.contigs() {
-        header.push_record(HeaderRecord::new(b"SQ").push_tag(b"SN", &c.name).push_tag(b"LN", c.len));
+        header.push_record(HeaderRecord::new(b"SQ").push_tag(b"SN", &c.name).push_tag(b"LN", c.length));
     }
     header.push_record(HeaderRecord::new(b"RG").push_tag(b"ID", "N1").push_tag(b"SM", "NORM"));
     let mut writer = Writer::from_path(&out, &header, Format::Bam).unwrap();

@@ -10,6 +10,7 @@
 //! other tools reject. No dates: the same spec gives the same header bytes. Cost: linear in the
 //! number of lines.
 
+use crate::genome::Contig;
 use rust_htslib::bam::Header;
 use rust_htslib::bam::header::HeaderRecord;
 use std::collections::BTreeSet;
@@ -41,20 +42,12 @@ pub struct ProgramLine {
     pub command_line: String,
 }
 
-/// One `@SQ` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContigLine {
-    pub name: String,
-    pub length: u64,
-    /// Lower-case hex MD5 of the contig's upper-cased bases (as in the reference's `.dict`).
-    pub md5: String,
-}
-
 /// Everything the header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderSpec {
-    /// In reference order: `tid` is the index here.
-    pub contigs: Vec<ContigLine>,
+    /// One `@SQ` each, in reference order (`tid` is the index here); every contig must carry its
+    /// MD5 (`M5`).
+    pub contigs: Vec<Contig>,
     /// `UR` of every `@SQ` (a `file://` URI of the reference FASTA).
     pub reference_uri: String,
     /// `AS` of every `@SQ` when known.
@@ -98,11 +91,12 @@ pub fn build_header(spec: &HeaderSpec) -> Result<Header, HeaderError> {
             let problem = "is not a length BAM can hold (1 to 2^31-1)";
             return Err(bad("SQ", "LN", &contig.length.to_string(), problem));
         }
-        if contig.md5.len() != 32 || !contig.md5.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(bad("SQ", "M5", &contig.md5, "is not 32 lower-case hex digits"));
-        }
+        let Some(md5) = contig.checked_md5() else {
+            let md5 = contig.md5.as_deref().unwrap_or_default();
+            return Err(bad("SQ", "M5", md5, "is not 32 lower-case hex digits"));
+        };
         let mut sq = HeaderRecord::new(b"SQ");
-        sq.push_tag(b"SN", name).push_tag(b"LN", contig.length).push_tag(b"M5", &contig.md5);
+        sq.push_tag(b"SN", name).push_tag(b"LN", contig.length).push_tag(b"M5", md5);
         sq.push_tag(b"UR", uri);
         if let Some(assembly) = assembly {
             sq.push_tag(b"AS", assembly);
@@ -169,7 +163,7 @@ pub(crate) mod tests {
         HeaderSpec {
             contigs: contigs
                 .iter()
-                .map(|(n, l, m)| ContigLine { name: n.to_string(), length: *l, md5: m.to_string() })
+                .map(|(n, l, m)| Contig { name: n.to_string(), length: *l, md5: Some(m.to_string()) })
                 .collect(),
             reference_uri: reference_uri.to_string(),
             assembly: Some("GRCh38".to_string()),

@@ -12,6 +12,8 @@
 //! positions never become reference blocks or callable bases ([`crate::call::germline`]). Many
 //! small contigs give one small shard each. Cost: O(number of shards).
 
+use crate::genome::Contig;
+
 /// One shard: the owned core `start..end` and the padded window, 0-based half-open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Shard {
@@ -36,11 +38,11 @@ impl Shard {
 
 /// Shards of `contigs` (name, length) in reference order; `tid` is the index in `contigs`.
 /// A `shard_size` of 0 is taken as 1; empty contigs give no shard.
-pub fn shards<S: AsRef<str>>(contigs: &[(S, u64)], shard_size: u64, padding: u64) -> Vec<Shard> {
+pub fn shards(contigs: &[Contig], shard_size: u64, padding: u64) -> Vec<Shard> {
     let size = shard_size.max(1);
     let mut out = Vec::new();
-    for (tid, (_, len)) in contigs.iter().enumerate() {
-        let len = *len;
+    for (tid, contig) in contigs.iter().enumerate() {
+        let len = contig.length;
         let mut start = 0;
         while start < len {
             let end = (start + size).min(len);
@@ -64,7 +66,7 @@ mod tests {
 
     #[test]
     fn shards_tile_contigs_with_clipped_padding() {
-        let s = shards(&[("a", 250u64), ("b", 0), ("c", 100)], 100, 10);
+        let s = shards(&[Contig::new("a", 250), Contig::new("b", 0), Contig::new("c", 100)], 100, 10);
         assert_eq!(s.len(), 4);
         assert_eq!(s[0], Shard { tid: 0, start: 0, end: 100, padded_start: 0, padded_end: 110 });
         assert_eq!(s[2], Shard { tid: 0, start: 200, end: 250, padded_start: 190, padded_end: 250 });
@@ -77,7 +79,7 @@ mod tests {
 
     #[test]
     fn region_belongs_to_shard_of_its_start() {
-        let s = shards(&[("a", 1000u64)], 500, 200);
+        let s = shards(&[Contig::new("a", 1000)], 500, 200);
         let r = ActiveRegion { tid: 0, start: 450, end: 650 };
         assert!(s[0].owns_region(&r) && !s[1].owns_region(&r));
         assert!(r.end <= s[0].padded_end);

@@ -91,6 +91,10 @@ pub struct Pipeline {
     pub description: String,
     pub file: PathBuf,
     pub stages: Vec<StageNode>,
+    /// The bundled tools this pipeline's stages run and their versions (htslib, and what the
+    /// stage kinds declare, e.g. minimap2 as linked): part of every stage's cache key and of the
+    /// run report's provenance.
+    pub tools: BTreeMap<String, String>,
 }
 
 struct Ctx<'a> {
@@ -479,11 +483,16 @@ fn reorder(spec: &PipelineSpec, source: &SpecSource, nodes: Vec<StageNode>, orde
         }
         stages.push(node);
     }
+    let mut tools = super::provenance::engine_tools();
+    for node in &stages {
+        tools.extend(node.kind.tool_versions().into_iter().map(|(tool, version)| (tool.to_string(), version)));
+    }
     Pipeline {
         name: spec.pipeline.value.clone(),
         description: spec.description.clone().unwrap_or_default(),
         file: source.file.clone(),
         stages,
+        tools,
     }
 }
 

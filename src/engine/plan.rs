@@ -4,6 +4,7 @@
 
 use super::pipeline::{External, PairRole, Pipeline, Source};
 use super::spec::SampleFilter;
+use super::stage::artifact::role;
 use super::stage::{Artifact, ArtifactFile, ArtifactKind, Entity, Scope};
 use crate::outcome::{Classify, Failure};
 use crate::samples::SamplesheetError;
@@ -142,7 +143,7 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pa
     let reference_artifact = Artifact {
         kind: ArtifactKind::ReferenceFasta,
         files: vec![
-            external_file("fasta", reference)
+            external_file(role::FASTA, reference)
                 .map_err(|source| PlanError::Reference { path: reference.to_path_buf(), source })?,
         ],
     };

@@ -1,9 +1,7 @@
-//! Provenance: dagr's version and commit, bundled tool versions, the run's canonical command line.
+//! Provenance: dagr's version and commit, the bundled htslib's version, the run's canonical command
+//! line.
 
 use std::collections::BTreeMap;
-
-/// The minimap2 release bundled by the `minimap2-sys` crate (its `MM_VERSION`).
-pub const MINIMAP2_VERSION: &str = "2.29-r1283";
 
 /// htslib's version string, as the linked library reports it.
 pub fn htslib_version() -> String {
@@ -14,12 +12,11 @@ pub fn htslib_version() -> String {
     }
 }
 
-/// Versions of the bundled tools whose behaviour decides outputs; part of every cache key.
-pub fn tool_versions() -> BTreeMap<String, String> {
-    let mut v = BTreeMap::new();
-    v.insert("htslib".to_string(), htslib_version());
-    v.insert("minimap2".to_string(), MINIMAP2_VERSION.to_string());
-    v
+/// The bundled tools every pipeline runs (htslib, which reads and writes every BAM, CRAM and
+/// VCF); the stage kinds add their own ([`crate::engine::stage::Stage::tool_versions`]), see
+/// `Pipeline::tools`.
+pub fn engine_tools() -> BTreeMap<String, String> {
+    BTreeMap::from([("htslib".to_string(), htslib_version())])
 }
 
 /// `dagr <version> (<commit>)`.

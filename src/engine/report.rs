@@ -11,6 +11,7 @@ use super::pipeline::Pipeline;
 use super::scheduler::{InstanceRecord, InstanceStatus};
 use super::stage::ArtifactKind;
 use super::stage::Entity;
+use super::stage::artifact::role;
 use crate::outcome::{Failure, SUCCESS};
 use crate::output_file::{Sidecar, write_atomic};
 use crate::qc::genome_equivalents::{self as ge, GenomeEquivalents};
@@ -110,7 +111,7 @@ pub fn reference_length(records: &[InstanceRecord]) -> Option<u64> {
         .iter()
         .flat_map(|r| r.outputs.values())
         .filter(|a| a.kind == ArtifactKind::ReferenceIndex)
-        .find_map(|a| a.file("fai").ok().map(Path::to_path_buf))?;
+        .find_map(|a| a.file(role::FAI).ok().map(Path::to_path_buf))?;
     let records = crate::genome::fai::read_fai(&fai).ok()?;
     Some(records.iter().map(|r| r.length).sum())
 }

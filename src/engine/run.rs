@@ -197,7 +197,7 @@ pub fn run_validated(
     let provenance = Provenance {
         dagr_version: crate::VERSION.to_string(),
         git_commit: crate::GIT_COMMIT.to_string(),
-        tools: super::provenance::tool_versions(),
+        tools: v.pipeline.tools.clone(),
         reference: std::path::absolute(&req.reference).unwrap_or_else(|_| req.reference.clone()),
         reference_digest,
         command: config.settings.command.clone(),

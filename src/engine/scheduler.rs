@@ -13,7 +13,6 @@ use super::cache::{self, Decision, KeyMaterial, MANIFEST_FORMAT};
 use super::instance::{InstanceOutcome, RunSettings};
 use super::pipeline::Pipeline;
 use super::plan::{Instance, InstanceInput, Plan};
-use super::provenance;
 use super::runner::Runner;
 use super::stage::{Artifact, Entity};
 use crate::outcome::Failure;
@@ -315,7 +314,7 @@ fn prepare(
         stage_kind: node.kind.kind().to_string(),
         stage_version: node.kind.version(),
         dagr_version: crate::VERSION.to_string(),
-        tools: provenance::tool_versions(),
+        tools: pipeline.tools.clone(),
         params: node.params.clone(),
         entity: entity_descriptor(&instance.entity),
         inputs: inputs.iter().map(|(k, a)| (k.clone(), KeyMaterial::digests(a))).collect(),

@@ -1,4 +1,7 @@
-//! Contigs: names (SAM rules), lengths, per-contig MD5s and the reference digest.
+//! Contigs: names (SAM rules), lengths, per-contig MD5s, the table of a reference's contigs
+//! ([`ContigTable`]: `tid` → contig, the one contig type every module uses: SAM `@SQ`, VCF
+//! `##contig`, the reference cache, the aligner's index, ploidy and shards) and the reference
+//! digest.
 //!
 //! The reference digest is SHA-256 over the lines `name \t length \t md5 \n` of all contigs in
 //! file order, where `md5` is the SAM `M5` value (MD5 of the upper-case sequence without line
@@ -19,6 +22,57 @@ pub struct Contig {
     /// SAM `M5`: MD5 (lower-case hex) of the upper-case sequence; `None` when only a `.fai` was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md5: Option<String>,
+}
+
+impl Contig {
+    /// A contig known by name and length only (an aligner's index, a `.fai`).
+    pub fn new(name: impl Into<String>, length: u64) -> Contig {
+        Contig { name: name.into(), length, md5: None }
+    }
+
+    /// The SAM `M5` / VCF `md5` value when it is 32 lower-case hex digits.
+    pub fn checked_md5(&self) -> Option<&str> {
+        self.md5.as_deref().filter(|m| m.len() == 32 && m.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    }
+}
+
+/// The contigs of one reference in reference order: `tid` (the index, as in BAM and in the
+/// callers) → contig. Dereferences to a slice, so `table[tid as usize].name` works.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContigTable(Vec<Contig>);
+
+impl ContigTable {
+    pub fn new(contigs: Vec<Contig>) -> ContigTable {
+        ContigTable(contigs)
+    }
+
+    /// The name of contig `tid`; empty for a `tid` the table does not have.
+    pub fn name(&self, tid: u32) -> &str {
+        self.0.get(tid as usize).map_or("", |c| c.name.as_str())
+    }
+
+    /// Sum of the contig lengths.
+    pub fn total_length(&self) -> u64 {
+        self.0.iter().map(|c| c.length).sum()
+    }
+
+    pub fn into_vec(self) -> Vec<Contig> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ContigTable {
+    type Target = [Contig];
+    fn deref(&self) -> &[Contig] {
+        &self.0
+    }
+}
+
+impl From<Vec<Contig>> for ContigTable {
+    fn from(contigs: Vec<Contig>) -> ContigTable {
+        ContigTable(contigs)
+    }
 }
 
 /// Why `name` cannot be a contig name, if it cannot: SAM allows printable ASCII except

@@ -18,7 +18,7 @@ pub mod ploidy;
 pub mod reference;
 pub mod region;
 
-pub use contig::{Contig, reference_digest};
+pub use contig::{Contig, ContigTable, reference_digest};
 pub use error::ReferenceError;
 pub use fasta_scan::{FastaScan, scan_fasta};
 pub use reference::Reference;

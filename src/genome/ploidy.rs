@@ -12,6 +12,7 @@
 //! Sex inference: mean depth on chrX and chrY outside the PARs relative to the autosomes; XX has
 //! X/A ≈ 1 and Y/A ≈ 0, XY has X/A ≈ 0.5 and Y/A ≈ 0.5.
 
+use super::contig::Contig;
 use super::region::{RegionError, read_bed_lines};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -109,8 +110,8 @@ pub fn contig_role(name: &str) -> ContigRole {
 }
 
 /// Detects the assembly from the contigs (name, length), if human.
-pub fn detect_assembly(contigs: &[(String, u64)]) -> Option<Assembly> {
-    contigs.iter().find(|(n, _)| contig_role(n) == ContigRole::X).and_then(|(_, len)| match *len {
+pub fn detect_assembly(contigs: &[Contig]) -> Option<Assembly> {
+    contigs.iter().find(|c| contig_role(&c.name) == ContigRole::X).and_then(|c| match c.length {
         GRCH37_X_LEN => Some(Assembly::Grch37),
         GRCH38_X_LEN => Some(Assembly::Grch38),
         _ => None,
@@ -145,10 +146,10 @@ impl crate::outcome::Classify for PloidyError {
 impl PloidyMap {
     /// The built-in map for `sex` on these contigs. Unknown sex is treated as XX for chrX
     /// (diploid) and leaves chrY diploid where reads exist: infer sex first where possible.
-    pub fn for_sex(contigs: &[(String, u64)], sex: Sex) -> PloidyMap {
+    pub fn for_sex(contigs: &[Contig], sex: Sex) -> PloidyMap {
         let mut map = PloidyMap::default();
         let assembly = detect_assembly(contigs);
-        for (name, len) in contigs {
+        for Contig { name, length: len, .. } in contigs {
             let role = contig_role(name);
             let (x_pars, y_pars) = assembly.map(pars).unwrap_or(([(0, 0); 2], [(0, 0); 2]));
             let intervals = match (sex, role) {
@@ -165,11 +166,11 @@ impl PloidyMap {
     /// Applies a BED (`contig start end ploidy`, 0-based half-open; see [`read_bed`]) over the
     /// map. Every contig must be one of `contigs` (name, length) and every interval must lie
     /// within it; the first bad line is an error naming the file and line.
-    pub fn override_with_bed(&mut self, path: &Path, contigs: &[(String, u64)]) -> Result<(), PloidyError> {
+    pub fn override_with_bed(&mut self, path: &Path, contigs: &[Contig]) -> Result<(), PloidyError> {
         for entry in read_bed(path)? {
             let bad =
                 |message: String| PloidyError::Invalid { path: path.display().to_string(), line: entry.line, message };
-            let Some((_, len)) = contigs.iter().find(|(n, _)| *n == entry.contig) else {
+            let Some(Contig { length: len, .. }) = contigs.iter().find(|c| c.name == entry.contig) else {
                 return Err(bad(format!("contig `{}` is not in the reference", entry.contig)));
             };
             if entry.end > *len {
@@ -349,8 +350,8 @@ pub fn check_sex(declared: Sex, inferred: Option<Sex>, sample: &str) -> Result<S
 mod tests {
     use super::*;
 
-    fn grch38() -> Vec<(String, u64)> {
-        vec![("chr1".into(), 248_956_422), ("chrX".into(), GRCH38_X_LEN), ("chrY".into(), 57_227_415)]
+    fn grch38() -> Vec<Contig> {
+        vec![Contig::new("chr1", 248_956_422), Contig::new("chrX", GRCH38_X_LEN), Contig::new("chrY", 57_227_415)]
     }
 
     #[test]
@@ -378,7 +379,7 @@ mod tests {
         let bed = d.path().join("p.bed");
         std::fs::write(&bed, "# test\nctg1\t0\t1000\t1\nctg1\t100\t200\t2\n").unwrap();
         let mut m = PloidyMap::default();
-        let contigs = vec![("ctg1".to_string(), 5000u64)];
+        let contigs = vec![Contig::new("ctg1", 5000)];
         m.override_with_bed(&bed, &contigs).unwrap();
         assert_eq!(m.at("ctg1", 50), Ploidy::Haploid);
         assert_eq!(m.at("ctg1", 150), Ploidy::Diploid);

@@ -60,6 +60,18 @@ pub struct PairNames {
     pub normal: String,
 }
 
+impl PairNames {
+    /// The pair's name for folders, files and Slurm tasks: `<tumour>_vs_<normal>`.
+    pub fn label(&self) -> String {
+        pair_label(&self.tumour, &self.normal)
+    }
+}
+
+/// The one formatter of a pair's name: `<tumour>_vs_<normal>`.
+pub fn pair_label(tumour: &str, normal: &str) -> String {
+    format!("{tumour}_vs_{normal}")
+}
+
 /// Entity folder names the engine uses itself.
 pub const RESERVED_NAMES: [&str; 2] = ["reference", "work"];
 

@@ -23,14 +23,16 @@ mod outputs;
 mod shared_index;
 
 use crate::align::{AlignOptions, AlignedBatch, PairAligner, ReadGroup};
-use crate::alignments::header::{ContigLine, HeaderSpec, ProgramLine, ReadGroupLine, build_header};
+use crate::alignments::header::{HeaderSpec, ProgramLine, ReadGroupLine, build_header};
 use crate::alignments::markdup::{self, MarkdupOptions};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat};
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage, StageContext, StageError,
     StageInfo, StageOutputs,
 };
+use crate::genome::Contig;
 use crate::genome::Reference;
 use crate::outcome::Failure;
 use crate::qc::alignment::{AlignmentQc, territory_from_reference};
@@ -107,6 +109,10 @@ impl Stage for Align {
     fn distributed(&self) -> bool {
         true
     }
+
+    fn tool_versions(&self) -> Vec<(&'static str, String)> {
+        vec![("minimap2", crate::align::minimap2_version())]
+    }
 }
 
 /// The prepared reference's files, from the input artifact.
@@ -121,10 +127,10 @@ struct PreparedFiles {
 fn prepared_files(ctx: &StageContext<'_>) -> Result<PreparedFiles, StageError> {
     let r = ctx.input("reference")?;
     Ok(PreparedFiles {
-        fasta: r.file("fasta")?.to_path_buf(),
-        fai: r.file("fai")?.to_path_buf(),
-        md5: r.file("md5")?.to_path_buf(),
-        mmi: r.file("mmi")?.to_path_buf(),
+        fasta: r.file(role::FASTA)?.to_path_buf(),
+        fai: r.file(role::FAI)?.to_path_buf(),
+        md5: r.file(role::MD5)?.to_path_buf(),
+        mmi: r.file(role::MMI)?.to_path_buf(),
     })
 }
 
@@ -195,34 +201,63 @@ fn read_group_line(sample: &Sample, library: &str, rg: &ReadGroup, platform_unit
     }
 }
 
-fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
-    let sample = ctx.sample()?;
-    let files = prepared_files(ctx)?;
-    let format = match ctx.params.text("format")? {
-        "cram" => OutputFormat::Cram { reference_fasta: files.fasta.clone() },
-        _ => OutputFormat::Bam,
-    };
-    let aligner = shared_index::load(&files.mmi, ctx.threads)?;
-    let max_fragment = usize::try_from(ctx.params.int("max_fragment_length")?).unwrap_or(800);
-    let pair_aligner =
-        PairAligner::new(aligner, AlignOptions { max_fragment_len: Some(max_fragment), secondary: false })
-            .map_err(|e| StageError::because(Failure::Runtime, files.mmi.display().to_string(), e))?;
-    let contigs = header_contigs(&files.md5, &pair_aligner)?;
-    let libraries: Vec<String> =
-        sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+/// The output container (`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    Bam,
+    Cram,
+}
 
+/// The stage's parameters ([`PARAMS`] states their ranges and defaults).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlignParams {
+    format: Format,
+    optical_pixel_distance: u32,
+    max_fragment_length: usize,
+}
+
+/// What both align paths (one process, MPI ranks) start from: the stage's inputs and parameters,
+/// read once.
+struct AlignJob<'a> {
+    sample: &'a Sample,
+    files: PreparedFiles,
+    format: OutputFormat,
+    aligner: PairAligner,
+    contigs: Vec<Contig>,
+    /// Library names, sorted: library index = position.
+    libraries: Vec<String>,
+    markdup: MarkdupOptions,
+}
+
+fn job<'a>(ctx: &'a StageContext<'_>) -> Result<AlignJob<'a>, StageError> {
+    let sample = ctx.sample()?;
+    let params: AlignParams = ctx.params.typed()?;
+    let files = prepared_files(ctx)?;
+    let format = match params.format {
+        Format::Cram => OutputFormat::Cram { reference_fasta: files.fasta.clone() },
+        Format::Bam => OutputFormat::Bam,
+    };
+    let index = shared_index::load(&files.mmi, ctx.threads)?;
+    let options = AlignOptions { max_fragment_len: Some(params.max_fragment_length), secondary: false };
+    let aligner = PairAligner::new(index, options)
+        .map_err(|e| StageError::because(Failure::Runtime, files.mmi.display().to_string(), e))?;
+    let contigs = header_contigs(&files.md5, &aligner)?;
+    let libraries = sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let markdup = MarkdupOptions { optical_pixel_distance: params.optical_pixel_distance };
+    Ok(AlignJob { sample, files, format, aligner, contigs, libraries, markdup })
+}
+
+fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
+    let job = job(ctx)?;
     if let Some(cluster) = ctx.cluster {
-        return distributed::run(ctx, cluster, sample, &files, format, &pair_aligner, contigs, &libraries);
+        return distributed::run(ctx, cluster, job);
     }
-    let aligned = align_lanes(ctx, sample, &pair_aligner, &libraries)?;
+    let AlignJob { sample, files, format, aligner, contigs, libraries, markdup } = job;
+    let aligned = align_lanes(ctx, sample, &aligner, &libraries)?;
     tracing::info!(pairs = aligned.counts.align.pairs, "aligned; marking duplicates and writing");
-    let mut marks = markdup::resolve(
-        aligned.candidates,
-        &libraries,
-        &MarkdupOptions {
-            optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
-        },
-    );
+    let mut marks = markdup::resolve(aligned.candidates, &libraries, &markdup);
     aligned.counts.add_to(&mut marks);
     ctx.fault_point("before_write")?;
 
@@ -241,7 +276,9 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         Ok(())
     })?;
     let written = writer.finish()?;
-    let mut outputs = outputs::write(ctx, sample, written, qc.finish(), &marks, &aligned.fastq, &aligned.counts.align)?;
+    let measured =
+        outputs::Measured { qc: qc.finish(), marks: &marks, fastq: &aligned.fastq, align: &aligned.counts.align };
+    let mut outputs = outputs::write(ctx, sample, written, measured, &markdup)?;
     // How the sort went (runs spilled under --tmp-dir past the memory budget): run report only.
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
     outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
@@ -253,7 +290,7 @@ fn sam_header(
     ctx: &StageContext<'_>,
     sample: &Sample,
     files: &PreparedFiles,
-    contigs: Vec<ContigLine>,
+    contigs: Vec<Contig>,
     read_groups: Vec<ReadGroupLine>,
 ) -> Result<rust_htslib::bam::Header, StageError> {
     build_header(&HeaderSpec {
@@ -274,26 +311,21 @@ fn sam_header(
 }
 
 /// `@SQ` lines in the index's contig order, checked against the prepared reference's MD5 table.
-fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<ContigLine>, StageError> {
+fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<Contig>, StageError> {
     let table = crate::genome::dict::read_md5_table(md5_table).map_err(StageError::as_runtime)?;
     let index = aligner.contigs();
-    let same = table.len() == index.len()
-        && table.iter().zip(index).all(|(t, i)| t.name == i.name && t.length == u64::from(i.len));
+    let same =
+        table.len() == index.len() && table.iter().zip(index).all(|(t, i)| t.name == i.name && t.length == i.length);
     if !same {
         return Err(StageError::runtime(format!(
             "{}: the minimap2 index and the reference's MD5 table list different contigs; rerun prepare_reference",
             md5_table.display()
         )));
     }
-    table
-        .into_iter()
-        .map(|c| {
-            let md5 = c.md5.ok_or_else(|| {
-                StageError::runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name))
-            })?;
-            Ok(ContigLine { name: c.name, length: c.length, md5 })
-        })
-        .collect()
+    if let Some(c) = table.iter().find(|c| c.md5.is_none()) {
+        return Err(StageError::runtime(format!("{}: no MD5 for contig `{}`", md5_table.display(), c.name)));
+    }
+    Ok(table)
 }
 
 /// One process: every batch is aligned here; records go to the sorter, duplicate keys to a list.
@@ -335,4 +367,15 @@ fn align_lanes(
         counts: totals.counts,
         read_groups: totals.read_groups,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_deserialize() {
+        let p: AlignParams = crate::engine::stage::Params::defaults(&PARAMS).typed().unwrap();
+        assert_eq!((p.format, p.optical_pixel_distance, p.max_fragment_length), (Format::Bam, 2500, 800));
+    }
 }

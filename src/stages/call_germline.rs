@@ -16,13 +16,14 @@
 
 mod gather;
 
-use super::calling::{PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
+use super::calling::{OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
 use crate::call::germline::{GermlineConfig, call_shard};
 use crate::call::shards::shards;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
     StageError, StageInfo, StageOutputs,
 };
+use crate::genome::ContigTable;
 use crate::genome::ploidy::{
     ContigRole, PloidyMap, Sex, check_sex, contig_role, infer_sex_from_read_density, read_bed,
 };
@@ -94,11 +95,23 @@ impl Stage for CallGermline {
 
     /// A malformed ploidy BED is refused before anything runs (its contigs are checked at run).
     fn check_params(&self, params: &Params) -> Result<(), (&'static str, String)> {
-        match params.file("ploidy_bed") {
-            Ok(Some(bed)) => read_bed(bed).map(|_| ()).map_err(|e| ("ploidy_bed", e.to_string())),
+        match params.typed::<GermlineParams>() {
+            Ok(GermlineParams { ploidy_bed: Some(bed), .. }) => {
+                read_bed(&bed).map(|_| ()).map_err(|e| ("ploidy_bed", e.to_string()))
+            }
             _ => Ok(()),
         }
     }
+}
+
+/// The stage's parameters ([`PARAMS`] states their ranges and defaults).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GermlineParams {
+    shard_size: u64,
+    min_mapq: u8,
+    sex_check: OnMismatch,
+    ploidy_bed: Option<std::path::PathBuf>,
 }
 
 /// Everything the calling needs, the same on every rank.
@@ -116,16 +129,16 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     let sample = ctx.sample()?;
     let bam_path = alignment_path(ctx, "alignments")?;
     let prepared = prepared_reference(ctx)?;
-    let inferred = infer_sex_from_index(&bam_path, &prepared.fasta, &prepared.lengths)?;
-    let sex = choose_sex(sample.sex, inferred, ctx.params.text("sex_check")? == "warn", &sample.name)?;
-    let mut ploidy = PloidyMap::for_sex(&prepared.lengths, sex);
-    if let Some(bed) = ctx.params.file("ploidy_bed")? {
-        ploidy.override_with_bed(bed, &prepared.lengths).map_err(|e| StageError::bad_input(e.to_string()))?;
+    let inferred = infer_sex_from_index(&bam_path, &prepared.fasta, &prepared.contigs)?;
+    let params: GermlineParams = ctx.params.typed()?;
+    let sex = choose_sex(sample.sex, inferred, params.sex_check == OnMismatch::Warn, &sample.name)?;
+    let mut ploidy = PloidyMap::for_sex(&prepared.contigs, sex);
+    if let Some(bed) = &params.ploidy_bed {
+        ploidy.override_with_bed(bed, &prepared.contigs)?;
     }
     let mut cfg = GermlineConfig::default();
-    cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
-    let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
-    let shards = shards(&prepared.lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
+    cfg.reads.min_mapq = params.min_mapq;
+    let shards = shards(&prepared.contigs, params.shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards })
 }
 
@@ -135,7 +148,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let sample = ctx.sample()?;
     let Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards: all } =
         ctx.agree("preparing to call variants", setup(ctx))?;
-    let PreparedReference { fasta, reference, contigs, lengths } = prepared;
+    let PreparedReference { fasta, reference, contigs } = prepared;
     if ctx.rank_and_size().0 == 0 {
         tracing::info!(shards = all.len(), ranks = ctx.rank_and_size().1, sex = %sex, "calling");
     }
@@ -144,7 +157,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         &all,
         || open_reader(&bam_path, &fasta),
         |reader, shard| {
-            let name = &lengths[shard.tid as usize].0;
+            let name = contigs.name(shard.tid);
             Ok(call_shard(shard, name, reader, &reference, &ploidy, &cfg)?)
         },
     )?;
@@ -154,8 +167,8 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
 }
 
 /// The sex the BAM index's per-contig read counts suggest ([`infer_sex_from_read_density`]).
-fn infer_sex_from_index(bam_path: &Path, fasta: &Path, lengths: &[(String, u64)]) -> Result<Option<Sex>, StageError> {
-    if !lengths.iter().any(|(n, _)| contig_role(n) == ContigRole::X) {
+fn infer_sex_from_index(bam_path: &Path, fasta: &Path, contigs: &ContigTable) -> Result<Option<Sex>, StageError> {
+    if !contigs.iter().any(|c| contig_role(&c.name) == ContigRole::X) {
         return Ok(None);
     }
     let mut reader = open_reader(bam_path, fasta)?;
@@ -163,8 +176,8 @@ fn infer_sex_from_index(bam_path: &Path, fasta: &Path, lengths: &[(String, u64)]
         .index_stats()
         .map_err(|e| StageError::because(Failure::Runtime, format!("{}: index statistics", bam_path.display()), e))?;
     let per_contig = stats.into_iter().filter_map(|(tid, len, mapped, _)| {
-        let (name, _) = usize::try_from(tid).ok().and_then(|t| lengths.get(t))?;
-        Some((name.as_str(), len, mapped))
+        let contig = usize::try_from(tid).ok().and_then(|t| contigs.get(t))?;
+        Some((contig.name.as_str(), len, mapped))
     });
     Ok(infer_sex_from_read_density(per_contig))
 }
@@ -179,5 +192,16 @@ fn choose_sex(declared: Sex, inferred: Option<Sex>, warn_only: bool, sample: &st
             Ok(declared)
         }
         Err(mismatch) => Err(mismatch.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_deserialize() {
+        let p: GermlineParams = Params::defaults(&PARAMS).typed().unwrap();
+        assert_eq!((p.shard_size, p.min_mapq, p.sex_check, p.ploidy_bed), (250_000, 20, OnMismatch::Error, None));
     }
 }

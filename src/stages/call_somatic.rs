@@ -17,12 +17,11 @@
 //! over at least 20 sites the pair is refused as two individuals (exit 2) unless
 //! `identity_check: warn`.
 
-use super::calling::{PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
+use super::calling::{OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
 use crate::call::shards::shards;
 use crate::call::somatic::filters::{ResourceFilters, sort_calls};
-use crate::call::somatic::{
-    IdentityCounts, SomaticConfig, call_shard_somatic, declared_filters, identity,
-};
+use crate::call::somatic::{IdentityCounts, SomaticConfig, call_shard_somatic, declared_filters, identity};
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
     StageContext, StageError, StageInfo, StageOutputs,
@@ -31,6 +30,19 @@ use crate::vcf::model::SomaticCall;
 use crate::vcf::writer::{VcfHeaderSpec, VcfKind, VcfWriter};
 
 pub struct CallSomatic;
+
+/// The stage's parameters ([`PARAMS`] states their ranges and defaults).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SomaticParams {
+    shard_size: u64,
+    min_mapq: u8,
+    identity_check: OnMismatch,
+    panel_of_normals: Option<std::path::PathBuf>,
+    germline_resource: Option<std::path::PathBuf>,
+    max_population_af: f64,
+    tumour_in_normal: f64,
+}
 
 static INPUTS: [SlotSpec; 3] = [
     SlotSpec { name: "tumour", kind: ArtifactKind::Alignments, doc: "the tumour's duplicate-marked BAM/CRAM" },
@@ -111,20 +123,20 @@ impl Stage for CallSomatic {
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let (tumour, normal) = ctx.pair()?;
     let (tumour_bam, normal_bam) = (alignment_path(ctx, "tumour")?, alignment_path(ctx, "normal")?);
-    let PreparedReference { fasta, reference, contigs, lengths } = prepared_reference(ctx)?;
+    let PreparedReference { fasta, reference, contigs } = prepared_reference(ctx)?;
 
+    let params: SomaticParams = ctx.params.typed()?;
     let mut cfg = SomaticConfig::default();
-    cfg.reads.min_mapq = u8::try_from(ctx.params.int("min_mapq")?).unwrap_or(20);
-    cfg.tumour_in_normal = ctx.params.float("tumour_in_normal")?;
-    let shard_size = u64::try_from(ctx.params.int("shard_size")?).unwrap_or(250_000);
-    let all = shards(&lengths, shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
+    cfg.reads.min_mapq = params.min_mapq;
+    cfg.tumour_in_normal = params.tumour_in_normal;
+    let all = shards(&contigs, params.shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     tracing::info!(shards = all.len(), tumour = %tumour.name, normal = %normal.name, "calling somatic variants");
     let results = call_shards(
         ctx,
         &all,
         || Ok((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
         |(t, n), shard| {
-            let name = &lengths[shard.tid as usize].0;
+            let name = contigs.name(shard.tid);
             Ok(call_shard_somatic(shard, name, t, n, &reference, &cfg)?)
         },
     )?;
@@ -138,7 +150,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let concordance = identity.concordance();
     tracing::info!(sites = identity.sites, concordance = ?concordance, "tumour/normal identity");
     if let Err(mismatch) = identity::check(identity, &tumour.name, &normal.name) {
-        if ctx.params.text("identity_check")? == "warn" {
+        if params.identity_check == OnMismatch::Warn {
             tracing::warn!("{mismatch}");
         } else {
             return Err(mismatch.into());
@@ -146,17 +158,17 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     }
     sort_calls(&mut calls);
     let mut resources = ResourceFilters::open(
-        ctx.params.file("panel_of_normals")?,
-        ctx.params.file("germline_resource")?,
-        ctx.params.float("max_population_af")?,
+        params.panel_of_normals.as_deref(),
+        params.germline_resource.as_deref(),
+        params.max_population_af,
     )?;
-    resources.apply(&mut calls, |tid| lengths[tid as usize].0.as_str())?;
+    resources.apply(&mut calls, |tid| contigs.name(tid))?;
     let mut filters = declared_filters(&cfg);
     resources.declare(&mut filters);
 
-    let name = format!("{}_vs_{}", tumour.name, normal.name);
+    let name = ctx.entity.label();
     let spec = VcfHeaderSpec {
-        contigs: contigs.clone(),
+        contigs: contigs.to_vec(),
         assembly: None,
         reference_path: std::fs::canonicalize(&fasta).unwrap_or_else(|_| fasta.clone()),
         sample_names: vec![tumour.name.clone(), normal.name.clone()],
@@ -183,7 +195,8 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     }
     ctx.cancel.check()?;
     let vcf = vcf.finish()?;
-    let files = vec![ArtifactFile::from_written("vcf", &vcf.data), ArtifactFile::from_written("vcf_index", &vcf.index)];
+    let files =
+        vec![ArtifactFile::from_written(role::VCF, &vcf.data), ArtifactFile::from_written(role::VCF_INDEX, &vcf.index)];
     let mut outputs = StageOutputs::default();
     outputs.artifacts.insert("variants".into(), Artifact { kind: ArtifactKind::SomaticVariants, files });
     if let serde_json::Value::Object(m) = serde_json::json!({
@@ -197,4 +210,17 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         outputs.metrics = m;
     }
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_deserialize() {
+        let p: SomaticParams = crate::engine::stage::Params::defaults(&PARAMS).typed().unwrap();
+        assert_eq!((p.shard_size, p.min_mapq, p.identity_check), (250_000, 20, OnMismatch::Error));
+        assert_eq!((p.panel_of_normals, p.germline_resource), (None, None));
+        assert_eq!((p.max_population_af, p.tumour_in_normal), (0.01, 0.03));
+    }
 }

@@ -4,41 +4,45 @@
 //! ranks of an MPI job where the stage is distributed.
 
 use crate::call::shards::Shard;
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::cluster::{decode, encode};
 use crate::engine::stage::{StageContext, StageError};
+use crate::genome::ContigTable;
 use crate::genome::Reference;
 use crate::outcome::Failure;
-use crate::vcf::writer::VcfContig;
 use rayon::prelude::*;
 use rust_htslib::bam;
 use std::path::{Path, PathBuf};
 
+/// What a stage does when a check fails (`sex_check`, `identity_check`): stop the sample or
+/// pair with an error (exit 2), or warn and go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum OnMismatch {
+    Error,
+    Warn,
+}
+
 /// The prepared reference of the `reference` input: its FASTA, the open (memory-mapped)
-/// sequence, the VCF contig lines (name, length, MD5) and the (name, length) table.
+/// sequence and its contigs (name, length, MD5), in reference order.
 pub(super) struct PreparedReference {
     pub fasta: PathBuf,
     pub reference: Reference,
-    pub contigs: Vec<VcfContig>,
-    pub lengths: Vec<(String, u64)>,
+    pub contigs: ContigTable,
 }
 
 pub(super) fn prepared_reference(ctx: &StageContext<'_>) -> Result<PreparedReference, StageError> {
     let r = ctx.input("reference")?;
-    let (fasta, fai, md5) = (r.file("fasta")?.to_path_buf(), r.file("fai")?, r.file("md5")?);
+    let (fasta, fai, md5) = (r.file(role::FASTA)?.to_path_buf(), r.file(role::FAI)?, r.file(role::MD5)?);
     let table = crate::genome::dict::read_md5_table(md5).map_err(StageError::as_runtime)?;
-    let contigs: Vec<VcfContig> = table
-        .iter()
-        .map(|c| VcfContig { name: c.name.clone(), length: c.length, md5: c.md5.clone().unwrap_or_default() })
-        .collect();
-    let lengths = contigs.iter().map(|c| (c.name.clone(), c.length)).collect();
     let reference = Reference::open(&fasta, fai).map_err(StageError::as_runtime)?;
-    Ok(PreparedReference { fasta, reference, contigs, lengths })
+    Ok(PreparedReference { fasta, reference, contigs: ContigTable::new(table) })
 }
 
 /// The BAM or CRAM of the alignments input bound to `slot`.
 pub(super) fn alignment_path(ctx: &StageContext<'_>, slot: &str) -> Result<PathBuf, StageError> {
     let a = ctx.input(slot)?;
-    a.file("bam").or_else(|_| a.file("cram")).map(Path::to_path_buf)
+    a.file(role::BAM).or_else(|_| a.file(role::CRAM)).map(Path::to_path_buf)
 }
 
 /// An indexed reader of `path` (a CRAM decoded against `fasta`).

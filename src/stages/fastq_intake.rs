@@ -7,6 +7,7 @@
 //! per-lane and total statistics, written atomically with an `.md5` sidecar. Cost: one pass over
 //! the decompressed reads, bound by gzip inflation (faster than `zcat` of the same files).
 
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
     StageContext, StageError, StageInfo, StageOutputs,
@@ -85,6 +86,13 @@ static INFO: StageInfo = StageInfo {
     resources: Resources { threads: 2, memory_bytes: 512 << 20, time_seconds: 4 * 3600 },
 };
 
+/// The stage's parameters ([`PARAMS`] states their ranges and defaults).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntakeParams {
+    min_base_quality: u8,
+}
+
 impl Stage for FastqIntake {
     fn info(&self) -> &'static StageInfo {
         &INFO
@@ -94,9 +102,8 @@ impl Stage for FastqIntake {
         let sample = ctx.sample()?;
         tracing::info!("validating {} lane(s)", sample.lanes.len());
         ctx.input("reads")?;
-        let min_base_quality = u8::try_from(ctx.params.int("min_base_quality")?)
-            .map_err(|_| StageError::runtime("internal: min_base_quality outside 0..=93 after validation"))?;
-        let reference_length = reference_length(ctx.input("reference")?.file("fai")?)?;
+        let IntakeParams { min_base_quality } = ctx.params.typed()?;
+        let reference_length = reference_length(ctx.input("reference")?.file(role::FAI)?)?;
         let options = ScanOptions { min_base_quality };
 
         let mut lanes = Vec::with_capacity(sample.lanes.len());
@@ -138,8 +145,10 @@ impl Stage for FastqIntake {
         let written = write_metrics(ctx, &path, &file)?;
 
         let mut outputs = StageOutputs { qc_passed_bases: Some(total.qc_passed_bases()), ..Default::default() };
-        let artifact =
-            Artifact { kind: ArtifactKind::FastqMetrics, files: vec![ArtifactFile::from_written("json", &written)] };
+        let artifact = Artifact {
+            kind: ArtifactKind::FastqMetrics,
+            files: vec![ArtifactFile::from_written(role::JSON, &written)],
+        };
         outputs.artifacts.insert("metrics".into(), artifact);
         if let serde_json::Value::Object(map) = metrics {
             outputs.metrics = map;
@@ -210,6 +219,12 @@ fn file_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documented_defaults_deserialize() {
+        let p: IntakeParams = Params::defaults(&PARAMS).typed().unwrap();
+        assert_eq!(p.min_base_quality, 20);
+    }
     use crate::engine::stage::{CancelFlag, Entity, FaultPlan, ParamValue, Params};
     use crate::genome::ploidy::Sex;
     use crate::outcome::Failure;

@@ -4,6 +4,7 @@
 //! FASTA → bad input, exit 2).
 
 use crate::align::{IndexParams, Minimap2Index};
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     Artifact, ArtifactFile, ArtifactKind, ParamDefault, ParamKind, ParamSpec, Resources, Scope, SlotSpec, Stage,
     StageContext, StageError, StageInfo, StageOutputs,
@@ -13,6 +14,14 @@ use serde_json::json;
 
 /// Stage kind `prepare_reference`.
 pub struct PrepareReference;
+
+/// The stage's parameters ([`PARAMS`] states their ranges and defaults).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrepareReferenceParams {
+    minimizer_k: u8,
+    minimizer_w: u8,
+}
 
 static INPUTS: [SlotSpec; 1] = [SlotSpec {
     name: "fasta",
@@ -57,10 +66,15 @@ impl Stage for PrepareReference {
         &INFO
     }
 
+    /// The index is minimap2's.
+    fn tool_versions(&self) -> Vec<(&'static str, String)> {
+        vec![("minimap2", crate::align::minimap2_version())]
+    }
+
     fn run(&self, ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
-        let fasta = ctx.input("fasta")?.file("fasta")?;
-        let index =
-            Minimap2Index { params: IndexParams::new(ctx.params.int("minimizer_k")?, ctx.params.int("minimizer_w")?)? };
+        let fasta = ctx.input("fasta")?.file(role::FASTA)?;
+        let p: PrepareReferenceParams = ctx.params.typed()?;
+        let index = Minimap2Index { params: IndexParams::new(p.minimizer_k.into(), p.minimizer_w.into())? };
         let opts = PrepareOptions { index: &index, threads: ctx.threads.max(1) };
         ctx.fault_point("start")?;
         let prepared =
@@ -97,6 +111,12 @@ impl Stage for PrepareReference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documented_defaults_deserialize() {
+        let p: PrepareReferenceParams = Params::defaults(&PARAMS).typed().unwrap();
+        assert_eq!((p.minimizer_k, p.minimizer_w), (21, 11));
+    }
     use crate::engine::stage::{CancelFlag, Entity, FaultPlan, ParamValue, Params};
     use crate::outcome::Failure;
     use std::collections::BTreeMap;

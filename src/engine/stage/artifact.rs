@@ -35,6 +35,36 @@ impl fmt::Display for ArtifactKind {
     }
 }
 
+/// The file roles within artifacts: what [`Artifact::file`] looks up and what stages write. One
+/// constant per role, so that a producer and its consumers cannot disagree on a spelling.
+pub mod role {
+    /// [`super::ArtifactKind::ReferenceFasta`], and the FASTA link of a
+    /// [`super::ArtifactKind::ReferenceIndex`].
+    pub const FASTA: &str = "fasta";
+    /// [`super::ArtifactKind::ReferenceIndex`]: `.fai`, `.dict`, MD5 table, minimap2 index, `reference.json`.
+    pub const FAI: &str = "fai";
+    pub const DICT: &str = "dict";
+    pub const MD5: &str = "md5";
+    pub const MMI: &str = "mmi";
+    pub const INFO: &str = "info";
+    /// [`super::ArtifactKind::Alignments`]: the BAM or CRAM, its index, QC files.
+    pub const BAM: &str = "bam";
+    pub const CRAM: &str = "cram";
+    pub const INDEX: &str = "index";
+    pub const QC_JSON: &str = "qc_json";
+    pub const SAMTOOLS_STATS: &str = "samtools_stats";
+    pub const MARKDUP_METRICS: &str = "markdup_metrics";
+    pub const MULTIQC: &str = "multiqc";
+    /// [`super::ArtifactKind::GermlineVariants`] and [`super::ArtifactKind::SomaticVariants`].
+    pub const VCF: &str = "vcf";
+    pub const VCF_INDEX: &str = "vcf_index";
+    pub const GVCF: &str = "gvcf";
+    pub const GVCF_INDEX: &str = "gvcf_index";
+    pub const CALLABLE_BED: &str = "callable_bed";
+    /// [`super::ArtifactKind::FastqMetrics`].
+    pub const JSON: &str = "json";
+}
+
 /// One input or output slot of a stage kind.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotSpec {

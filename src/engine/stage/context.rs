@@ -24,7 +24,7 @@ impl Entity {
         match self {
             Entity::Reference => "reference".to_string(),
             Entity::Sample(s) => s.name.clone(),
-            Entity::Pair { tumour, normal } => format!("{}_vs_{}", tumour.name, normal.name),
+            Entity::Pair { tumour, normal } => crate::samples::pair_label(&tumour.name, &normal.name),
         }
     }
     pub fn scope(&self) -> Scope {

@@ -98,6 +98,12 @@ pub trait Stage: Send + Sync {
     fn default_resources(&self) -> Resources {
         self.info().resources
     }
+    /// Bundled tools (other than htslib) whose behaviour decides this stage's outputs, with the
+    /// versions linked into this binary, e.g. `("minimap2", "2.29-r1283")`: they enter the cache
+    /// keys (a new version reruns) and the run report's provenance.
+    fn tool_versions(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// Whether the stage can split one instance over the ranks of an MPI job (then every rank
     /// runs it with [`StageContext::cluster`] set); other stages run on rank 0 alone.
     fn distributed(&self) -> bool {

@@ -1,5 +1,8 @@
-//! Stage parameters as the engine validates them ([`ParamSpec`]: type, range, default) and as a
-//! stage reads them back ([`Params`]), and the resources a stage asks for.
+//! Stage parameters as the engine validates them ([`ParamSpec`]: type, range, default, stated
+//! once per stage kind) and as a stage reads them back: [`Params::typed`] turns an instance's
+//! validated parameters into the stage's own `#[derive(Deserialize)]` struct in one step, so a
+//! stage never reads a parameter by name or restates a default. Also the resources a stage asks
+//! for.
 
 use super::StageError;
 use serde::{Deserialize, Serialize};
@@ -90,6 +93,36 @@ impl From<ParamDefault> for ParamValue {
 pub struct Params(pub BTreeMap<String, ParamValue>);
 
 impl Params {
+    /// The defaults of `specs`, as the engine fills them in: what a stage's typed parameters
+    /// look like when the YAML sets none (each stage's unit tests deserialize them).
+    pub fn defaults(specs: &[ParamSpec]) -> Params {
+        Params(specs.iter().map(|p| (p.name.to_string(), ParamValue::from(p.default))).collect())
+    }
+
+    /// The parameters as the stage's own struct `T` (field names = parameter names; a file
+    /// parameter is an `Option<PathBuf>`, a choice an enum or a `String`). The engine validated
+    /// types and ranges already, so a mismatch is a bug in the stage's declaration.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, StageError> {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .iter()
+            .map(|(name, value)| {
+                let json = match value {
+                    ParamValue::Bool(b) => serde_json::Value::from(*b),
+                    ParamValue::Int(i) => serde_json::Value::from(*i),
+                    ParamValue::Float(x) => serde_json::Value::from(*x),
+                    ParamValue::Text(t) => serde_json::Value::from(t.as_str()),
+                    ParamValue::File { path, .. } => serde_json::Value::from(path.to_string_lossy().into_owned()),
+                    ParamValue::Unset => serde_json::Value::Null,
+                };
+                (name.clone(), json)
+            })
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
+            StageError::runtime(format!("internal: the parameters do not match the stage's declaration: {e}"))
+        })
+    }
+
     fn get(&self, name: &str) -> Result<&ParamValue, StageError> {
         self.0
             .get(name)

@@ -110,14 +110,19 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SlurmError
     write_atomic(path, &text)
 }
 
-/// Writes bytes atomically next to `path`. The temporary name carries the process id: the task
-/// and the job script's signal trap may both write one entity's status file.
+/// Writes bytes atomically next to `path` (fsynced; see `output_file::write_atomic_shared`: the
+/// task and the job script's signal trap may both write one entity's status file).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SlurmError> {
-    let io = |path: &Path, action, source| SlurmError::Io { path: path.to_path_buf(), action, source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, "cannot create", e))?;
+        std::fs::create_dir_all(dir).map_err(|source| SlurmError::Io {
+            path: dir.to_path_buf(),
+            action: "cannot create",
+            source,
+        })?;
     }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, "cannot write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, "cannot write", e))
+    crate::output_file::write_atomic_shared(path, bytes).map(|_| ()).map_err(|source| SlurmError::Io {
+        path: path.to_path_buf(),
+        action: "cannot write",
+        source,
+    })
 }

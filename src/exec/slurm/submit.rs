@@ -155,7 +155,7 @@ fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepa
     let sample_names: Vec<String> = v.sheet.samples.iter().map(|s| s.name.clone()).collect();
     let has_pairs = v.pipeline.stages.iter().any(|s| s.scope == Scope::Pair);
     let pairs = if has_pairs { v.sheet.pairs()? } else { Vec::new() };
-    let pair_labels: Vec<String> = pairs.iter().map(|p| format!("{}_vs_{}", p.tumour, p.normal)).collect();
+    let pair_labels: Vec<String> = pairs.iter().map(|p| p.label()).collect();
     let names: Vec<&str> = sample_names.iter().map(String::as_str).collect();
     let frozen = sheet_csv(&v.sheet, &names)?;
     let layout = Layout::new(&outdir);

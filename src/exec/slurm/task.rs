@@ -72,7 +72,7 @@ fn prepare_with(layout: &Layout, target: Target, write: bool) -> Result<TaskRun,
             let pair = frozen
                 .pairs()?
                 .into_iter()
-                .find(|p| format!("{}_vs_{}", p.tumour, p.normal) == entity)
+                .find(|p| p.label() == entity)
                 .ok_or_else(|| SlurmError::UnknownPair(entity.clone()))?;
             let budget = submission.pairs.unwrap_or(submission.samples);
             (vec![pair.tumour.clone(), pair.normal.clone()], vec![pair.tumour, pair.normal, entity.clone()], budget)

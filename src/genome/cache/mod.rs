@@ -20,7 +20,7 @@
 
 mod record;
 
-pub use record::{CacheRecord, ContigInfo, FastaStat, RecordedFile, RecordedIndex};
+pub use record::{CacheRecord, FastaStat, RecordedFile, RecordedIndex};
 
 use super::contig::Contig;
 use super::dict::{file_uri, write_dict, write_md5_table};
@@ -165,7 +165,7 @@ pub struct PreparedReference {
     /// `reference.json`.
     pub info: PathBuf,
     pub digest: String,
-    pub contigs: Vec<ContigInfo>,
+    pub contigs: Vec<Contig>,
     pub total_length: u64,
     /// The index's tag (`k21w11`).
     pub index: String,
@@ -431,7 +431,7 @@ impl Target<'_> {
             (None, None) => return Err(missing_scan()),
         };
         if let Some(scan) = scan {
-            record.contigs = scan.contig_list().into_iter().map(contig_info).collect();
+            record.contigs = scan.contig_list();
             record.total_length = scan.total_length();
             record.fasta_md5 = scan.file_md5.clone();
         }
@@ -439,11 +439,7 @@ impl Target<'_> {
         record.name = self.name.to_string();
         record.dagr_version = crate::VERSION.to_string();
         record.indexes.retain(|_, i| file_intact(self.dir, &i.file));
-        let contigs: Vec<Contig> = record
-            .contigs
-            .iter()
-            .map(|c| Contig { name: c.name.clone(), length: c.length, md5: Some(c.md5.clone()) })
-            .collect();
+        let contigs = record.contigs.clone();
         if todo.link {
             self.link()?;
         }
@@ -518,10 +514,6 @@ impl Target<'_> {
             version: opts.index.version(),
         })
     }
-}
-
-fn contig_info(c: Contig) -> ContigInfo {
-    ContigInfo { name: c.name, length: c.length, md5: c.md5.unwrap_or_default() }
 }
 
 #[cfg(test)]

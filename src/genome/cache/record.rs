@@ -4,6 +4,7 @@
 //! 3 GB FASTA while its size and mtime are unchanged. Both are written atomically; unreadable or
 //! foreign records are treated as absent, so the worst case is redoing work.
 
+use crate::genome::Contig;
 use crate::output_file::{Sidecar, write_atomic};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,15 +37,6 @@ impl FastaStat {
             .unwrap_or(0);
         Ok(FastaStat { path: path.to_path_buf(), size: meta.len(), mtime_ns })
     }
-}
-
-/// One contig of a prepared reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContigInfo {
-    pub name: String,
-    pub length: u64,
-    /// SAM `M5`.
-    pub md5: String,
 }
 
 /// A file of the cache folder: its name there, MD5 and size.
@@ -80,7 +72,8 @@ pub struct CacheRecord {
     /// MD5 of the FASTA file's bytes.
     pub fasta_md5: String,
     pub total_length: u64,
-    pub contigs: Vec<ContigInfo>,
+    /// Name, length and SAM `M5` of every contig, in FASTA order.
+    pub contigs: Vec<Contig>,
     /// Role (`fai`, `dict`, `md5`) → file.
     pub files: BTreeMap<String, RecordedFile>,
     /// Parameter tag (`k21w11`) → index.

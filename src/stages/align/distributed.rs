@@ -27,9 +27,8 @@
 //! QC and once for the index (one process also reads it for the index).
 
 use super::lanes::LaneTotals;
-use super::{AlignCounts, MIN_SORT_BUFFER, PreparedFiles};
-use crate::align::{AlignedBatch, PairAligner};
-use crate::alignments::header::ContigLine;
+use super::{AlignCounts, AlignJob, MIN_SORT_BUFFER};
+use crate::align::AlignedBatch;
 use crate::alignments::keys::DupCandidate;
 use crate::alignments::markdup::{
     self, DuplicateMarks, EndKey, MarkdupOptions, MarksPart, covered_ends, end_shard, fragment_ends,
@@ -44,7 +43,6 @@ use crate::engine::stage::{StageContext, StageError, StageOutputs};
 use crate::genome::Reference;
 use crate::outcome::Failure;
 use crate::qc::alignment::{AlignmentQc, territory_from_reference};
-use crate::samples::Sample;
 use rust_htslib::bam::Read as _;
 
 /// Batches each rank maps between two exchanges (bounds the records held for sending:
@@ -142,17 +140,13 @@ impl<E: Into<StageError>> From<E> for Stop {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     ctx: &StageContext<'_>,
     cluster: &dyn Cluster,
-    sample: &Sample,
-    files: &PreparedFiles,
-    format: OutputFormat,
-    aligner: &PairAligner,
-    contigs: Vec<ContigLine>,
-    libraries: &[String],
+    job: AlignJob<'_>,
 ) -> Result<StageOutputs, StageError> {
+    let AlignJob { sample, files, format, aligner, contigs, libraries, markdup } = job;
+    let (aligner, libraries, files) = (&aligner, &libraries[..], &files);
     let (rank, ranks) = (cluster.rank(), cluster.size());
     if matches!(format, OutputFormat::Cram { .. }) {
         return ctx.agree(
@@ -194,7 +188,7 @@ pub(super) fn run(
 
     // Counts to rank 0; every rank gets every duplicate mark.
     let gathered = cluster.gather("collecting alignment counts", encode(&counts)?)?;
-    let marks = mark_duplicates(ctx, cluster, std::mem::take(&mut routing.my_candidates), libraries)?;
+    let marks = mark_duplicates(cluster, std::mem::take(&mut routing.my_candidates), libraries, &markdup)?;
     ctx.agree("marking duplicates", ctx.fault_point("before_write"))?;
 
     // Each rank writes its slice.
@@ -251,7 +245,8 @@ pub(super) fn run(
             joined.records
         )));
     }
-    let mut outputs = super::outputs::write(ctx, sample, joined, qc.finish(), &marks, &fastq, &counts.align)?;
+    let measured = super::outputs::Measured { qc: qc.finish(), marks: &marks, fastq: &fastq, align: &counts.align };
+    let mut outputs = super::outputs::write(ctx, sample, joined, measured, &markdup)?;
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
     outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
     outputs.metrics.insert("mpi_ranks".into(), ranks.into());
@@ -261,15 +256,12 @@ pub(super) fn run(
 /// The partitioned duplicate reduction (see [`markdup`]'s module docs); every rank gets the
 /// merged marks.
 fn mark_duplicates(
-    ctx: &StageContext<'_>,
     cluster: &dyn Cluster,
     candidates: Vec<DupCandidate>,
     libraries: &[String],
+    options: &MarkdupOptions,
 ) -> Result<DuplicateMarks, StageError> {
     let ranks = cluster.size();
-    let options = MarkdupOptions {
-        optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
-    };
     let ends = cluster.all_gather("sharing fragment ends", encode(&fragment_ends(&candidates))?)?;
     let mut wanted: Vec<EndKey> = Vec::new();
     for bytes in &ends {

@@ -6,6 +6,7 @@
 use crate::align::AlignStats;
 use crate::alignments::markdup::{DuplicateMarks, MarkdupOptions};
 use crate::alignments::writer::WrittenAlignment;
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
 use crate::output_file::{OutputFile, Sidecar, WrittenFile, write_atomic};
 use crate::qc::alignment::AlignmentQcReport;
@@ -17,16 +18,23 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> StageError {
     StageError::runtime(format!("{}: cannot write: {e}", path.display()))
 }
 
+/// What the align pass measured, for the QC files.
+pub(super) struct Measured<'a> {
+    pub qc: AlignmentQcReport,
+    pub marks: &'a DuplicateMarks,
+    pub fastq: &'a FastqStats,
+    pub align: &'a AlignStats,
+}
+
 /// Writes the QC files and returns the stage's outputs and run-report metrics.
 pub(super) fn write(
     ctx: &StageContext<'_>,
     sample: &Sample,
     alignment: WrittenAlignment,
-    mut qc: AlignmentQcReport,
-    marks: &DuplicateMarks,
-    fastq: &FastqStats,
-    align: &AlignStats,
+    measured: Measured<'_>,
+    markdup: &MarkdupOptions,
 ) -> Result<StageOutputs, StageError> {
+    let Measured { mut qc, marks, fastq, align } = measured;
     let library_metrics = marks.metrics();
     qc.optical_duplicate_pairs = Some(library_metrics.iter().map(|m| m.read_pair_optical_duplicates).sum());
     let name = &sample.name;
@@ -49,24 +57,21 @@ pub(super) fn write(
 
     let dup_path = dir.join(format!("{name}.markdup_metrics.txt"));
     let bam_name = alignment.data.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let options = MarkdupOptions {
-        optical_pixel_distance: u32::try_from(ctx.params.int("optical_pixel_distance")?).unwrap_or(2500),
-    };
-    let dup_metrics = write_with(&dup_path, |out| marks.write_picard_metrics(out, &bam_name, &options))?;
+    let dup_metrics = write_with(&dup_path, |out| marks.write_picard_metrics(out, &bam_name, markdup))?;
 
     let mqc_path = dir.join(format!("{name}.alignment_mqc.json"));
     let mut mqc = serde_json::to_vec_pretty(&qc.multiqc_custom_content(name)).map_err(StageError::as_runtime)?;
     mqc.push(b'\n');
     let multiqc = write_atomic(&mqc_path, &mqc, Sidecar::Md5).map_err(|e| io_error(&mqc_path, e))?;
 
-    let role = if alignment.data.path.extension().is_some_and(|e| e == "cram") { "cram" } else { "bam" };
+    let role = if alignment.data.path.extension().is_some_and(|e| e == "cram") { role::CRAM } else { role::BAM };
     let files = vec![
         ArtifactFile::from_written(role, &alignment.data),
-        ArtifactFile::from_written("index", &alignment.index),
-        ArtifactFile::from_written("qc_json", &qc_json),
-        ArtifactFile::from_written("samtools_stats", &stats),
-        ArtifactFile::from_written("markdup_metrics", &dup_metrics),
-        ArtifactFile::from_written("multiqc", &multiqc),
+        ArtifactFile::from_written(role::INDEX, &alignment.index),
+        ArtifactFile::from_written(role::QC_JSON, &qc_json),
+        ArtifactFile::from_written(role::SAMTOOLS_STATS, &stats),
+        ArtifactFile::from_written(role::MARKDUP_METRICS, &dup_metrics),
+        ArtifactFile::from_written(role::MULTIQC, &multiqc),
     ];
     let mut outputs = StageOutputs::default();
     outputs.artifacts.insert("alignments".into(), Artifact { kind: ArtifactKind::Alignments, files });

@@ -4,20 +4,22 @@
 
 use crate::call::germline::gather::{GvcfRecord, interleave};
 use crate::call::germline::{GermlineConfig, ShardCalls, declared_filters};
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
+use crate::genome::Contig;
 use crate::genome::Reference;
 use crate::genome::ploidy::Sex;
 use crate::outcome::Failure;
 use crate::output_file::{Sidecar, write_atomic};
 use crate::qc::VariantQc;
 use crate::samples::Sample;
-use crate::vcf::writer::{CallableBedWriter, GqBands, VcfContig, VcfHeaderSpec, VcfKind, VcfWriter};
+use crate::vcf::writer::{CallableBedWriter, GqBands, VcfHeaderSpec, VcfKind, VcfWriter};
 use std::path::Path;
 
 fn header(
     ctx: &StageContext<'_>,
     sample: &Sample,
-    contigs: &[VcfContig],
+    contigs: &[Contig],
     fasta: &Path,
     cfg: &GermlineConfig,
     kind: VcfKind,
@@ -41,7 +43,7 @@ fn header(
 pub(super) fn write_outputs(
     ctx: &StageContext<'_>,
     sample: &Sample,
-    contigs: &[VcfContig],
+    contigs: &[Contig],
     fasta: &Path,
     reference: &Reference,
     cfg: &GermlineConfig,
@@ -114,12 +116,12 @@ pub(super) fn write_outputs(
         .map_err(|e| StageError::because(Failure::Runtime, qc_path.display().to_string(), e))?;
 
     let files = vec![
-        ArtifactFile::from_written("vcf", &vcf.data),
-        ArtifactFile::from_written("vcf_index", &vcf.index),
-        ArtifactFile::from_written("gvcf", &gvcf.data),
-        ArtifactFile::from_written("gvcf_index", &gvcf.index),
-        ArtifactFile::from_written("callable_bed", &bed.data),
-        ArtifactFile::from_written("qc_json", &qc_file),
+        ArtifactFile::from_written(role::VCF, &vcf.data),
+        ArtifactFile::from_written(role::VCF_INDEX, &vcf.index),
+        ArtifactFile::from_written(role::GVCF, &gvcf.data),
+        ArtifactFile::from_written(role::GVCF_INDEX, &gvcf.index),
+        ArtifactFile::from_written(role::CALLABLE_BED, &bed.data),
+        ArtifactFile::from_written(role::QC_JSON, &qc_file),
     ];
     let mut outputs = StageOutputs::default();
     outputs.artifacts.insert("variants".into(), Artifact { kind: ArtifactKind::GermlineVariants, files });

@@ -8,8 +8,8 @@
 //! with an `.md5` sidecar. Cost: O(1) per interval, one pending interval held.
 
 use super::bgzf::BgzfFile;
-use super::header::VcfContig;
 use super::{VcfWriteError, remove_stale, with_suffix};
+use crate::genome::{Contig, ContigTable};
 use crate::output_file::{Sidecar, TempPath, WrittenFile};
 use std::io::Write as _;
 use std::path::Path;
@@ -27,7 +27,7 @@ pub struct CallableBedWriter {
     // First, so it closes before the temporary file is removed on drop.
     file: BgzfFile,
     data: TempPath,
-    contigs: Vec<(String, u64)>,
+    contigs: ContigTable,
     pending: Option<(u32, u64, u64)>,
     line: Vec<u8>,
     intervals: u64,
@@ -36,7 +36,7 @@ pub struct CallableBedWriter {
 
 impl CallableBedWriter {
     /// Opens `final_path` (must end in `.bed.gz`) under a temporary name.
-    pub fn create(final_path: &Path, contigs: &[VcfContig], threads: usize) -> Result<Self, VcfWriteError> {
+    pub fn create(final_path: &Path, contigs: &[Contig], threads: usize) -> Result<Self, VcfWriteError> {
         if !final_path.to_string_lossy().ends_with(".bed.gz") || final_path.file_name().is_none() {
             return Err(VcfWriteError::BadName { path: final_path.to_path_buf(), expected: "bed.gz" });
         }
@@ -45,7 +45,7 @@ impl CallableBedWriter {
         Ok(CallableBedWriter {
             file,
             data,
-            contigs: contigs.iter().map(|c| (c.name.clone(), c.length)).collect(),
+            contigs: ContigTable::new(contigs.to_vec()),
             pending: None,
             line: Vec::with_capacity(64),
             intervals: 0,
@@ -61,7 +61,7 @@ impl CallableBedWriter {
             pos: start + 1,
             message,
         };
-        let Some((name, length)) = self.contigs.get(tid as usize) else {
+        let Some(Contig { name, length, .. }) = self.contigs.get(tid as usize) else {
             let count = self.contigs.len();
             return Err(VcfWriteError::UnknownContig { path: self.data.final_path().to_path_buf(), tid, count });
         };
@@ -109,7 +109,7 @@ impl CallableBedWriter {
 
     fn emit(&mut self, (tid, start, end): (u32, u64, u64)) -> Result<(), VcfWriteError> {
         self.line.clear();
-        let name = &self.contigs[tid as usize].0;
+        let name = self.contigs.name(tid);
         let _ = writeln!(self.line, "{name}\t{start}\t{end}");
         self.file.write_all(&self.line, self.data.final_path())?;
         self.intervals += 1;

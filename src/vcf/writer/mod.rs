@@ -26,8 +26,9 @@ mod record;
 
 pub use callable::{CallableBedWriter, WrittenBed};
 pub use gvcf::{GqBands, GvcfBlockMerger, extend_pl_with_non_ref};
-pub use header::{FieldDef, HeaderSpecError, VcfContig, VcfHeaderSpec, VcfKind};
+pub use header::{FieldDef, HeaderSpecError, VcfHeaderSpec, VcfKind};
 
+use crate::genome::ContigTable;
 use crate::genome::ploidy::Ploidy;
 pub(crate) use crate::output_file::with_suffix;
 use crate::output_file::{TempPath, WrittenFile, commit_with_index, remove_if_present};
@@ -87,7 +88,7 @@ pub struct VcfWriter {
     file: BgzfFile,
     data: TempPath,
     index: TempPath,
-    contigs: Vec<(String, u64)>,
+    contigs: ContigTable,
     filters: BTreeSet<String>,
     gvcf: bool,
     /// Written with tumour/normal sample columns ([`Self::write_somatic`]).
@@ -114,7 +115,7 @@ impl VcfWriter {
             file,
             data,
             index,
-            contigs: spec.contigs.iter().map(|c| (c.name.clone(), c.length)).collect(),
+            contigs: ContigTable::new(spec.contigs.clone()),
             filters: spec.declared_filters(),
             gvcf: matches!(spec.kind, VcfKind::Gvcf { .. }),
             somatic: matches!(spec.kind, VcfKind::Somatic { .. }),
@@ -199,11 +200,10 @@ impl VcfWriter {
     /// Checks that `[start, end)` on `tid` exists and comes in order; returns the contig name.
     fn locate(&mut self, tid: u32, start: u64, end: u64) -> Result<String, VcfWriteError> {
         let path = self.data.final_path();
-        let (name, length) = self.contigs.get(tid as usize).cloned().ok_or_else(|| VcfWriteError::UnknownContig {
-            path: path.to_path_buf(),
-            tid,
-            count: self.contigs.len(),
-        })?;
+        let (name, length) =
+            self.contigs.get(tid as usize).map(|c| (c.name.clone(), c.length)).ok_or_else(|| {
+                VcfWriteError::UnknownContig { path: path.to_path_buf(), tid, count: self.contigs.len() }
+            })?;
         if end > length {
             return Err(self.record_error(tid, start, format!("ends at {end}, past the contig's length {length}")));
         }
@@ -215,7 +215,7 @@ impl VcfWriter {
         };
         if let Some((last_tid, last_pos)) = self.order.last {
             if tid < last_tid {
-                return Err(order_err(format!("after a record on contig {:?}", self.contigs[last_tid as usize].0)));
+                return Err(order_err(format!("after a record on contig {:?}", self.contigs.name(last_tid))));
             }
             if tid == last_tid && start < last_pos {
                 return Err(order_err(format!("after a record at position {}", last_pos + 1)));
@@ -231,7 +231,7 @@ impl VcfWriter {
     }
 
     fn record_error(&self, tid: u32, start: u64, message: String) -> VcfWriteError {
-        let contig = self.contigs.get(tid as usize).map(|c| c.0.clone()).unwrap_or_else(|| format!("#{tid}"));
+        let contig = self.contigs.get(tid as usize).map(|c| c.name.clone()).unwrap_or_else(|| format!("#{tid}"));
         VcfWriteError::Record { path: self.data.final_path().to_path_buf(), contig, pos: start + 1, message }
     }
 

@@ -61,7 +61,7 @@ fn somatic_header_names_the_pair() {
 fn bad_header_specs_are_refused() {
     let base = spec(VcfKind::Germline, &reference_seqs());
     let mut s = base.clone();
-    s.contigs[0].md5 = "xyz".into();
+    s.contigs[0].md5 = Some("xyz".into());
     assert!(s.render().unwrap_err().0.contains("md5"));
     let mut s = base.clone();
     s.contigs[1].name = "chr 2".into();

@@ -27,10 +27,10 @@ pub fn spec(kind: VcfKind, seqs: &Seqs) -> VcfHeaderSpec {
     VcfHeaderSpec {
         contigs: seqs
             .iter()
-            .map(|(name, seq)| VcfContig {
+            .map(|(name, seq)| crate::genome::Contig {
                 name: name.clone(),
                 length: seq.len() as u64,
-                md5: hex::encode(Md5::digest(seq)),
+                md5: Some(hex::encode(Md5::digest(seq))),
             })
             .collect(),
         assembly: Some("testasm".into()),
