@@ -280,7 +280,7 @@ fn mark_duplicates(
     }
     remote_covered.sort_unstable();
     remote_covered.dedup();
-    let part = markdup::resolve_partition(candidates, &remote_covered, &options);
+    let part = markdup::resolve_partition(candidates, &remote_covered, options);
     let parts = cluster.all_gather("sharing duplicate marks", encode(&part)?)?;
     let parts = parts.iter().map(|b| decode::<MarksPart>(b, "duplicate marks")).collect::<Result<Vec<_>, _>>()?;
     Ok(DuplicateMarks::merge(parts, libraries))
