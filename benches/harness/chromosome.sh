@@ -26,10 +26,11 @@
 #   REFCACHE    dagr --reference-cache                                  [default: $WORK/refcache]
 #   QUIET_WAIT  seconds to wait, before each timed run, for >= 90 % idle CPUs and no cargo/rustc/
 #               cc1/ld process; past it the run goes ahead and is marked contended [default: 300]
-#   STRICT_QUIET=1  refuse (exit 1) instead of timing a run on a busy machine
+#   STRICT_QUIET=1  refuse (exit 2) instead of timing a run on a busy machine
+#   PEER_RETIME 1: a cached peer run that was contended is run and timed again [default: 1]
 #   GENOME_MB   the genome size of the projection                      [default: 3100]
-#   GERMLINE_MB Mb the germline per-Mb figures divide by               [default: the .fai length]
-#               (a REGION build of make-chromosome.sh has reads over REGION only: give its length)
+#   GERMLINE_MB Mb the germline per-Mb figures divide by  [default: the .fai length, or REGION's
+#               length for a REGION build of make-chromosome.sh (read from DATA_DIR/README.md)]
 #
 # Peer cache: a peer's outputs (calls, sizes, its time file) are stored under
 # PEER_CACHE/<contender>-<key> and reused whenever the key matches, so after a dagr change only
@@ -37,8 +38,8 @@
 # samtools, bcftools and freebayes, the sha256 of the chain scripts, and an input digest: the
 # sha256 of every input file's name, size and mtime (FASTQs, reference; not the contents, which
 # would take minutes to hash). call-only (on dagr's BAM) also takes the sha256 of the dagr binary:
-# a new dagr build reruns it. Delete the folder to time the peers again. A cached run keeps its first timing
-# and is marked `cached` in the table (its contention flag is the one it had then).
+# a new dagr build reruns it. Delete the folder to time the peers again. A cached run keeps its
+# timing and is marked `cached` in the table; one that was contended is timed again (PEER_RETIME).
 #
 # Contention: each timed run records the CPU seconds the rest of the machine burnt meanwhile
 # (/proc/stat busy delta minus its own); above 10 % of its wall, or after a wait that gave up,
@@ -63,6 +64,7 @@ PARTS=${PARTS:-germline somatic}
 PEER_CACHE=${PEER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dagr-bench-peers}
 REFCACHE=${REFCACHE:-$WORK/refcache}
 STRICT_QUIET=${STRICT_QUIET:-0}
+PEER_RETIME=${PEER_RETIME:-1}
 GENOME_MB=${GENOME_MB:-3100}
 CHAIN=$(realpath "$REPO/../shared/bench/peer-chain.sh")
 PAIR=$HERE/peer-somatic.sh
@@ -88,6 +90,12 @@ log "work folder $WORK; peer cache $PEER_CACHE"
 # --- untimed preparation -------------------------------------------------------------------------
 [ -s "$REF.fai" ] || die "$REF.fai missing (samtools faidx it first; the bench folder stays read-only here)"
 REF_MB=$(awk '{s += $2} END {printf "%.6f", s / 1e6}' "$REF.fai")
+# A REGION build (README "Settings: ... REGION=20:START-END") has germline reads over REGION only.
+BUILD_REGION=$(sed -n 's/^Settings:.* REGION=\([^ ]*:[0-9]*-[0-9]*\) .*/\1/p' "$DATA/README.md" 2>/dev/null | head -1 || true)
+if [ -z "${GERMLINE_MB:-}" ] && [ -n "$BUILD_REGION" ]; then
+  GERMLINE_MB=$(echo "$BUILD_REGION" | awk -F'[:-]' '{printf "%.6f", ($3 - $2 + 1) / 1e6}')
+  log "REGION build ($BUILD_REGION): germline per-Mb figures over $GERMLINE_MB Mb, not the .fai's $REF_MB"
+fi
 log "dagr prepare-reference (untimed)"
 "$DAGR" prepare-reference "$REF" --cache-dir "$REFCACHE" --threads "$THREADS" >"$WORK/logs/prepare.log" 2>&1 \
   || { cat "$WORK/logs/prepare.log" >&2; exit 1; }
@@ -125,11 +133,18 @@ quiet_or_refuse() { # prints 0 when quiet, 1 when it gave up waiting
   echo 1
 }
 
+contended_of() { # timefile gaveup -> 1 when the run shared the machine
+  local wall x foreign
+  read -r wall x <"$1"
+  foreign=$(cat "$1.foreign" 2>/dev/null || echo 0)
+  awk -v f="$foreign" -v w="$wall" -v g="$2" 'BEGIN{print (g == 1 || f > 0.1 * w) ? 1 : 0}'
+}
+
 record() { # part tool run timefile gaveup cached bam_bytes vcf_bytes dir
   local wall rss us sy foreign cont
   read -r wall rss us sy <"$4"
   foreign=$(cat "$4.foreign" 2>/dev/null || echo 0)
-  cont=$(awk -v f="$foreign" -v w="$wall" -v g="$5" 'BEGIN{print (g == 1 || f > 0.1 * w) ? 1 : 0}')
+  cont=$(contended_of "$4" "$5")
   printf '%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$wall" "$(awk -v u="$us" -v s="$sy" 'BEGIN{print u + s}')" \
     "$rss" "$foreign" "$cont" "$6" "$7" "$8" "$9" >>"$RUNS_TSV"
   log "$1 $2 run $3: ${wall} s wall, $(awk -v u="$us" -v s="$sy" 'BEGIN{print u + s}') s CPU, $((rss / 1024)) MiB peak RSS$([ "$cont" = 1 ] && echo ', CONTENDED')$([ "$6" = 1 ] && echo ' (cached)')"
@@ -173,6 +188,10 @@ peer_run() {
   local part=$1 tool=$2 key=$3 dir cached=1
   shift 3
   dir=$PEER_CACHE/$tool-$key
+  if [ -e "$dir/done" ] && [ "$PEER_RETIME" = 1 ] && [ "$(contended_of "$dir/time" "$(cat "$dir/gaveup")")" = 1 ]; then
+    log "$part $tool: the cached run was contended, timing it again (PEER_RETIME=0 keeps it)"
+    rm -f "$dir/done"
+  fi
   if [ ! -e "$dir/done" ]; then
     rm -rf "$dir"; mkdir -p "$dir"
     local gaveup; gaveup=$(quiet_or_refuse)

@@ -51,7 +51,7 @@ def speed(runs, mb, threads, nruns):
         print(f"| {part} | {tool} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {bam} | {vcf:.2f} | {cpu / m:.2f} | "
               f"{wall * threads / m:.2f} | {len(v)} | {cont}/{len(v)} | {cached} |")
     print(f"\ncore-s/Mb: CPU seconds (user+sys, children included) per Mb: germline over {mb['germline']:.2f} Mb "
-          f"(the .fai length, N included, unless GERMLINE_MB was set), somatic over {mb['somatic']:.2f} Mb (the span "
+          f"(the .fai length, N included; for a REGION build or with GERMLINE_MB set, that length), somatic over {mb['somatic']:.2f} Mb (the span "
           "of somatic/confident.bed, where its reads lie); alloc: wall x threads per Mb. Peak RSS: the largest single "
           "process (/usr/bin/time). contended: runs during which other processes burnt > 10 % of the wall in CPU, "
           "or that started after QUIET_WAIT gave up. The dagr somatic run also aligns and calls the normal's germline "
