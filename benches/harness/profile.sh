@@ -87,9 +87,8 @@ log "dagr prepare-reference (not profiled)"
 if [ "$STAGE" != align ]; then
   log "dagr run $pipeline once, not profiled (makes the inputs of $STAGE)"
   "$DAGR" "${dagr_args[@]}" >"$WORK/logs/setup.log" 2>&1 || { tail -20 "$WORK/logs/setup.log" >&2; exit 1; }
-  manifests=$(find "$OUT" -path "*/work/$STAGE/manifest.json")
-  [ -n "$manifests" ] || die "no $STAGE manifest under $OUT: cannot make it rerun alone"
-  rm -f $manifests
+  removed=$(find "$OUT" -path "*/work/$STAGE/manifest.json" -print -delete | wc -l)
+  [ "$removed" -gt 0 ] || die "no $STAGE manifest under $OUT: cannot make it rerun alone"
   dagr_args+=(--resume)
 else
   rm -rf "$OUT"
@@ -101,7 +100,12 @@ wait_quiet || log "profiling on a busy machine: shares are still meaningful, abs
 log "perf record -e $EVENT -F $FREQ --call-graph $CALLGRAPH: dagr ${dagr_args[*]}"
 perf record -q -e "$EVENT" -F "$FREQ" --call-graph "$CALLGRAPH" -o "$DATAF" -- "$DAGR" "${dagr_args[@]}" \
   >"$WORK/logs/profiled.log" 2>&1 || { tail -20 "$WORK/logs/profiled.log" >&2; die "profiled run failed"; }
-ran=$(python3 -c 'import json,sys; print(", ".join(f"{s[\"stage\"]} {s[\"status\"]} {s[\"wall_seconds\"]:.1f} s" for s in json.load(open(sys.argv[1]))["stages"]))' "$OUT/run_report.json")
+ran=$(python3 - "$OUT/run_report.json" <<'EOF'
+import json, sys
+stages = json.load(open(sys.argv[1]))["stages"]
+print(", ".join("%s %s %.1f s" % (s["stage"], s["status"], s["wall_seconds"]) for s in stages))
+EOF
+)
 log "profiled run: $ran"
 
 # --- top 5 by self cost, grouped by symbol -------------------------------------------------------
