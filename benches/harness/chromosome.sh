@@ -13,7 +13,7 @@
 # Mb: the .fai length, N included; the somatic pair uses the span of somatic/confident.bed, where
 # its reads lie), and accuracy from `dagr bench compare` (exact and haplotype-aware F1, on the
 # confident BED and inside strat_selfsimilar_100mer.bed ∩ confident). Somatic: recall per truth
-# tier (INFO/TIER, with its expected VAF), report only. Then a projection of dagr's germline
+# tier (INFO/TIER, with its most common INFO/EVAF), report only. Then a projection of dagr's germline
 # core-seconds per Mb to a 3.1 Gb 30x genome, in core-hours, with its caveat.
 #
 # Environment (all optional):
@@ -249,7 +249,8 @@ score_tiers() { # tool query
       --truth-filter all --query-filter pass --json "$WORK/scores/tier.$tool.$tier.json" >/dev/null 2>&1 \
       || die "bench compare of $tool on tier $tier failed"
     python3 - "$WORK/scores/tier.$tool.$tier.json" "$tool" "$tier" \
-      "$(bcftools query -f '%INFO/EVAF\n' "$t" | sort -u | head -3 | paste -sd/)" >>"$TIERS_TSV" <<'EOF'
+      "$(bcftools query -f '%INFO/EVAF\n' "$t" | sort | uniq -c | sort -k1,1nr | awk 'NR == 1 {print $2}')" \
+      >>"$TIERS_TSV" <<'EOF'
 import json, sys
 path, tool, tier, evaf = sys.argv[1:]
 r = json.load(open(path)); h = r["haplotype"]
