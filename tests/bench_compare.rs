@@ -226,3 +226,71 @@ fn cli_bad_inputs_exit_2_naming_the_file() {
         err.message
     );
 }
+
+/// `haplotype_{truth,query}.vcf`: hand-made spellings of one haplotype that exact matching misses
+/// (see testdata/bench/README.md): A, B rescued; C a near miss; D the same alleles at another
+/// zygosity; E an exact match.
+#[test]
+fn haplotype_aware_figures_rescue_equivalent_spellings() {
+    let dir = bench_dir();
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("hap.json");
+    let base: Vec<String> = vec![
+        "compare".into(),
+        "--truth".into(),
+        p(&dir.join("haplotype_truth.vcf")).into(),
+        "--query".into(),
+        p(&dir.join("haplotype_query.vcf")).into(),
+        "--reference".into(),
+        p(&reference_path()).into(),
+    ];
+    let mut args = base.clone();
+    args.extend(["--json".into(), p(&json).into(), "--fail-below".into(), "snv=0.28,hap:snv=0.7,hap:indel=0.5".into()]);
+    assert_eq!(cli_owned(&args).unwrap(), 0);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // The exact keys are unchanged.
+    assert_eq!(
+        (v["snv"]["tp"].as_u64(), v["snv"]["fp"].as_u64(), v["snv"]["fn"].as_u64()),
+        (Some(1), Some(3), Some(2))
+    );
+    assert_eq!(
+        (v["indel"]["tp"].as_u64(), v["indel"]["fp"].as_u64(), v["indel"]["fn"].as_u64()),
+        (Some(0), Some(4), Some(4))
+    );
+    let h = &v["haplotype"];
+    let counts = |c: &str| ["tp_truth", "tp_query", "fp", "fn"].map(|k| h[c][k].as_u64().unwrap());
+    // B: one complex truth record is spelled by two query records (one SNV, one deletion).
+    assert_eq!(counts("snv"), [2, 3, 1, 1]);
+    assert_eq!(counts("indel"), [2, 2, 2, 2]);
+    assert_eq!(format!("{:.4}", h["snv"]["precision"].as_f64().unwrap()), "0.7500");
+    let c = &h["clusters"];
+    let clusters = ["total", "with_exact_errors", "examined", "rescued", "zygosity_only", "too_many_phasings"]
+        .map(|k| c[k].as_u64().unwrap());
+    assert_eq!(clusters, [5, 4, 4, 2, 1, 0]);
+    assert_eq!(h["options"]["max_distance"], 30);
+
+    let mut args = base.clone();
+    args.extend(["--fail-below".into(), "indel=0.0,hap:indel=0.6".into()]);
+    let err = cli_owned(&args).unwrap_err();
+    assert_eq!(err.code, 1);
+    assert_eq!(err.message, "haplotype-aware INDEL F1 0.5000 is below the threshold 0.6 (--fail-below hap:indel=0.6)");
+    // With --cluster-distance 0 only overlapping or adjacent records cluster: A's records lie a
+    // few bases apart and are no longer rescued; B's overlap and still are.
+    let mut args = base;
+    args.extend(["--json".into(), p(&json).into(), "--cluster-distance".into(), "0".into()]);
+    assert_eq!(cli_owned(&args).unwrap(), 0);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["haplotype"]["clusters"]["rescued"], 1);
+}
+
+#[test]
+fn haplotype_figures_never_fall_below_exact_ones() {
+    for row in expected_rows().chunks(2) {
+        let report = run_case(&row[0]);
+        for (exact, hap) in [(&report.snv, &report.haplotype.snv), (&report.indel, &report.haplotype.indel)] {
+            assert!(hap.tp_truth >= exact.tp && hap.tp_query >= exact.tp, "{}", row[0].case);
+            assert!(hap.fp <= exact.fp && hap.fn_ <= exact.fn_, "{}", row[0].case);
+            assert!(hap.f1 >= exact.f1, "{}", row[0].case);
+        }
+    }
+}

@@ -18,7 +18,8 @@
 #                                               [default: a new /tmp/align_vs_chain.XXXXXX]
 #   REFCACHE   dagr --reference-cache           [default: $WORK/refcache]
 #   QUIET_WAIT before each timed run, wait up to this many seconds for the machine to be >= 90 %
-#              idle (other builds and tests skew the figures) [default: 300]
+#              idle with no cargo/rustc/cc1/ld running (other builds and tests skew the figures)
+#              [default: 300]
 #   RSS_PASS   1: after the timed runs, run each chain once more with every minimap2/bwa/samtools
 #              process wrapped in /usr/bin/time, for per-process peak RSS [default: 1]
 #
@@ -42,6 +43,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"   # log, cpu_ticks, wait_quiet (QUIET_WAIT), HZ, TIME_BIN
 BENCH=$(cd "${1:-$REPO/../shared/bench}" && pwd)
 THREADS=${2:-2}
 RUNS=${3:-3}
@@ -49,9 +52,7 @@ DAGR=$(realpath "${4:-$REPO/target/release/dagr}")
 WORK=${WORK:-$(mktemp -d /tmp/align_vs_chain.XXXXXX)}
 REFCACHE=${REFCACHE:-$WORK/refcache}
 RSS_PASS=${RSS_PASS:-1}
-QUIET_WAIT=${QUIET_WAIT:-300}
-HZ=$(getconf CLK_TCK)
-TIME=/usr/bin/time
+TIME=$TIME_BIN
 
 R1=$BENCH/germline/germline_R1.fastq.gz
 R2=$BENCH/germline/germline_R2.fastq.gz
@@ -63,7 +64,6 @@ for t in minimap2 bwa samtools python3; do
   command -v "$t" >/dev/null || { echo "align_vs_chain: $t not on PATH" >&2; exit 2; }
 done
 mkdir -p "$WORK"/{ref,runs,logs}
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # --- untimed preparation --------------------------------------------------------------------
 # bwa index writes beside the FASTA and the bench folder may be read-only: use a copy (1 Mb).
@@ -91,23 +91,12 @@ dagr_cmd "$WORK/runs/warmup" >"$WORK/logs/warmup.log" 2>&1 || { cat "$WORK/logs/
 } >"$WORK/versions.txt"
 
 # --- timed runs, alternating ----------------------------------------------------------------
-cpu_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; } # busy idle
-wait_quiet() {
-  local t=0 b0 i0 b1 i1
-  while :; do
-    read -r b0 i0 < <(cpu_ticks); sleep 1; read -r b1 i1 < <(cpu_ticks)
-    if [ $(( (i1 - i0) * 10 )) -ge $(( (b1 - b0 + i1 - i0) * 9 )) ]; then return 0; fi
-    t=$((t + 1))
-    if [ "$t" -ge "$QUIET_WAIT" ]; then log "machine still busy after ${QUIET_WAIT} s; running anyway"; return 0; fi
-    if [ $((t % 30)) -eq 1 ]; then log "waiting for the machine to be idle (another process is using the CPUs)"; fi
-  done
-}
 RUNS_TSV=$WORK/runs.tsv
 printf 'run\ttool\twall_s\tpeak_rss_kb\tcpu_s\tforeign_cpu_s\tcontended\tself_s\n' >"$RUNS_TSV"
 timed() { # tool run
   local tool=$1 r=$2 out="$WORK/runs/$1.$2" tf="$WORK/logs/$1.$2.time" lg="$WORK/logs/$1.$2.log" self b0 b1 x
   rm -rf "$out"
-  wait_quiet
+  wait_quiet || true   # a run that started busy shows as contended through its foreign CPU
   read -r b0 x < <(cpu_ticks)
   case $tool in
     dagr) "$TIME" -f '%e %M %U %S' -o "$tf" "$DAGR" run align --sample germ --fastq1 "$R1" --fastq2 "$R2" --reference "$REF" \

@@ -1,6 +1,7 @@
 //! The comparison itself: select, match, count.
 
 use super::BenchError;
+use super::haplotype::{self, ExactOutcome, HaplotypeOptions};
 use super::report::{CallsetSummary, ClassScores, CompareReport, GenotypeConcordance, RegionsSummary};
 use crate::genome::region::RegionSet;
 use crate::vcf::normalize::{NormalizedCallset, NormalizedVariant, normalize_file};
@@ -40,6 +41,8 @@ pub struct CompareOptions {
     pub query_sample: Option<String>,
     pub truth_filter: TruthFilter,
     pub query_filter: QueryFilter,
+    /// Clustering and phasing bounds of the haplotype-aware figures.
+    pub haplotype: HaplotypeOptions,
 }
 
 /// A record-selection rule and its description for the report.
@@ -91,6 +94,16 @@ pub fn compare(
     let (truth_kept, truth_summary) = select(&truth_set, region_set, truth_rule);
     let (query_kept, query_summary) = select(&query_set, region_set, query_rule);
     let counts = match_variants(&truth_kept, &query_kept);
+    let exact = ExactOutcome {
+        truth: &truth_kept,
+        truth_matched: &counts.truth_matched,
+        query: &query_kept,
+        query_false: &counts.query_false,
+        tp: counts.tp,
+        fp: counts.fp,
+        fn_: counts.fn_,
+    };
+    let haplotype = haplotype::score(&exact, reference, options.haplotype)?;
     Ok(CompareReport {
         dagr_version: crate::VERSION.to_string(),
         truth: truth_summary,
@@ -103,6 +116,7 @@ pub fn compare(
         snv: ClassScores::new(counts.tp[0], counts.fp[0], counts.fn_[0]),
         indel: ClassScores::new(counts.tp[1], counts.fp[1], counts.fn_[1]),
         genotype_concordance: GenotypeConcordance::new(counts.gt_compared, counts.gt_concordant),
+        haplotype,
     })
 }
 
@@ -128,7 +142,8 @@ fn select<'a>(
     (kept, summary)
 }
 
-/// Per class (index 0 SNV, 1 INDEL) TP/FP/FN, and genotype agreement among TPs.
+/// Per class (index 0 SNV, 1 INDEL) TP/FP/FN, genotype agreement among TPs, and per record
+/// which truth records matched and which query records are FPs.
 #[derive(Debug, Default)]
 struct Counts {
     tp: [u64; 2],
@@ -136,6 +151,8 @@ struct Counts {
     fn_: [u64; 2],
     gt_compared: u64,
     gt_concordant: u64,
+    truth_matched: Vec<bool>,
+    query_false: Vec<bool>,
 }
 
 fn class_index(v: &NormalizedVariant) -> usize {
@@ -155,11 +172,12 @@ fn key(v: &NormalizedVariant) -> Key<'_> {
 fn match_variants(truth: &[&NormalizedVariant], query: &[&NormalizedVariant]) -> Counts {
     let index: HashMap<Key<'_>, usize> = truth.iter().enumerate().map(|(i, v)| (key(v), i)).collect();
     let mut matched = vec![false; truth.len()];
-    let mut counts = Counts::default();
-    for q in query {
+    let mut counts = Counts { query_false: vec![false; query.len()], ..Counts::default() };
+    for (qi, q) in query.iter().enumerate() {
         let class = class_index(q);
         let Some(&t) = index.get(&key(q)) else {
             counts.fp[class] += 1;
+            counts.query_false[qi] = true;
             continue;
         };
         if matched[t] {
@@ -180,5 +198,6 @@ fn match_variants(truth: &[&NormalizedVariant], query: &[&NormalizedVariant]) ->
             counts.fn_[class_index(t)] += 1;
         }
     }
+    counts.truth_matched = matched;
     counts
 }

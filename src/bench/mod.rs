@@ -8,7 +8,11 @@
 //!   when it has samples), then matched exactly on (CHROM, POS, REF, ALT). SNV = REF and ALT one
 //!   base each; INDEL = everything else. Among matches where both sides have a GT, genotype
 //!   concordance counts those of equal zygosity.
-//! - [`report`]: the serializable [`CompareReport`], the human table, `--fail-below` thresholds.
+//! - [`haplotype`]: haplotype-aware figures beside the exact ones: within clusters of records at
+//!   most 30 bp apart, a cluster whose truth and query records spell the same haplotypes counts
+//!   every record as matched (equivalent spellings of one haplotype, as vcfeval scores them).
+//! - [`report`]: the serializable [`CompareReport`], the human table, `--fail-below` thresholds
+//!   on either figure.
 //!
 //! Differences from `score.sh` run with its defaults, all deliberate: FILTER `.` passes (bcftools
 //! 1.16's `FILTER="PASS"` rejects it, so bcftools' and freebayes' own output scores zero there;
@@ -18,15 +22,18 @@
 //! `<NON_REF>`, ALT == REF rows and records with ALT `.` are dropped and counted.
 //!
 //! Cost: dominated by reading and normalizing both files (linear in records, plus one sort each);
-//! matching is one hash-map probe per query record.
+//! matching is one hash-map probe per query record; the haplotype-aware pass sorts both
+//! selections once more and spells only the clusters with exact errors (see [`haplotype`]).
 
 mod compare;
+pub mod haplotype;
 pub mod report;
 
 pub use compare::{CompareOptions, QueryFilter, TruthFilter, compare};
+pub use haplotype::{ClusterCounts, HaplotypeClassScores, HaplotypeOptions, HaplotypeScores};
 pub use report::{
-    CallsetSummary, ClassScores, CompareReport, F1Threshold, GenotypeConcordance, RegionsSummary, parse_thresholds,
-    render_table,
+    CallsetSummary, ClassScores, CompareReport, F1Threshold, GenotypeConcordance, Metric, RegionsSummary,
+    parse_thresholds, render_table,
 };
 
 use crate::genome::region::RegionError;
@@ -39,6 +46,9 @@ pub enum BenchError {
     Variants(#[from] VcfError),
     #[error(transparent)]
     Regions(#[from] RegionError),
+    /// Reference bases of a cluster's window could not be read (haplotype-aware comparison).
+    #[error("reference {contig}:{}-{end0}: {message}", start0 + 1)]
+    Reference { contig: String, start0: u64, end0: u64, message: String },
 }
 
 impl crate::outcome::Classify for BenchError {

@@ -1,6 +1,7 @@
 //! The comparison's result: a serializable report (JSON through serde), the human table, and
 //! `--fail-below` thresholds on F1.
 
+use super::haplotype::HaplotypeScores;
 use crate::vcf::normalize::NormalizationStats;
 use crate::vcf::record::VariantClass;
 use serde::Serialize;
@@ -79,6 +80,8 @@ pub struct CompareReport {
     pub snv: ClassScores,
     pub indel: ClassScores,
     pub genotype_concordance: GenotypeConcordance,
+    /// The haplotype-aware figures (see [`crate::bench::haplotype`]).
+    pub haplotype: HaplotypeScores,
 }
 
 impl CompareReport {
@@ -89,16 +92,29 @@ impl CompareReport {
         }
     }
 
+    /// The F1 of one class under one metric.
+    pub fn f1(&self, metric: Metric, class: VariantClass) -> f64 {
+        match (metric, class) {
+            (Metric::Exact, _) => self.scores(class).f1,
+            (Metric::Haplotype, VariantClass::Snv) => self.haplotype.snv.f1,
+            (Metric::Haplotype, VariantClass::Indel) => self.haplotype.indel.f1,
+        }
+    }
+
     /// One message per threshold not met.
     pub fn failures(&self, thresholds: &[F1Threshold]) -> Vec<String> {
         thresholds
             .iter()
-            .filter(|t| self.scores(t.class).f1 < t.min_f1)
+            .filter(|t| self.f1(t.metric, t.class) < t.min_f1)
             .map(|t| {
+                let (label, prefix) = match t.metric {
+                    Metric::Exact => ("", ""),
+                    Metric::Haplotype => ("haplotype-aware ", "hap:"),
+                };
                 format!(
-                    "{} F1 {:.4} is below the threshold {} (--fail-below {}={})",
+                    "{label}{} F1 {:.4} is below the threshold {} (--fail-below {prefix}{}={})",
                     t.class.name(),
-                    self.scores(t.class).f1,
+                    self.f1(t.metric, t.class),
                     t.min_f1,
                     t.class.name().to_ascii_lowercase(),
                     t.min_f1
@@ -108,20 +124,39 @@ impl CompareReport {
     }
 }
 
-/// A minimum F1 for one class.
+/// Which figure a threshold applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Exact allele matching (`snv=`, `exact:snv=`).
+    Exact,
+    /// Haplotype-aware matching (`hap:snv=`, `haplotype:snv=`).
+    Haplotype,
+}
+
+/// A minimum F1 for one class under one metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct F1Threshold {
+    pub metric: Metric,
     pub class: VariantClass,
     pub min_f1: f64,
 }
 
-/// Parses `snv=0.99,indel=0.95` (either part optional, case-insensitive names, F1 in [0, 1]).
+/// Parses `snv=0.99,indel=0.95,hap:indel=0.99`: `[METRIC:]CLASS=F1`, METRIC `exact` (the
+/// default) or `hap`/`haplotype`, CLASS `snv` or `indel`, case-insensitive, F1 in [0, 1].
 pub fn parse_thresholds(text: &str) -> Result<Vec<F1Threshold>, String> {
     let mut out: Vec<F1Threshold> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) =
-            part.split_once('=').ok_or_else(|| format!("`{part}`: expected CLASS=F1, e.g. snv=0.99"))?;
-        let class = match name.trim().to_ascii_lowercase().as_str() {
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: expected [hap:]CLASS=F1, e.g. snv=0.99 or hap:indel=0.99"))?;
+        let name = name.trim().to_ascii_lowercase();
+        let (metric, class_name) = match name.split_once(':') {
+            None => (Metric::Exact, name.as_str()),
+            Some(("exact", c)) => (Metric::Exact, c),
+            Some(("hap" | "haplotype", c)) => (Metric::Haplotype, c),
+            Some((other, _)) => return Err(format!("`{other}`: unknown metric (expected exact or hap)")),
+        };
+        let class = match class_name.trim() {
             "snv" | "snp" => VariantClass::Snv,
             "indel" => VariantClass::Indel,
             other => return Err(format!("`{other}`: unknown class (expected snv or indel)")),
@@ -130,10 +165,10 @@ pub fn parse_thresholds(text: &str) -> Result<Vec<F1Threshold>, String> {
         if !(0.0..=1.0).contains(&min_f1) {
             return Err(format!("`{value}`: an F1 threshold lies between 0 and 1"));
         }
-        if out.iter().any(|t| t.class == class) {
+        if out.iter().any(|t| t.class == class && t.metric == metric) {
             return Err(format!("{} given twice", class.name()));
         }
-        out.push(F1Threshold { class, min_f1 });
+        out.push(F1Threshold { metric, class, min_f1 });
     }
     if out.is_empty() {
         return Err("no threshold given (expected e.g. snv=0.99,indel=0.95)".to_string());
@@ -162,7 +197,7 @@ pub fn render_table(report: &CompareReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<6} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}",
+        "\nexact alleles\n{:<6} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}",
         "class", "TP", "FP", "FN", "precision", "recall", "F1"
     );
     for (name, s) in [("SNV", &report.snv), ("INDEL", &report.indel)] {
@@ -172,6 +207,7 @@ pub fn render_table(report: &CompareReport) -> String {
             s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
         );
     }
+    render_haplotype(&mut out, &report.haplotype);
     let gc = &report.genotype_concordance;
     match gc.fraction {
         Some(f) => {
@@ -200,6 +236,38 @@ pub fn render_table(report: &CompareReport) -> String {
     out
 }
 
+/// The haplotype-aware rows and what happened to the clusters.
+fn render_haplotype(out: &mut String, h: &HaplotypeScores) {
+    let _ = writeln!(
+        out,
+        "\nhaplotype-aware (records <= {} bp apart clustered; same haplotypes = all matched)\n{:<6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}",
+        h.options.max_distance, "class", "TP truth", "TP query", "FP", "FN", "precision", "recall", "F1"
+    );
+    for (name, s) in [("SNV", &h.snv), ("INDEL", &h.indel)] {
+        let _ = writeln!(
+            out,
+            "{name:<6} {:>8} {:>8} {:>8} {:>8} {:>10.4} {:>8.4} {:>8.4}",
+            s.tp_truth, s.tp_query, s.fp, s.fn_, s.precision, s.recall, s.f1
+        );
+    }
+    let c = &h.clusters;
+    let _ = writeln!(
+        out,
+        "clusters: {} in all, {} with an exact FP/FN, {} of them with records on both sides: {} rescued, \
+         {} differ only by zygosity (not rescued), {} compared on alleles only;\n  exact result kept for {} \
+         (more than {} free phase units) and {} not comparable (ploidy, REF mismatch)",
+        c.total,
+        c.with_exact_errors,
+        c.examined,
+        c.rescued,
+        c.zygosity_only,
+        c.alleles_only,
+        c.too_many_phasings,
+        h.options.max_phasing_units,
+        c.not_comparable
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,15 +284,28 @@ mod tests {
 
     #[test]
     fn thresholds_parse_and_reject() {
-        let t = parse_thresholds("snv=0.99, INDEL=0.9").unwrap();
+        let t = parse_thresholds("snv=0.99, INDEL=0.9,hap:indel=0.95,HAPLOTYPE:snv=0.5").unwrap();
+        let th = |metric, class, min_f1| F1Threshold { metric, class, min_f1 };
         assert_eq!(
             t,
             vec![
-                F1Threshold { class: VariantClass::Snv, min_f1: 0.99 },
-                F1Threshold { class: VariantClass::Indel, min_f1: 0.9 }
+                th(Metric::Exact, VariantClass::Snv, 0.99),
+                th(Metric::Exact, VariantClass::Indel, 0.9),
+                th(Metric::Haplotype, VariantClass::Indel, 0.95),
+                th(Metric::Haplotype, VariantClass::Snv, 0.5),
             ]
         );
-        for bad in ["", "snv", "mnp=0.5", "snv=x", "snv=1.5", "snv=0.5,snv=0.6"] {
+        for bad in [
+            "",
+            "snv",
+            "mnp=0.5",
+            "snv=x",
+            "snv=1.5",
+            "snv=0.5,snv=0.6",
+            "vcfeval:snv=0.5",
+            "hap:x=0.5",
+            "exact:snv=0.5,snv=0.6",
+        ] {
             assert!(parse_thresholds(bad).is_err(), "{bad}");
         }
     }

@@ -1,9 +1,11 @@
 //! `dagr bench`: accuracy against a truth set. `bench compare` normalizes both files, scores SNVs
-//! and indels (precision, recall, F1), prints a table, optionally writes JSON and fails below
-//! F1 thresholds. See [`crate::bench`] for the method.
+//! and indels (precision, recall, F1) exactly and haplotype-aware, prints a table, optionally
+//! writes JSON and fails below F1 thresholds on either figure. See [`crate::bench`] for the method.
 
 use super::{CliError, exit};
-use crate::bench::{CompareOptions, F1Threshold, QueryFilter, TruthFilter, compare, parse_thresholds, render_table};
+use crate::bench::{
+    CompareOptions, F1Threshold, HaplotypeOptions, QueryFilter, TruthFilter, compare, parse_thresholds, render_table,
+};
 use crate::output_file::{Sidecar, write_atomic};
 use crate::vcf::sequence::InMemoryFasta;
 use clap::{Args, Subcommand, ValueEnum};
@@ -15,9 +17,10 @@ Examples:
   dagr bench compare --truth truth.vcf.gz --query calls.vcf.gz --reference ref.fa \\
       --regions confident.bed
 
-  # Keep the numbers as JSON and fail (exit 1) when an F1 is too low
+  # Keep the numbers as JSON and fail (exit 1) when an F1 is too low: exact SNV and indel F1,
+  # and the haplotype-aware indel F1 (`hap:` prefix; no prefix or `exact:` = exact alleles)
   dagr bench compare --truth truth.vcf.gz --query calls.vcf.gz --reference ref.fa \\
-      --regions confident.bed --json scores.json --fail-below snv=0.99,indel=0.95
+      --regions confident.bed --json scores.json --fail-below snv=0.99,indel=0.95,hap:indel=0.99
 
   # Somatic calls: the truth has no samples, score PASS calls without a genotype test
   dagr bench compare --truth truth_somatic.vcf.gz --query somatic.vcf.gz --reference ref.fa \\
@@ -33,7 +36,8 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Compare a callset with a truth set: TP/FP/FN, precision, recall, F1 per SNV and INDEL.
+    /// Compare a callset with a truth set: TP/FP/FN, precision, recall, F1 per SNV and INDEL,
+    /// exact and haplotype-aware.
     #[command(after_help = AFTER_HELP)]
     Compare(CompareArgs),
 }
@@ -75,9 +79,19 @@ pub struct CompareArgs {
     /// Also write the report as JSON (atomically).
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
-    /// Exit 1 when an F1 is below its threshold, e.g. `snv=0.99,indel=0.95`.
-    #[arg(long, value_name = "CLASS=F1,...", value_parser = parse_thresholds_arg)]
+    /// Exit 1 when an F1 is below its threshold: `[METRIC:]CLASS=F1,...` with CLASS snv or
+    /// indel and METRIC `exact` (the default) or `hap` (haplotype-aware), e.g.
+    /// `snv=0.99,indel=0.95,hap:indel=0.99`.
+    #[arg(long, value_name = "[hap:]CLASS=F1,...", value_parser = parse_thresholds_arg)]
     pub fail_below: Option<Thresholds>,
+    /// Haplotype-aware figures: records at most this many bases apart form one cluster.
+    #[arg(long, value_name = "BP", default_value_t = HaplotypeOptions::default().max_distance)]
+    pub cluster_distance: u64,
+    /// Haplotype-aware figures: a cluster side with more free phase units than this (2^(N-1)
+    /// phasings to try) keeps its exact result (counted in the report).
+    #[arg(long, value_name = "N", default_value_t = HaplotypeOptions::default().max_phasing_units,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_phasing_units: u32,
     /// Truth sample whose GT is used (default: the first).
     #[arg(long, value_name = "NAME")]
     pub truth_sample: Option<String>,
@@ -136,6 +150,7 @@ fn run_compare(args: &CompareArgs) -> Result<u8, CliError> {
             QueryFilterArg::PassAlt => QueryFilter::PassWithAlt,
             QueryFilterArg::Pass => QueryFilter::Pass,
         },
+        haplotype: HaplotypeOptions { max_distance: args.cluster_distance, max_phasing_units: args.max_phasing_units },
     };
     let report = compare(&args.truth, &args.query, reference.as_ref(), &options)
         .map_err(|e| CliError::bad_input(e.to_string()))?;

@@ -47,6 +47,9 @@ pub struct NormalizedVariant {
     pub genotype: Option<Genotype>,
     /// REF did not match the reference; left as written.
     pub ref_mismatch: bool,
+    /// Ordinal (0-based) of the file record this row came from: the rows atomized from one
+    /// record share it, and so share that record's phase (haplotype-aware comparison).
+    pub source: u64,
 }
 
 impl NormalizedVariant {
@@ -209,6 +212,7 @@ impl<'a> Normalizer<'a> {
             filter_pass: rec.filter.passes(),
             genotype: rec.genotype.as_ref().map(|gt| recode(gt, &row.carriers)),
             ref_mismatch: !ref_ok,
+            source: self.stats.records_read.saturating_sub(1),
         }))
     }
 
