@@ -272,7 +272,7 @@ fn haplotype_aware_figures_rescue_equivalent_spellings() {
     let mut args = base.clone();
     args.extend(["--fail-below".into(), "indel=0.0,hap:indel=0.6".into()]);
     let err = cli_owned(&args).unwrap_err();
-    assert_eq!(err.code, 1);
+    assert_eq!(err.exit_code(), 1);
     assert_eq!(err.message, "haplotype-aware INDEL F1 0.5000 is below the threshold 0.6 (--fail-below hap:indel=0.6)");
     // With --cluster-distance 0 only overlapping or adjacent records cluster: A's records lie a
     // few bases apart and are no longer rescued; B's overlap and still are.

@@ -56,6 +56,8 @@ impl crate::outcome::Classify for BenchError {
         match self {
             BenchError::Variants(e) => e.failure(),
             BenchError::Regions(e) => e.failure(),
+            // The reference was read for the exact comparison already: failing now is runtime.
+            BenchError::Reference { .. } => crate::outcome::Failure::Runtime,
         }
     }
 }
