@@ -7,6 +7,8 @@
 //! `dagr::alignments::writer::read_all`. `samtools` is used where it is installed and skipped
 //! (with a note on stderr) where it is not; Picard is never needed.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use dagr::alignments::writer::read_all;

@@ -1,6 +1,8 @@
 //! A reference of hundreds of small contigs with N runs: the germline pipeline succeeds, its
 //! VCF and gVCF are valid, and no call, reference block or callable interval claims an N base.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::collections::BTreeMap;

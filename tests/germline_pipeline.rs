@@ -1,6 +1,8 @@
 //! `dagr run germline` on testdata: accuracy against the truth, standard outputs, and a VCF that
 //! does not depend on the thread count or the shard size.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};

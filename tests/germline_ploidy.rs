@@ -2,6 +2,8 @@
 //! calls (GT `1`, never `0/1`) and haploid gVCF blocks there, diploid ones elsewhere; an edited
 //! BED reruns the stage on `--resume`; a bad BED is bad input (exit 2) naming the file and line.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};

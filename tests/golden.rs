@@ -545,9 +545,8 @@ fn diff(expected: &str, actual: &str) -> String {
     }
     let changed: Vec<usize> = script.iter().enumerate().filter(|(_, s)| s.0 != ' ').map(|(k, _)| k).collect();
     let mut out = String::new();
-    let mut shown = 0;
     let mut last: Option<usize> = None;
-    for &k in &changed {
+    for (shown, &k) in changed.iter().enumerate() {
         if shown == 20 {
             out.push_str(&format!("    ... and {} more changed lines\n", changed.len() - shown));
             break;
@@ -569,7 +568,6 @@ fn diff(expected: &str, actual: &str) -> String {
             out.push_str(&format!("    {} {}\n", s.0, s.2));
         }
         last = Some(upto);
-        shown += 1;
     }
     out
 }

@@ -9,6 +9,8 @@
 //! timing-based tests otherwise): a hung rank must end the job at `--mpi-timeout`, and a long
 //! stage on rank 0 must not be taken for a lost rank. Each keeps a wide margin (see their docs).
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 
 use common::{dagr, require_tool, run, sam_records, testdata};

@@ -5,6 +5,8 @@
 //! as `.ci/run` sets) and elsewhere print a note and pass. `SLURM_CONF` defaults to the local
 //! cluster's `/tmp/dagr-slurm/slurm.conf` when that exists. Every wait has a timeout.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 
 use common::{dagr, require, require_tool, run, testdata};

@@ -2,6 +2,8 @@
 //! fields, accuracy against the somatic truth, no germline truth variant as a somatic PASS, and
 //! output that does not depend on the thread count.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
