@@ -10,6 +10,8 @@
 //!
 //! `cargo bench --bench align_records` (add `-- --quick` for a short run).
 
+#![allow(clippy::unwrap_used)] // set-up code unwraps: a panic aborts the benchmark
+
 use criterion::{Criterion, Throughput};
 use dagr::align::{AlignOptions, IndexParams, PairAligner, ReadGroup, build_index, load_index};
 use dagr::reads::{PAIRS_PER_BATCH, PairedFastqReader, ScanOptions};

@@ -10,6 +10,8 @@
 //!
 //! `cargo bench --bench sort_markdup` (add `-- --quick` for a short run).
 
+#![allow(clippy::unwrap_used)] // set-up code unwraps: a panic aborts the benchmark
+
 use criterion::{BatchSize, Criterion, Throughput};
 use dagr::alignments::keys::{DupCandidate, DupKey, FlowcellPosition, Mate, ReadEnd, SortKey};
 use dagr::alignments::markdup::{self, MarkdupOptions};

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages dagr's build and tests need (Debian 12), when any is missing.
 #   libclang-dev: rust-htslib's bindgen;  zlib/bzip2/lzma: htslib's codecs;
-#   samtools, bcftools, tabix: the tests cross-check dagr's outputs with them.
+#   samtools, bcftools, tabix (with bgzip), vcftools (vcf-validator): the tests cross-check dagr's
+#   outputs with them (under CI=true a missing one fails the test; elsewhere it is skipped, with a note).
 set -euo pipefail
-PACKAGES=(libclang-dev clang pkg-config make zlib1g-dev libbz2-dev liblzma-dev samtools bcftools tabix)
+PACKAGES=(libclang-dev clang pkg-config make zlib1g-dev libbz2-dev liblzma-dev samtools bcftools tabix vcftools)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@
 //! `dagr::alignments::writer::read_all`. `samtools` is used where it is installed and skipped
 //! (with a note on stderr) where it is not; Picard is never needed.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use dagr::alignments::writer::read_all;
@@ -216,15 +218,14 @@ fn md5_hex(path: &Path) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// `samtools` if it is installed; otherwise a note on stderr and `None`.
+/// `samtools` if it is installed. Otherwise `None` with a note that `why` is skipped, or under
+/// CI a failure (`common::require_tool`).
 fn samtools(why: &str) -> Option<Command> {
-    match Command::new("samtools").arg("--version").output() {
-        Ok(o) if o.status.success() => Some(Command::new("samtools")),
-        _ => {
-            eprintln!("samtools not installed: skipping {why}");
-            None
-        }
+    if require_tool("samtools") {
+        return Some(Command::new("samtools"));
     }
+    eprintln!("NOTE: skipped: {why}");
+    None
 }
 
 fn is_primary(r: &Record) -> bool {

@@ -1,6 +1,8 @@
 //! Bad input: each case exits 2 with a message naming the file and the problem, and leaves no
 //! output with a final name. Fixtures are in testdata/bad/ (see testdata/README.md).
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! `expected_scores.tsv`; the library must give the same TP/FP/FN and the same rounded scores.
 //! Then the CLI entry point: JSON, `--fail-below`, and bad inputs (exit code and message).
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 use clap::Parser;
 use dagr::bench::{CompareOptions, CompareReport, QueryFilter, TruthFilter, compare};
 use dagr::cli::bench::{BenchArgs, run};

@@ -1,6 +1,8 @@
 //! Outputs do not depend on the thread count; `--log-format json` gives one JSON object per
 //! line, tagged with sample and stage.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 

@@ -2,6 +2,8 @@
 //! (`testdata/paralog/`, an extra lane): the paralog's differences must not be PASS calls, and
 //! GERM's truth in `confident.bed` must still be recalled with no PASS false positive.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use rust_htslib::bam::{self, Read as _};

@@ -1,6 +1,8 @@
 //! `dagr validate`: the shipped pipeline is valid; broken YAML fails with exit 2 and a message
 //! naming the file, the line and the key.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 

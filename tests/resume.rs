@@ -1,6 +1,8 @@
 //! Resume, cache keys, fault injection and signals, end to end through the `dagr` binary.
 //! Faults are injected deterministically (DAGR_FAULT_INJECT), never by timing.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};

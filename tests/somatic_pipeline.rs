@@ -2,6 +2,8 @@
 //! fields, accuracy against the somatic truth, no germline truth variant as a somatic PASS, and
 //! output that does not depend on the thread count.
 
+#![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
+
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -96,15 +98,12 @@ fn somatic_pair_is_called_to_a_standard_vcf_that_does_not_depend_on_threads() {
     let strip = |t: String| t.lines().filter(|l| !l.starts_with("##dagr_command")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(text), strip(text_of(&b.join("TUMOR_vs_NORMAL/TUMOR_vs_NORMAL.somatic.vcf.gz"))));
 
-    // bcftools, where installed, reads it without a word.
-    if let Ok(out) = std::process::Command::new("bcftools").arg("view").arg(&vcf).output() {
+    // bcftools reads it without a word (a missing bcftools fails under CI, else skips this).
+    if require_tool("bcftools") {
+        let out = std::process::Command::new("bcftools").arg("view").arg(&vcf).output().unwrap();
         assert!(out.status.success());
         assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-}
-
-fn have(tool: &str) -> bool {
-    std::process::Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 fn bgzip_and_index(path: &Path) {
@@ -117,8 +116,8 @@ fn bgzip_and_index(path: &Path) {
 /// they name: `panel_of_normals` and `germline` (population AF above 0.01).
 #[test]
 fn panel_of_normals_and_germline_resource_filter_the_calls_they_name() {
-    if !have("bgzip") || !have("tabix") {
-        eprintln!("bgzip/tabix not installed (scripts/deps.sh installs them): skipped");
+    // bgzip and tabix build the resource files (scripts/deps.sh installs them).
+    if !require_tool("bgzip") || !require_tool("tabix") {
         return;
     }
     let work = tempfile::tempdir().unwrap();

@@ -4,6 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `require_tool("bcftools")`: true when installed; otherwise a failure under CI (`CI=true`, as
+/// `.ci/run` sets) and a NOTE plus false elsewhere. The same file serves the unit tests.
+#[path = "../../src/test_tools.rs"]
+mod test_tools;
+#[allow(unused_imports)] // each test crate uses some of them
+pub use test_tools::{require, require_tool, under_ci};
+
 pub fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
@@ -81,8 +88,9 @@ pub fn qc_run_with_reference(work: &Path, pipeline: &str, sheet: &Path, outdir: 
 }
 
 /// The records of a BAM as SAM text (`samtools view`, no header): compares records whatever
-/// the BGZF blocking.
+/// the BGZF blocking. Needs samtools, with or without CI: the callers cannot do without it.
 pub fn sam_records(bam: &Path) -> String {
+    assert!(test_tools::on_path("samtools"), "samtools is not installed (apt-get install -y samtools)");
     let out = Command::new("samtools").arg("view").arg(bam).output().expect("samtools runs");
     assert!(out.status.success(), "samtools view {}", bam.display());
     String::from_utf8(out.stdout).expect("SAM text is UTF-8")

@@ -192,32 +192,3 @@ fn same_records_with_and_without_spills() {
     assert!(a.iter().zip(&b).all(|(x, y)| x.0 == y.0 && x.1 == y.1));
     assert_eq!(a.len(), b.len());
 }
-
-/// Throughput, not a check: `cargo test --release --lib sort::tests::throughput -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pool = pool(2);
-    let n = 500_000;
-    let keys = random_keys(n, 21);
-    for (label, memory_bytes) in [("in memory", u64::MAX), ("64 MiB budget", 64 << 20), ("8 MiB budget", 8 << 20)] {
-        let batches: Vec<Vec<(SortKey, Record)>> =
-            keys.chunks(10_000).map(|c| c.iter().map(|k| (*k, full_record(k.pair_id, k))).collect()).collect();
-        let start = std::time::Instant::now();
-        let mut sorter = RecordSorter::new(SortOptions { memory_bytes, tmp_dir: tmp.path().to_path_buf() }).unwrap();
-        for batch in batches {
-            sorter.push(batch, &pool).unwrap();
-        }
-        let sorted = sorter.finish(&pool).unwrap();
-        let stats = sorted.stats();
-        let count = sorted.inspect(|r| assert!(r.is_ok())).count();
-        let secs = start.elapsed().as_secs_f64();
-        assert_eq!(count, n);
-        println!(
-            "{label}: {n} records in {secs:.2} s = {:.0} records/s, {} runs spilled",
-            n as f64 / secs,
-            stats.spilled_runs
-        );
-    }
-}

@@ -87,8 +87,13 @@ fn write(path: &Path, format: OutputFormat, header: &Header, recs: &[Record], th
     w.finish().unwrap()
 }
 
+/// `samtools <args>`'s output, or None (with a note) when samtools is not installed; under CI a
+/// missing samtools fails the test (`crate::test_tools::require_tool`).
 fn samtools(args: &[&str]) -> Option<String> {
-    let out = Command::new("samtools").args(args).output().ok()?;
+    if !crate::test_tools::require_tool("samtools") {
+        return None;
+    }
+    let out = Command::new("samtools").args(args).output().expect("samtools runs");
     assert!(out.status.success(), "samtools {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -222,10 +222,14 @@ fn star_records_are_valid_vcf_and_gvcf() {
         let star = text.lines().find(|l| l.starts_with("t\t144\t")).expect("the * record");
         let want = if gvcf { ",*,<NON_REF>\t" } else { ",*\t" };
         assert!(star.contains(want) && star.contains("\t1/2:"), "{star}");
-        let Ok(o) = std::process::Command::new("bcftools").args(["view", "-Ov", "-o", "/dev/null"]).arg(&path).output()
-        else {
+        if !crate::test_tools::require_tool("bcftools") {
             continue;
-        };
+        }
+        let o = std::process::Command::new("bcftools")
+            .args(["view", "-Ov", "-o", "/dev/null"])
+            .arg(&path)
+            .output()
+            .unwrap();
         assert!(o.status.success() && o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
         let o = std::process::Command::new("bcftools")
             .args(["norm", "-c", "e", "-Ou", "-o", "/dev/null", "-f"])

@@ -182,23 +182,3 @@ fn genotype_order_is_vcf_order() {
     let g = genotypes(3, 2);
     assert_eq!(g, vec![vec![0, 0], vec![0, 1], vec![1, 1], vec![0, 2], vec![1, 2], vec![2, 2]]);
 }
-
-/// `cargo test --lib call::genotype::tests::show -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn show() {
-    for (r, a, q) in [(15, 15, 60), (22, 8, 60), (24, 6, 60), (24, 6, 30), (15, 15, 30), (0, 30, 60)] {
-        let (c, h, reads) = snv_setup(r, a, q);
-        let s = &run(&c, &h, &reads, Ploidy::Diploid)[0];
-        println!(
-            "{r}/{a} MAPQ{q}: GT {:?} GQ {} QUAL {:.1} PL {:?} filters {:?} AB p {:?} P(artifact) {:.2e}",
-            s.call.genotype,
-            s.call.gq,
-            s.call.qual,
-            s.call.pl,
-            s.call.filters,
-            s.allele_balance_p,
-            s.artifact_probability
-        );
-    }
-}

@@ -144,24 +144,6 @@ fn matrix_is_thread_independent() {
     assert_eq!(one.row(5).len(), 3);
 }
 
-/// `cargo test --release --lib call::pairhmm::tests::speed -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn speed() {
-    let hap = PreparedHaplotype::new(&random_seq(600, 11));
-    let reads: Vec<Vec<u8>> = (0..2000).map(|k| random_seq(150, 100 + k)).collect();
-    let quals = vec![30u8; 150];
-    let mut hmm = PairHmm::new(&PairHmmConfig::default());
-    let start = std::time::Instant::now();
-    let mut acc = 0.0;
-    for r in &reads {
-        acc += hmm.log10_likelihood(r, &quals, &hap);
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let cells = (reads.len() * 150 * 601) as f64;
-    println!("pair-HMM: {:.0} M cells/s ({acc:.1})", cells / secs / 1e6);
-}
-
 /// One slippage event anywhere in a long homopolymer costs about the run's rate (Q20 → ~2
 /// log10), not the per-position rate summed over the run (which would be ~0.6 in a T28).
 #[test]

@@ -3,7 +3,6 @@ use crate::genome::ploidy::Ploidy;
 use crate::vcf::model::RefBlock;
 use md5::{Digest, Md5};
 use std::io::Read as _;
-use std::process::Command;
 
 mod fixture;
 mod tools;
@@ -237,8 +236,4 @@ fn gunzip(path: &Path) -> String {
     let mut text = String::new();
     flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
     text
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
 }
