@@ -113,12 +113,18 @@ impl OutputFile {
     }
 
     /// Flushes, fsyncs, renames into place, fsyncs the folder and writes the sidecar if asked.
+    /// When flushing, syncing or renaming fails (a full disk), the temporary file is removed.
     pub fn commit(mut self, sidecar: Sidecar) -> io::Result<WrittenFile> {
         let writer = self.writer.take().expect("writer present until commit");
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&self.tmp_path, &self.final_path)?;
+        let placed = writer.into_inner().map_err(|e| e.into_error()).and_then(|file| {
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&self.tmp_path, &self.final_path)
+        });
+        if let Err(e) = placed {
+            let _ = fs::remove_file(&self.tmp_path);
+            return Err(e);
+        }
         sync_parent(&self.final_path)?;
         let md5 = hex::encode(self.hasher.clone().finalize());
         if sidecar == Sidecar::Md5 {
@@ -261,6 +267,34 @@ fn sync_parent(path: &Path) -> io::Result<()> {
     File::open(parent)?.sync_all()
 }
 
+/// Clears `errno` before a C library call whose failure [`write_failure_cause`] explains.
+pub fn clear_errno() {
+    // SAFETY: __errno_location returns this thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() = 0 };
+}
+
+/// Why a C library (htslib) failed to write `path`, for the error's cause: the `errno` its call
+/// left on this thread (cleared before it with [`clear_errno`]), else, when a library thread did
+/// the writing and this thread's `errno` stayed clean, "No space left on device" if the file
+/// system holding `path` has no space left. `None` when neither says anything. Cost: a `statvfs`.
+pub fn write_failure_cause(path: &Path) -> Option<io::Error> {
+    // SAFETY: as in `clear_errno`.
+    let errno = unsafe { *libc::__errno_location() };
+    if errno != 0 {
+        return Some(io::Error::from_raw_os_error(errno));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    use std::os::unix::ffi::OsStrExt;
+    let c_dir = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path and a zeroed struct for statvfs to fill.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c_dir.as_ptr(), &mut st) };
+    (rc == 0 && st.f_bavail == 0).then(|| io::Error::from_raw_os_error(libc::ENOSPC))
+}
+
 /// Writes a small file atomically in one call. For manifests, reports and metrics.
 pub fn write_atomic(path: &Path, bytes: &[u8], sidecar: Sidecar) -> io::Result<WrittenFile> {
     let mut out = OutputFile::create(path)?;
@@ -317,6 +351,19 @@ mod tests {
         write_atomic_shared(&path, b"{}").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"{}");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The final name is an existing folder, so the rename fails.
+        let path = dir.path().join("taken");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("inside"), b"x").unwrap();
+        let mut out = OutputFile::create(&path).unwrap();
+        out.write_all(b"data").unwrap();
+        assert!(out.commit(Sidecar::None).is_err());
+        assert!(!temp_name_for(&path).exists(), "the temporary file is removed");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub fn slurm_mem(bytes: u64) -> String {
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let bad = || format!("`{text}` is not a duration like 90s, 30m, 2h, 1d or HH:MM:SS");
+    let too_long = || format!("`{text}` is longer than any time limit");
     if t.contains(':') {
         let (days, clock) = match t.split_once('-') {
             Some((d, rest)) => (d.parse::<u64>().map_err(|_| bad())?, rest),
@@ -41,11 +42,13 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         let parts: Vec<u64> =
             clock.split(':').map(|p| p.parse::<u64>().map_err(|_| bad())).collect::<Result<_, _>>()?;
         let secs = match parts.as_slice() {
-            [h, m, s] => h * 3600 + m * 60 + s,
-            [m, s] => m * 60 + s,
+            [h, m, s] => {
+                h.checked_mul(3600).and_then(|x| x.checked_add(m.checked_mul(60)?)).and_then(|x| x.checked_add(*s))
+            }
+            [m, s] => m.checked_mul(60).and_then(|x| x.checked_add(*s)),
             _ => return Err(bad()),
         };
-        return Ok(days * 86400 + secs);
+        return secs.and_then(|s| days.checked_mul(86400)?.checked_add(s)).ok_or_else(too_long);
     }
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
@@ -60,7 +63,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     if value == 0 {
         return Err(bad());
     }
-    Ok(value * mult)
+    value.checked_mul(mult).ok_or_else(too_long)
 }
 
 /// Formats seconds as Slurm's `D-HH:MM:SS`.

@@ -104,10 +104,11 @@ pub fn build_index(fasta: &Path, mmi: &Path, params: IndexParams, threads: usize
         .with_index(fasta, Some(tmp_str))
         .map_err(|e| IndexError::Build { fasta: fasta.to_path_buf(), detail: e.to_string() })?;
     drop(aligner);
-    // minimap2 does not report failed writes: check that a whole index header is there.
-    check_magic(tmp.path()).map_err(|detail| IndexError::Build {
+    // minimap2 does not report failed writes (a full disk): walk the file's own layout to its end
+    // before it may carry its final name.
+    check_layout(tmp.path()).map_err(|detail| IndexError::Build {
         fasta: fasta.to_path_buf(),
-        detail: format!("the index file was not written ({detail})"),
+        detail: format!("the index file was not written completely ({detail}); is the disk full?"),
     })?;
     tmp.commit(Sidecar::None).map_err(|source| IndexError::Io { path: mmi.to_path_buf(), source })
 }
@@ -150,13 +151,14 @@ pub fn load_index(mmi: &Path, threads: usize) -> Result<Aligner<Built>, IndexErr
 }
 
 /// Loads a `.mmi` with the `sr` preset adjusted by `configure` (mapping options only: the
-/// index's own k and w always apply).
+/// index's own k and w always apply). The file's layout is checked first ([`check_layout`]):
+/// minimap2 aborts the process on a truncated index.
 pub fn load_index_with(
     mmi: &Path,
     threads: usize,
     configure: impl FnOnce(Aligner<PresetSet>) -> Aligner<PresetSet>,
 ) -> Result<Aligner<Built>, IndexError> {
-    check_magic(mmi).map_err(|detail| IndexError::Load { path: mmi.to_path_buf(), detail })?;
+    check_layout(mmi).map_err(|detail| IndexError::Load { path: mmi.to_path_buf(), detail })?;
     configure(Aligner::builder().sr().with_index_threads(threads.max(1)))
         .with_index(mmi, None)
         .map_err(|e| IndexError::Load { path: mmi.to_path_buf(), detail: e.to_string() })
@@ -170,9 +172,63 @@ pub fn read_index_params(mmi: &Path) -> Result<IndexParams, IndexError> {
         .map_err(|e| IndexError::Load { path: mmi.to_path_buf(), detail: e.to_string() })
 }
 
-/// Ok when `path` is a readable file starting with the `.mmi` magic bytes.
-fn check_magic(path: &Path) -> Result<(), String> {
-    read_header(path).map(|_| ())
+/// `MM_I_NO_SEQ` in a `.mmi` header's flags: the packed sequence is not stored.
+const MM_I_NO_SEQ: u32 = 0x2;
+
+/// Checks that `path` holds a whole `.mmi` as minimap2's `mm_idx_dump` writes it: the magic, the
+/// header (w, k, b, n_seq, flags), each sequence's name and length, `2^b` buckets of positions
+/// and hash entries, then the packed sequence: every count read leads exactly to the end of the
+/// file. A truncated file (a write that failed on a full disk, which minimap2 does not report)
+/// ends before its counts do. Cost: reads the counts and seeks past the data, about 16 KiB of
+/// reads for the `sr` defaults whatever the genome size.
+pub fn check_layout(path: &Path) -> Result<(), String> {
+    use std::io::{BufReader, Seek};
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut r = BufReader::new(file);
+    let short = |what: &str| format!("the file ends inside {what}");
+    let mut magic = [0u8; 4];
+    r.read_exact(&mut magic).map_err(|_| short("the magic"))?;
+    if &magic != MMI_MAGIC {
+        return Err("it does not start with the minimap2 index magic".into());
+    }
+    let u32_at = |r: &mut BufReader<File>, what: &str| -> Result<u32, String> {
+        let mut b = [0u8; 4];
+        r.read_exact(&mut b).map_err(|_| short(what))?;
+        Ok(u32::from_le_bytes(b))
+    };
+    let mut header = [0u32; 5];
+    for h in &mut header {
+        *h = u32_at(&mut r, "the header")?;
+    }
+    let [_w, _k, b, n_seq, flag] = header;
+    if b > 32 {
+        return Err(format!("bucket bits {b} is not a minimap2 value"));
+    }
+    let mut sum_len = 0u64;
+    for _ in 0..n_seq {
+        let mut l = [0u8; 1];
+        r.read_exact(&mut l).map_err(|_| short("the sequence names"))?;
+        r.seek_relative(i64::from(l[0])).map_err(|e| e.to_string())?;
+        sum_len += u64::from(u32_at(&mut r, "the sequence lengths")?);
+    }
+    for _ in 0..(1u64 << b) {
+        let n = u32_at(&mut r, "the buckets")?;
+        r.seek_relative(8 * i64::from(n)).map_err(|e| e.to_string())?;
+        let size = u32_at(&mut r, "the buckets")?;
+        r.seek_relative(16 * i64::from(size)).map_err(|e| e.to_string())?;
+    }
+    let mut end = r.stream_position().map_err(|e| e.to_string())?;
+    if flag & MM_I_NO_SEQ == 0 {
+        end += 4 * sum_len.div_ceil(8);
+    }
+    if end > file_len {
+        return Err(format!("{file_len} bytes where its layout needs {end}"));
+    }
+    if end < file_len {
+        return Err(format!("{file_len} bytes where its layout ends at {end}"));
+    }
+    Ok(())
 }
 
 /// The first 12 bytes of a `.mmi`, checked to start with the magic.
@@ -190,6 +246,27 @@ fn read_header(path: &Path) -> Result<[u8; 12], String> {
 mod tests {
     use super::*;
     use std::fmt::Write as _;
+
+    #[test]
+    fn a_truncated_index_fails_its_layout_check() {
+        let d = tempfile::tempdir().unwrap();
+        let fasta = d.path().join("r.fa");
+        std::fs::write(&fasta, format!(">c\n{}\n", random_bases(3, 20_000))).unwrap();
+        let mmi = d.path().join("r.mmi");
+        build_index(&fasta, &mmi, IndexParams::default(), 1).unwrap();
+        check_layout(&mmi).unwrap();
+        let bytes = std::fs::read(&mmi).unwrap();
+        for cut in [bytes.len() - 1, bytes.len() / 3, 30] {
+            std::fs::write(&mmi, &bytes[..cut]).unwrap();
+            let e = check_layout(&mmi).unwrap_err();
+            assert!(e.contains("ends") || e.contains("needs"), "cut at {cut}: {e}");
+            assert!(load_index(&mmi, 1).is_err(), "a truncated index is refused before minimap2 sees it");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        std::fs::write(&mmi, &longer).unwrap();
+        assert!(check_layout(&mmi).is_err());
+    }
 
     /// Deterministic pseudo-random bases (xorshift64).
     fn random_bases(seed: u64, n: usize) -> String {

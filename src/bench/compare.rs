@@ -77,7 +77,15 @@ pub fn compare(
     options: &CompareOptions,
 ) -> Result<CompareReport, BenchError> {
     let regions = match &options.regions {
-        Some(path) => Some((path.clone(), RegionSet::from_bed(path)?)),
+        Some(path) => {
+            let set = RegionSet::from_bed(path)?;
+            let contigs = set.contigs();
+            if !contigs.is_empty() && contigs.iter().all(|c| reference.contig_length(c).is_none()) {
+                let named: Vec<&str> = contigs.iter().take(3).copied().collect();
+                return Err(BenchError::RegionsOffReference { path: path.clone(), contigs: named.join(", ") });
+            }
+            Some((path.clone(), set))
+        }
         None => None,
     };
     let truth_set = normalize_file(truth, options.truth_sample.as_deref(), reference)?;

@@ -46,6 +46,10 @@ pub enum BenchError {
     Variants(#[from] VcfError),
     #[error(transparent)]
     Regions(#[from] RegionError),
+    /// No contig of the regions BED is in the reference (`chr20` against `20`): every figure
+    /// would be 0.
+    #[error("{}: no contig of the regions BED ({contigs}) is in the reference; are the names spelt as the reference spells them (chr20 vs 20)?", path.display())]
+    RegionsOffReference { path: std::path::PathBuf, contigs: String },
     /// Reference bases of a cluster's window could not be read (haplotype-aware comparison).
     #[error("reference {contig}:{}-{end0}: {message}", start0 + 1)]
     Reference { contig: String, start0: u64, end0: u64, message: String },
@@ -56,6 +60,7 @@ impl crate::outcome::Classify for BenchError {
         match self {
             BenchError::Variants(e) => e.failure(),
             BenchError::Regions(e) => e.failure(),
+            BenchError::RegionsOffReference { .. } => crate::outcome::Failure::BadInput,
             // The reference was read for the exact comparison already: failing now is runtime.
             BenchError::Reference { .. } => crate::outcome::Failure::Runtime,
         }

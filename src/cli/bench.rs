@@ -154,7 +154,7 @@ fn run_compare(args: &CompareArgs) -> Result<u8, CliError> {
     };
     let report = compare(&args.truth, &args.query, reference.as_ref(), &options)
         .map_err(|e| CliError::bad_input(e.to_string()))?;
-    print!("{}", render_table(&report));
+    super::output::print(&render_table(&report))?;
     if let Some(path) = &args.json {
         let mut json = serde_json::to_vec_pretty(&report)
             .map_err(|e| CliError::failure(format!("cannot serialize the report: {e}")))?;

@@ -85,6 +85,8 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
             resume: false,
             dry_run: false,
             pair_stages: true,
+            allow_shared_fastq: false,
+            within: None,
         };
         eprintln!("== dagr demo: pipeline {pipeline} on {} ==", testdata.display());
         let code = execute(&request)?;
@@ -101,7 +103,7 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
             break;
         }
     }
-    println!("demo outputs: {}", outdir.display());
+    super::output::print(&format!("demo outputs: {}\n", outdir.display()))?;
     Ok(worst)
 }
 
@@ -119,7 +121,7 @@ fn print_accuracy(outdir: &Path, testdata: &Path, truths: &[(&str, &str)], suffi
     for (sample, truth) in truths {
         let query = outdir.join(sample).join(format!("{sample}.{suffix}"));
         match crate::bench::compare(&testdata.join(truth), &query, &reference, &options) {
-            Ok(r) => println!(
+            Ok(r) => print_line(format!(
                 "{sample:<10} {what} VCF vs truth: SNV precision {:.4} recall {:.4} (TP {} FP {} FN {}); indel precision {:.4} recall {:.4} (TP {} FP {} FN {})",
                 r.snv.precision,
                 r.snv.recall,
@@ -131,7 +133,7 @@ fn print_accuracy(outdir: &Path, testdata: &Path, truths: &[(&str, &str)], suffi
                 r.indel.tp,
                 r.indel.fp,
                 r.indel.fn_
-            ),
+            )),
             Err(e) => eprintln!("demo: cannot score {}: {e}", query.display()),
         }
     }
@@ -153,12 +155,19 @@ fn print_highlights(outdir: &Path) {
             })
             .collect();
         if !scalars.is_empty() {
-            println!(
+            print_line(format!(
                 "{:<10} {:<18} {}",
                 s["entity"].as_str().unwrap_or(""),
                 s["stage"].as_str().unwrap_or(""),
                 scalars.join(" ")
-            );
+            ));
         }
+    }
+}
+
+/// One line of the demo's report on stdout (a closed stdout ends the demo quietly).
+fn print_line(line: String) {
+    if let Err(e) = super::output::print(&format!("{line}\n")) {
+        eprintln!("demo: {e}");
     }
 }

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod demo;
 pub mod logging;
+pub mod output;
 pub mod prepare_reference;
 pub mod run;
 pub mod slurm;

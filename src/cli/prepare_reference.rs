@@ -64,7 +64,7 @@ fn execute(args: &PrepareReferenceArgs, index: IndexParams, cancel: &CancelFlag)
     let started = Instant::now();
     let prepared =
         pool.install(|| prepare_reference(&args.fasta, args.cache_dir.as_deref(), &opts, cancel.as_atomic()))?;
-    print!("{}", summary(&prepared, started.elapsed().as_secs_f64()));
+    super::output::print(&summary(&prepared, started.elapsed().as_secs_f64()))?;
     Ok(exit::SUCCESS)
 }
 

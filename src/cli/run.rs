@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Print what would run and why, run nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Accept one FASTQ file used twice (as R1 and R2 of a lane, in two lanes or by two samples),
+    /// which is refused otherwise as a likely samplesheet mistake
+    #[arg(long)]
+    pub allow_shared_fastq: bool,
     /// Run as one MPI job over all ranks of `mpirun`/`srun --mpi=pmix` (built with feature `mpi`):
     /// align and call_germline split one sample over the ranks; outputs as without MPI
     #[arg(long)]
@@ -124,6 +128,8 @@ impl RunArgs {
             resume: self.resume,
             dry_run: self.dry_run,
             pair_stages: true,
+            allow_shared_fastq: self.allow_shared_fastq,
+            within: None,
         })
     }
 }

@@ -96,6 +96,10 @@ pub struct SubmitArgs {
     /// align and call_germline split the sample over the ranks. Needs dagr built with `--features mpi`
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub mpi_nodes: Option<u32>,
+    /// Accept one FASTQ file used twice (as R1 and R2 of a lane, in two lanes or by two samples),
+    /// which is refused otherwise as a likely samplesheet mistake
+    #[arg(long)]
+    pub allow_shared_fastq: bool,
     /// With --mpi-nodes: MPI ranks per node, each with the node's CPUs divided among them
     #[arg(long, default_value_t = 1, requires = "mpi_nodes", value_parser = clap::value_parser!(u32).range(1..))]
     pub mpi_ranks_per_node: u32,
@@ -171,6 +175,7 @@ fn submit(a: &SubmitArgs) -> Result<u8, CliError> {
             nodes: nodes as usize,
             ranks_per_node: a.mpi_ranks_per_node as usize,
         }),
+        allow_shared_fastq: a.allow_shared_fastq,
     };
     if req.mpi.is_some() && !cfg!(feature = "mpi") {
         return Err(CliError::bad_input(
@@ -179,14 +184,14 @@ fn submit(a: &SubmitArgs) -> Result<u8, CliError> {
         ));
     }
     let text = crate::exec::slurm::submit::submit(&req, &crate::stages::registry())?;
-    print!("{text}");
+    super::output::print(&text)?;
     Ok(exit::SUCCESS)
 }
 
 fn show_status(a: &StatusArgs) -> Result<u8, CliError> {
     let layout = Layout::new(&a.outdir);
     let (rows, note) = status::rows(&layout)?;
-    print!("{}", status::render(&rows, note.as_deref()));
+    super::output::print(&status::render(&rows, note.as_deref()))?;
     Ok(exit::SUCCESS)
 }
 

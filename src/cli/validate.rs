@@ -27,13 +27,13 @@ pub fn run(args: &ValidateArgs) -> Result<u8, CliError> {
     let registry = crate::stages::registry();
     if args.list_stages {
         for kind in &registry {
-            print!("{}", describe_kind(*kind));
+            super::output::print(&describe_kind(*kind))?;
         }
         return Ok(0);
     }
     let name = args.pipeline.as_deref().unwrap_or_default();
     let pipeline = pipeline::load(name, &registry)?;
-    print!("{}", render(&pipeline));
+    super::output::print(&render(&pipeline))?;
     Ok(0)
 }
 

@@ -91,6 +91,11 @@ impl KeyMaterial {
 }
 
 /// What a finished stage instance leaves in its work folder (`manifest.json`), written last.
+///
+/// Output paths inside the outdir are stored relative to it ([`Manifest::outdir_relative`]) and
+/// resolved against the outdir of the run that reads the manifest: a moved or copied outdir, or
+/// a run started from another folder, finds its own files (and a missing one reruns) rather than
+/// the original outdir's. Paths outside the outdir (the reference cache) stay absolute.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
@@ -103,20 +108,41 @@ pub struct Manifest {
     pub qc_passed_bases: Option<u64>,
     pub wall_seconds: f64,
     pub cpu_seconds: f64,
+    /// Relative output paths are relative to the outdir (manifests written before this field
+    /// existed hold paths as the run was given them).
+    #[serde(default)]
+    pub outdir_relative: bool,
 }
 
 pub fn manifest_path(work_dir: &Path) -> PathBuf {
     work_dir.join("manifest.json")
 }
 
-/// Reads a manifest; a missing or unreadable one is `None` (the stage simply reruns).
-pub fn read_manifest(work_dir: &Path) -> Option<Manifest> {
+/// Reads a manifest, its output paths resolved against `outdir`; a missing or unreadable one is
+/// `None` (the stage simply reruns).
+pub fn read_manifest(work_dir: &Path, outdir: &Path) -> Option<Manifest> {
     let text = std::fs::read(manifest_path(work_dir)).ok()?;
-    serde_json::from_slice(&text).ok()
+    let mut manifest: Manifest = serde_json::from_slice(&text).ok()?;
+    if manifest.outdir_relative {
+        for file in manifest.outputs.values_mut().flat_map(|a| a.files.iter_mut()) {
+            if file.path.is_relative() {
+                file.path = outdir.join(&file.path);
+            }
+        }
+    }
+    Some(manifest)
 }
 
-pub fn write_manifest(work_dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
-    let json = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
+/// Writes a manifest with the output paths under `outdir` made relative to it.
+pub fn write_manifest(work_dir: &Path, outdir: &Path, manifest: &Manifest) -> std::io::Result<()> {
+    let mut manifest = manifest.clone();
+    for file in manifest.outputs.values_mut().flat_map(|a| a.files.iter_mut()) {
+        if let Ok(inside) = file.path.strip_prefix(outdir) {
+            file.path = inside.to_path_buf();
+        }
+    }
+    manifest.outdir_relative = true;
+    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     write_atomic(&manifest_path(work_dir), &json, Sidecar::None)?;
     Ok(())
 }
@@ -223,10 +249,48 @@ mod tests {
             qc_passed_bases: None,
             wall_seconds: 0.0,
             cpu_seconds: 0.0,
+            outdir_relative: false,
         };
         match decide(&m, Some(&manifest)) {
             Decision::Run(why) => assert!(why[0].contains("is missing"), "{why:?}"),
             Decision::Reuse => panic!("must rerun when an output is missing"),
         }
+    }
+
+    #[test]
+    fn manifest_paths_follow_a_moved_or_copied_outdir() {
+        let d = tempfile::tempdir().unwrap();
+        let (first, moved) = (d.path().join("out"), d.path().join("copy"));
+        let work = first.join("S").join("work").join("x");
+        std::fs::create_dir_all(&work).unwrap();
+        let file = crate::engine::stage::ArtifactFile {
+            role: "json".into(),
+            path: first.join("S/S.json"),
+            digest: "d".into(),
+            size: 1,
+        };
+        let outside = crate::engine::stage::ArtifactFile { path: "/refs/ref.fa".into(), ..file.clone() };
+        let artifact = Artifact { kind: crate::engine::stage::ArtifactKind::FastqMetrics, files: vec![file, outside] };
+        let m = material();
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            key: m.key(),
+            material: m,
+            stage: "x".into(),
+            entity: "S".into(),
+            outputs: BTreeMap::from([("o".to_string(), artifact)]),
+            metrics: Default::default(),
+            qc_passed_bases: None,
+            wall_seconds: 0.0,
+            cpu_seconds: 0.0,
+            outdir_relative: true,
+        };
+        write_manifest(&work, &first, &manifest).unwrap();
+        let text = std::fs::read_to_string(manifest_path(&work)).unwrap();
+        assert!(text.contains("\"S/S.json\""), "stored relative to the outdir: {text}");
+        // Read back from a copy of the outdir: paths point into the copy; outside paths stay.
+        let read = read_manifest(&work, &moved).unwrap();
+        let paths: Vec<_> = read.outputs["o"].files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(paths, [moved.join("S/S.json"), PathBuf::from("/refs/ref.fa")]);
     }
 }

@@ -36,6 +36,8 @@ pub struct InstanceJob {
     /// The cache key material, written into the manifest; `None` on an MPI worker rank, which
     /// writes no manifest.
     pub material: Option<KeyMaterial>,
+    /// The run's outdir (manifests store output paths relative to it).
+    pub outdir: PathBuf,
     pub output_dir: PathBuf,
     pub work_dir: PathBuf,
     pub tmp_dir: PathBuf,
@@ -97,6 +99,7 @@ impl RunSettings {
             inputs,
             params: node.params.clone(),
             material,
+            outdir: self.layout.outdir().to_path_buf(),
             output_dir: self.layout.entity_dir(&label),
             work_dir: self.layout.work_dir(&label, &node.name),
             tmp_dir: self.layout.tmp_dir(&label, &node.name),
@@ -275,8 +278,10 @@ fn write_manifest(
         qc_passed_bases: outputs.qc_passed_bases,
         wall_seconds,
         cpu_seconds,
+        outdir_relative: true,
     };
-    cache::write_manifest(&job.work_dir, &manifest).map_err(|e| io_error(&job.work_dir, "cannot write the manifest", e))
+    cache::write_manifest(&job.work_dir, &job.outdir, &manifest)
+        .map_err(|e| io_error(&job.work_dir, "cannot write the manifest", e))
 }
 
 fn io_error(path: &Path, what: &str, e: std::io::Error) -> StageError {

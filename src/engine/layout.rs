@@ -7,7 +7,7 @@
 //! <outdir>/<entity>/run_report.json           the entity's report
 //! <outdir>/<entity>/work/<stage>/             intermediate files of one stage instance
 //! <outdir>/<entity>/work/<stage>/manifest.json   what the instance produced, written last (see `engine::cache`)
-//! <tmp>/dagr-<pid>/<entity>/<stage>/          spill files of one instance, removed when it ends
+//! <tmp>/dagr-run-<host>-<pid>-<n>/<entity>/<stage>/   spill files of one instance (see `engine::spill`)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,15 +23,9 @@ pub struct RunLayout {
 }
 
 impl RunLayout {
-    /// `tmp_root` is this process's spill folder, see [`RunLayout::tmp_root_under`].
+    /// `tmp_root` is this process's spill folder (`engine::spill::SpillRoot`).
     pub fn new(outdir: &Path, tmp_root: &Path) -> Self {
         Self { outdir: outdir.to_path_buf(), tmp_root: tmp_root.to_path_buf() }
-    }
-
-    /// This process's spill folder under `--tmp-dir`: `<tmp>/dagr-<pid>`, private to the
-    /// process (ranks of one MPI job on one node have different pids).
-    pub fn tmp_root_under(tmp_dir: &Path) -> PathBuf {
-        tmp_dir.join(format!("dagr-{}", std::process::id()))
     }
 
     pub fn outdir(&self) -> &Path {
@@ -56,7 +50,7 @@ impl RunLayout {
     pub fn work_dir(&self, entity: &str, stage: &str) -> PathBuf {
         self.entity_dir(entity).join("work").join(stage)
     }
-    /// `<tmp>/dagr-<pid>/<entity>/<stage>/`: one instance's spill files.
+    /// `<spill root>/<entity>/<stage>/`: one instance's spill files.
     pub fn tmp_dir(&self, entity: &str, stage: &str) -> PathBuf {
         self.tmp_root.join(entity).join(stage)
     }
@@ -67,13 +61,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn no_sample_may_be_named_like_the_report() {
+        assert!(crate::samples::RESERVED_NAMES.contains(&REPORT_FILE));
+        assert!(crate::samples::check_sample_name(REPORT_FILE).is_err());
+    }
+
+    #[test]
     fn paths_follow_the_documented_layout() {
         let l = RunLayout::new(Path::new("/out"), Path::new("/tmp/dagr-7"));
         assert_eq!(l.report(), Path::new("/out/run_report.json"));
         assert_eq!(l.entity_report("S1"), Path::new("/out/S1/run_report.json"));
         assert_eq!(l.work_dir("S1", "align"), Path::new("/out/S1/work/align"));
         assert_eq!(l.tmp_dir("S1", "align"), Path::new("/tmp/dagr-7/S1/align"));
-        let pid = std::process::id();
-        assert_eq!(RunLayout::tmp_root_under(Path::new("/scratch")), PathBuf::from(format!("/scratch/dagr-{pid}")));
     }
 }

@@ -1,5 +1,11 @@
 //! One run per outdir: an exclusive lock on `<outdir>/.dagr.lock` (flock through std's
 //! `File::try_lock`), released by the kernel when the process ends, however it ends.
+//!
+//! Slurm tasks of one submission run side by side in the same outdir, each in its own run folder
+//! (`<outdir>/slurm/runs/<entity>/`, locked exclusively as its outdir): they also hold a *shared*
+//! lock on the real outdir ([`lock_shared`]), so a local `dagr run` there (exclusive) is refused
+//! while tasks run, and tasks are refused while a local run holds it: the two never write one
+//! sample's files at once.
 
 use crate::outcome::{Classify, Failure};
 use std::fs::{File, OpenOptions};
@@ -15,6 +21,11 @@ pub enum LockError {
         outdir.display()
     )]
     Busy { outdir: PathBuf, holder: String },
+    #[error(
+        "{}: Slurm tasks of a submission are using this output folder (`dagr slurm status --outdir` lists them); wait for them or choose another --outdir",
+        outdir.display()
+    )]
+    BusyWithTasks { outdir: PathBuf },
     #[error("{}: {action}: {source}", path.display())]
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
 }
@@ -47,9 +58,19 @@ pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, LockError> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
+            // Held shared (Slurm tasks) when a shared lock can still be taken; held
+            // exclusively (another run) when it cannot.
+            if file.try_lock_shared().is_ok() {
+                let _ = file.unlock();
+                return Err(LockError::BusyWithTasks { outdir: outdir.to_path_buf() });
+            }
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder: holder.trim().to_string() });
+            let holder = match holder.trim() {
+                "" => "process unknown".to_string(),
+                h => h.to_string(),
+            };
+            return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder });
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock", e)),
     }
@@ -57,6 +78,43 @@ pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, LockError> {
     let _ = file.rewind();
     let _ = write!(file, "pid {} on {}", std::process::id(), hostname());
     let _ = file.flush();
+    Ok(OutdirLock { _file: file, path })
+}
+
+/// What the lock file says while Slurm tasks hold it shared.
+const TASKS_MARK: &str = "slurm tasks";
+
+/// Takes a shared lock on `outdir` (a Slurm task's view of the submission's outdir): refused while
+/// a local run holds it, shared with the other tasks.
+pub fn lock_shared(outdir: &Path) -> Result<OutdirLock, LockError> {
+    let io = |path: &Path, action, source| LockError::Io { path: path.to_path_buf(), action, source };
+    std::fs::create_dir_all(outdir).map_err(|e| io(outdir, "cannot create the output folder", e))?;
+    let path = outdir.join(".dagr.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io(&path, "cannot open the lock file", e))?;
+    match file.try_lock_shared() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder: holder.trim().to_string() });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock", e)),
+    }
+    // Tasks hold it together: say so, without truncating what another task wrote.
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    if !text.starts_with(TASKS_MARK) {
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{TASKS_MARK}");
+        let _ = file.flush();
+    }
     Ok(OutdirLock { _file: file, path })
 }
 
@@ -73,6 +131,20 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let _held = super::lock_outdir(d.path()).unwrap();
         let e = super::lock_outdir(d.path()).unwrap_err();
+        assert!(e.to_string().contains("another dagr run (pid"), "{e}");
+    }
+
+    #[test]
+    fn tasks_share_the_outdir_and_exclude_a_local_run() {
+        let d = tempfile::tempdir().unwrap();
+        let task_a = super::lock_shared(d.path()).unwrap();
+        let _task_b = super::lock_shared(d.path()).unwrap();
+        let e = super::lock_outdir(d.path()).unwrap_err();
+        assert!(e.to_string().contains("Slurm tasks of a submission"), "{e}");
+        drop(task_a);
+        drop(_task_b);
+        let _local = super::lock_outdir(d.path()).unwrap();
+        let e = super::lock_shared(d.path()).unwrap_err();
         assert!(e.to_string().contains("another dagr run (pid"), "{e}");
     }
 }

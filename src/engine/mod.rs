@@ -18,4 +18,5 @@ pub mod runner;
 pub mod scheduler;
 pub mod signals;
 pub mod spec;
+pub mod spill;
 pub mod stage;

@@ -6,7 +6,7 @@
 //! reference stage cannot read sample data; a pair stage names `tumour:`/`normal:`), unknown or
 //! ill-typed parameters, bad resources, and cycles (Kahn's algorithm; O(stages + bindings)).
 
-use super::spec::{PipelineSpec, RawParam, RawSize, SampleFilter, SpecError, SpecSource, StageSpec, line_of};
+use super::spec::{PipelineSpec, RawCount, RawParam, RawSize, SampleFilter, SpecError, SpecSource, StageSpec, line_of};
 use super::stage::{ArtifactKind, ParamKind, ParamValue, Params, Resources, Scope, Stage};
 use crate::units;
 use serde_saphyr::Spanned;
@@ -252,6 +252,9 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
             );
         };
         let bad = |what: String| cx.err::<ParamValue>(line, format!("key `params.{}`: {what}", key.value));
+        if let RawParam::Composite(_) = raw.value {
+            bad("a list or map is not a parameter value; give a number, true/false or text".into())?;
+        }
         let value = match (p.kind, &raw.value) {
             (ParamKind::Int { min, max }, RawParam::Int(i)) if (min..=max).contains(i) => ParamValue::Int(*i),
             (ParamKind::Int { min, max }, v) => bad(format!("`{v}` is not an integer in {min}..={max}"))?,
@@ -277,40 +280,89 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
     Ok(Params(params))
 }
 
-/// A file parameter: `text` resolved against `base` (when relative), made absolute, and the
-/// SHA-256 of its content (so that an edited file changes the cache key). Cost: one read.
+/// File parameters up to this size are keyed by content; larger ones (a genome-wide population
+/// resource) by size, modification time and inode, as external inputs are.
+const FILE_PARAM_CONTENT_DIGEST_LIMIT: u64 = 64 << 20;
+
+/// A file parameter: `text` resolved against `base` (when relative), made absolute, and its
+/// digest: the SHA-256 of its content up to [`FILE_PARAM_CONTENT_DIGEST_LIMIT`] (an edited file
+/// changes the cache key), else its `stat` identity. Only regular files are accepted (a device
+/// such as `/dev/zero` would be read without end). Cost: one read of a small file.
 fn file_param(base: &std::path::Path, text: &str) -> Result<ParamValue, (std::path::PathBuf, std::io::Error)> {
     use sha2::{Digest, Sha256};
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
     let given = std::path::Path::new(text);
     let joined = if given.is_absolute() { given.to_path_buf() } else { base.join(given) };
     let path = std::path::absolute(&joined).unwrap_or(joined);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) => return Err((path, e)),
+    let fail = |path: std::path::PathBuf, e: std::io::Error| Err((path, e));
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return fail(path, e),
     };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return fail(path, e),
+    };
+    if !meta.is_file() {
+        return fail(path, std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > FILE_PARAM_CONTENT_DIGEST_LIMIT {
+        let digest = format!("stat:{}:{}:{}", meta.len(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000, meta.ino());
+        return Ok(ParamValue::File { path, digest });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    if let Err(e) = file.take(FILE_PARAM_CONTENT_DIGEST_LIMIT + 1).read_to_end(&mut bytes) {
+        return fail(path, e);
+    }
     Ok(ParamValue::File { path, digest: format!("sha256:{}", hex::encode(Sha256::digest(&bytes))) })
 }
+
+/// Largest memory a stage may ask for (64 TiB: more than any node), and the smallest (1 MiB).
+const MAX_STAGE_MEMORY: u64 = 64 << 40;
+const MIN_STAGE_MEMORY: u64 = 1 << 20;
+/// Longest time limit a stage may ask for: one year.
+const MAX_STAGE_SECONDS: u64 = 365 * 24 * 3600;
 
 fn check_resources(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result<Resources, SpecError> {
     let mut r = kind.default_resources();
     let Some(spec) = &s.resources else { return Ok(r) };
     if let Some(t) = &spec.threads {
-        if t.value == 0 || t.value > 4096 {
-            return cx.err(line_of(t), "key `resources.threads`: must be between 1 and 4096");
+        match t.value {
+            RawCount::Int(n) if (1..=4096).contains(&n) => r.threads = n as usize,
+            ref other => {
+                return cx.err(
+                    line_of(t),
+                    format!("key `resources.threads`: `{other}` must be a whole number from 1 to 4096"),
+                );
+            }
         }
-        r.threads = t.value as usize;
     }
     if let Some(m) = &spec.memory {
-        r.memory_bytes = match &m.value {
+        let bytes = match &m.value {
             RawSize::Bytes(b) => *b,
             RawSize::Text(t) => {
                 units::parse_size(t).or_else(|e| cx.err(line_of(m), format!("key `resources.memory`: {e}")))?
             }
+            RawSize::Number(x) => {
+                return cx.err(line_of(m), format!("key `resources.memory`: `{x}` is not a size like 512M or 8G"));
+            }
         };
+        if !(MIN_STAGE_MEMORY..=MAX_STAGE_MEMORY).contains(&bytes) {
+            return cx.err(
+                line_of(m),
+                format!("key `resources.memory`: {bytes} bytes is outside 1M..64T (Slurm reads 0 as a whole node)"),
+            );
+        }
+        r.memory_bytes = bytes;
     }
     if let Some(t) = &spec.time {
-        r.time_seconds =
+        let seconds =
             units::parse_duration(&t.value).or_else(|e| cx.err(line_of(t), format!("key `resources.time`: {e}")))?;
+        if seconds == 0 || seconds > MAX_STAGE_SECONDS {
+            return cx.err(line_of(t), format!("key `resources.time`: `{}` is outside 1s..365d", t.value));
+        }
+        r.time_seconds = seconds;
     }
     Ok(r)
 }

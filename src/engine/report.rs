@@ -173,9 +173,9 @@ pub fn write(input: ReportInput<'_>) -> std::io::Result<RunReport> {
             genome_equivalents: genome_equivalents(nominal(of), &records, ref_len),
             stages: owned,
         };
-        std::fs::create_dir_all(input.layout.entity_dir(entity))?;
         let path = input.layout.entity_report(entity);
         if !input.dry_run {
+            std::fs::create_dir_all(input.layout.entity_dir(entity))?;
             write_atomic(&path, &to_json(&report)?, Sidecar::None)?;
         }
         entities.insert(entity.to_string(), path);

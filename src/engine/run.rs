@@ -15,6 +15,7 @@ use super::report::{self, Execution, Provenance, ReportInput, RunReport};
 use super::runner::Runner;
 use super::scheduler::{self, SchedulerConfig};
 use super::spec::SpecError;
+use super::spill::{SpillError, SpillRoot};
 use super::stage::{CancelFlag, Entity, FaultPlan, FaultPlanError, Stage, StageError};
 use crate::genome::ploidy::Sex;
 use crate::outcome::{Classify, Failure};
@@ -44,6 +45,12 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// Instantiate pair-scoped stages (false in a Slurm sample task: its pairs are other tasks).
     pub pair_stages: bool,
+    /// Accept a FASTQ file used twice (R1 and R2 of a lane, two lanes, two samples); refused
+    /// otherwise ([`Samplesheet::check_fastq_reuse`]).
+    pub allow_shared_fastq: bool,
+    /// A Slurm task: its outdir is a run folder inside this submission outdir, which it locks
+    /// shared with the other tasks (see `engine::lock`); `None` for a run of its own.
+    pub within: Option<PathBuf>,
 }
 
 impl RunRequest {
@@ -89,8 +96,8 @@ pub enum RunError {
     Faults(#[from] FaultPlanError),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("{}: cannot create the temporary folder (--tmp-dir): {source}", path.display())]
-    TmpDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    TmpDir(#[from] SpillError),
     #[error("{}: cannot write the run report: {source}", outdir.display())]
     Report { outdir: PathBuf, source: std::io::Error },
     #[error("cannot install signal handlers: {0}")]
@@ -109,7 +116,8 @@ impl Classify for RunError {
             RunError::Faults(e) => e.failure(),
             RunError::Lock(e) => e.failure(),
             RunError::Cluster(e) => e.failure(),
-            RunError::ReferenceNotAFile(_) | RunError::Reference { .. } | RunError::TmpDir { .. } => Failure::BadInput,
+            RunError::TmpDir(e) => e.failure(),
+            RunError::ReferenceNotAFile(_) | RunError::Reference { .. } => Failure::BadInput,
             RunError::Report { .. } | RunError::Signals(_) => Failure::Runtime,
         }
     }
@@ -137,6 +145,9 @@ pub fn validate(req: &RunRequest, registry: &[&'static dyn Stage]) -> Result<Val
         SampleSource::Csv(p) => Samplesheet::from_csv(p),
         SampleSource::Single { name, fastq_1, fastq_2, sex } => Samplesheet::single(name, fastq_1, fastq_2, *sex),
     }?;
+    if !req.allow_shared_fastq {
+        sheet.check_fastq_reuse()?;
+    }
     check_reference(&req.reference)?;
     let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages)?;
     Ok(Validated { pipeline, sheet, plan })
@@ -173,9 +184,13 @@ pub fn run_validated(
     let clock = Instant::now();
     let cpu_start = crate::accounting::process_cpu_micros();
     let faults = FaultPlan::from_env()?;
+    let _shared = match (&req.within, req.dry_run) {
+        (Some(outdir), false) => Some(super::lock::lock_shared(outdir)?),
+        _ => None,
+    };
     let _lock = if req.dry_run { None } else { Some(super::lock::lock_outdir(&req.outdir)?) };
-    let run_tmp = TempRoot::create(&RunLayout::tmp_root_under(&req.tmp_dir))?;
-    let layout = RunLayout::new(&req.outdir, &run_tmp.path);
+    let run_tmp = SpillRoot::create(&req.tmp_dir)?;
+    let layout = RunLayout::new(&req.outdir, run_tmp.path());
     let config = SchedulerConfig {
         settings: RunSettings::for_request(req, layout.clone(), cancel, faults),
         threads: req.threads,
@@ -229,22 +244,4 @@ pub fn run_validated(
     .map_err(|source| RunError::Report { outdir: req.outdir.clone(), source })?;
     let summary = report::summary(&report, &layout);
     Ok(RunResult { exit_code: report.exit_code, report, summary })
-}
-
-/// The run's spill folder `<tmp>/dagr-<pid>`, removed when dropped (end, failure or signal).
-struct TempRoot {
-    path: PathBuf,
-}
-
-impl TempRoot {
-    fn create(path: &Path) -> Result<Self, RunError> {
-        std::fs::create_dir_all(path).map_err(|source| RunError::TmpDir { path: path.to_path_buf(), source })?;
-        Ok(Self { path: path.to_path_buf() })
-    }
-}
-
-impl Drop for TempRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

@@ -238,7 +238,7 @@ fn decide(pipeline: &Pipeline, instance: &Instance, slots: &[Slot], config: &Sch
             Decision::Reuse => vec!["up to date".into()],
         };
         if reuse {
-            fill_from_manifest(&mut record, &work_dir);
+            fill_from_manifest(&mut record, &work_dir, config.settings.layout.outdir());
         }
         return Some(Action::Recorded(Box::new(record)));
     }
@@ -246,7 +246,7 @@ fn decide(pipeline: &Pipeline, instance: &Instance, slots: &[Slot], config: &Sch
         Decision::Reuse => {
             record.status = InstanceStatus::Reused;
             record.reasons = vec!["up to date".into()];
-            fill_from_manifest(&mut record, &work_dir);
+            fill_from_manifest(&mut record, &work_dir, config.settings.layout.outdir());
             tracing::info!(sample = %instance.entity.label(), stage = %record.stage, "reused: outputs of a previous run match");
             Some(Action::Recorded(Box::new(record)))
         }
@@ -320,8 +320,8 @@ fn prepare(
         inputs: inputs.iter().map(|(k, a)| (k.clone(), KeyMaterial::digests(a))).collect(),
     };
     let work_dir = config.settings.layout.work_dir(&instance.entity.label(), &node.name);
-    let decision = if config.resume || config.dry_run {
-        cache::decide(&material, cache::read_manifest(&work_dir).as_ref())
+    let decision = if config.resume {
+        cache::decide(&material, cache::read_manifest(&work_dir, config.settings.layout.outdir()).as_ref())
     } else {
         Decision::Run(vec!["fresh run (no --resume)".into()])
     };
@@ -370,8 +370,8 @@ fn blank_record(
     }
 }
 
-fn fill_from_manifest(record: &mut InstanceRecord, work_dir: &std::path::Path) {
-    if let Some(m) = cache::read_manifest(work_dir) {
+fn fill_from_manifest(record: &mut InstanceRecord, work_dir: &std::path::Path, outdir: &std::path::Path) {
+    if let Some(m) = cache::read_manifest(work_dir, outdir) {
         record.outputs = m.outputs;
         record.metrics = m.metrics;
         record.qc_passed_bases = m.qc_passed_bases;

@@ -77,6 +77,9 @@ pub enum RawParam {
     Int(i64),
     Float(f64),
     Text(String),
+    /// A list or a map: never a parameter value, refused with the key's name when the stage's
+    /// parameters are checked (rather than as a failed parse of an internal type).
+    Composite(serde::de::IgnoredAny),
 }
 
 impl fmt::Display for RawParam {
@@ -86,6 +89,27 @@ impl fmt::Display for RawParam {
             RawParam::Int(i) => write!(f, "{i}"),
             RawParam::Float(x) => write!(f, "{x}"),
             RawParam::Text(s) => write!(f, "{s:?}"),
+            RawParam::Composite(_) => f.write_str("a list or map"),
+        }
+    }
+}
+
+/// A count as written in YAML (`resources.threads`): any number, checked against its range with
+/// the key's name rather than refused by the parser as "invalid u64".
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RawCount {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl fmt::Display for RawCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawCount::Int(i) => write!(f, "{i}"),
+            RawCount::Float(x) => write!(f, "{x}"),
+            RawCount::Text(s) => write!(f, "{s:?}"),
         }
     }
 }
@@ -95,14 +119,16 @@ impl fmt::Display for RawParam {
 #[serde(untagged)]
 pub enum RawSize {
     Bytes(u64),
+    /// Anything else: a size with a unit, or a number no size can be (negative, fractional).
     Text(String),
+    Number(f64),
 }
 
 /// Resource overrides of one stage.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesSpec {
-    pub threads: Option<Spanned<u64>>,
+    pub threads: Option<Spanned<RawCount>>,
     pub memory: Option<Spanned<RawSize>>,
     pub time: Option<Spanned<String>>,
 }

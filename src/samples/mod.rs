@@ -69,11 +69,32 @@ impl PairNames {
 
 /// The one formatter of a pair's name: `<tumour>_vs_<normal>`.
 pub fn pair_label(tumour: &str, normal: &str) -> String {
-    format!("{tumour}_vs_{normal}")
+    format!("{tumour}{PAIR_SEPARATOR}{normal}")
 }
 
-/// Entity folder names the engine uses itself.
-pub const RESERVED_NAMES: [&str; 2] = ["reference", "work"];
+/// Names of folders and files dagr writes itself at the top of an outdir or an entity folder: a
+/// sample with one of these names would collide with them.
+/// (`run_report.json` is `engine::layout::REPORT_FILE`; a test there checks they agree.)
+pub const RESERVED_NAMES: [&str; 4] = ["reference", "work", "slurm", "run_report.json"];
+
+/// What marks a pair's folder (`<tumour>_vs_<normal>`): no sample name may contain it, so that a
+/// sample's folder can never be a pair's.
+pub const PAIR_SEPARATOR: &str = "_vs_";
+
+/// Why `name` cannot be a sample's name, beyond [`check_safe_name`]: reserved, or shaped like
+/// a pair's folder.
+pub fn check_sample_name(name: &str) -> Result<(), String> {
+    check_safe_name(name)?;
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!("`{name}` is reserved for dagr's own folders and files"));
+    }
+    if name.contains(PAIR_SEPARATOR) {
+        return Err(format!(
+            "`{name}` contains `{PAIR_SEPARATOR}`, which names tumour/normal pair folders (`<tumour>{PAIR_SEPARATOR}<normal>`); rename the sample"
+        ));
+    }
+    Ok(())
+}
 
 /// Checks that a name is safe as a file name and in a shell: `[A-Za-z0-9][A-Za-z0-9._-]*`, at most
 /// 128 characters. Returns what is wrong.

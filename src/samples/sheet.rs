@@ -7,7 +7,7 @@
 //! XX/XY/NA, duplicate (sample, lane), a sample under two patients, missing or unreadable files.
 //! Errors name the file, the line and the column. Cost: one pass over the file, one `open` per FASTQ.
 
-use super::{Lane, PairNames, RESERVED_NAMES, Sample, TissueStatus, check_safe_name};
+use super::{Lane, PairNames, Sample, TissueStatus, check_safe_name, check_sample_name};
 use crate::genome::ploidy::Sex;
 use crate::outcome::{Classify, Failure};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,9 @@ pub enum SamplesheetError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Invalid { path: PathBuf, line: usize, message: String },
+    /// A sample given with `--sample/--fastq1/--fastq2`: the message names the flag.
+    #[error("{0}")]
+    CommandLine(String),
     /// A tumour whose patient has no normal (pipelines with pair stages need one).
     #[error("tumour `{tumour}` of patient `{patient}` has no normal sample (status 0)")]
     TumourWithoutNormal { tumour: String, patient: String },
@@ -56,11 +59,8 @@ impl Samplesheet {
 
     /// One sample given on the command line (`--sample --fastq1 --fastq2 [--sex]`).
     pub fn single(name: &str, fastq_1: &Path, fastq_2: &Path, sex: Sex) -> Result<Samplesheet, SamplesheetError> {
-        let invalid = |message: String| SamplesheetError::Invalid { path: PathBuf::from("--sample"), line: 0, message };
-        check_safe_name(name).map_err(|m| invalid(format!("sample name {m}")))?;
-        if RESERVED_NAMES.contains(&name) {
-            return Err(invalid(format!("sample name `{name}` is reserved for dagr's own folders")));
-        }
+        let invalid = SamplesheetError::CommandLine;
+        check_sample_name(name).map_err(|m| invalid(format!("--sample: sample name {m}")))?;
         for (flag, p) in [("--fastq1", fastq_1), ("--fastq2", fastq_2)] {
             check_readable(p).map_err(|m| invalid(format!("{flag} {m}")))?;
         }
@@ -85,12 +85,19 @@ impl Samplesheet {
     fn parse(text: &str, path: &Path, base: &Path) -> Result<Samplesheet, SamplesheetError> {
         let invalid =
             |line: usize, message: String| SamplesheetError::Invalid { path: path.to_path_buf(), line, message };
+        // Excel's "CSV UTF-8" starts with a byte-order mark: not part of the first column's name.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         let (header_line, header) =
             lines.by_ref().find(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')).ok_or_else(|| {
                 invalid(1, "is empty: expected a header `patient,sex,status,sample,lane,fastq_1,fastq_2`".into())
             })?;
-        let columns: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+        let columns: Vec<String> = header.split(',').map(|c| unquote(c.trim()).to_ascii_lowercase()).collect();
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].contains(c) {
+                return Err(invalid(header_line, format!("column `{c}` appears twice in the header")));
+            }
+        }
         for c in &columns {
             if !REQUIRED.contains(&c.as_str()) && !OPTIONAL.contains(&c.as_str()) {
                 return Err(invalid(
@@ -114,7 +121,7 @@ impl Samplesheet {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let fields: Vec<&str> = line.split(',').map(|f| unquote(f.trim())).collect();
             if fields.len() != columns.len() {
                 return Err(invalid(
                     line_no,
@@ -127,10 +134,7 @@ impl Samplesheet {
             }
             let get = |name: &str| fields[col(name)];
             let name = get("sample");
-            check_safe_name(name).map_err(|m| invalid(line_no, format!("column `sample`: {m}")))?;
-            if RESERVED_NAMES.contains(&name) {
-                return Err(invalid(line_no, format!("column `sample`: `{name}` is reserved for dagr's own folders")));
-            }
+            check_sample_name(name).map_err(|m| invalid(line_no, format!("column `sample`: {m}")))?;
             let patient = get("patient");
             check_safe_name(patient).map_err(|m| invalid(line_no, format!("column `patient`: {m}")))?;
             let lane = get("lane");
@@ -234,8 +238,59 @@ impl Samplesheet {
         Ok(pairs)
     }
 
+    /// Refuses a FASTQ file used twice: as R1 and R2 of one lane, in two lanes, or by two samples
+    /// (a copy-paste slip that doubles every read or mixes two people's data). Files are compared
+    /// by device and inode, so links and other spellings of one path count as one file. Callers
+    /// skip this check when the user says the reuse is intended (`--allow-shared-fastq`). Cost:
+    /// one `stat` per FASTQ.
+    pub fn check_fastq_reuse(&self) -> Result<(), SamplesheetError> {
+        use std::os::unix::fs::MetadataExt;
+        const WHY: &str = "each FASTQ belongs to one lane of one sample (the same file twice doubles its reads or \
+                           mixes two samples); pass --allow-shared-fastq if this is intended";
+        let mut seen: BTreeMap<(u64, u64), (&str, &str, &'static str, usize)> = BTreeMap::new();
+        for s in &self.samples {
+            for lane in &s.lanes {
+                for (mate, path) in [("R1", &lane.fastq_1), ("R2", &lane.fastq_2)] {
+                    let Ok(meta) = std::fs::metadata(path) else { continue };
+                    let here = (s.name.as_str(), lane.lane.as_str(), mate, lane.line);
+                    if let Some(&(sample, first_lane, first_mate, first_line)) = seen.get(&(meta.dev(), meta.ino())) {
+                        let Some(source) = &self.source else {
+                            return Err(SamplesheetError::CommandLine(format!(
+                                "--fastq1 and --fastq2 are the same file ({}): {WHY}",
+                                path.display()
+                            )));
+                        };
+                        let whence = if first_line > 0 { format!(" on line {first_line}") } else { String::new() };
+                        return Err(SamplesheetError::Invalid {
+                            path: source.clone(),
+                            line: lane.line,
+                            message: format!(
+                                "{} is {mate} of sample `{}` lane `{}` and also {first_mate} of sample `{sample}` lane \
+                                 `{first_lane}`{whence}: {WHY}",
+                                path.display(),
+                                s.name,
+                                lane.lane
+                            ),
+                        });
+                    }
+                    seen.insert((meta.dev(), meta.ino()), here);
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn sample(&self, name: &str) -> Option<&Sample> {
         self.samples.iter().find(|s| s.name == name)
+    }
+}
+
+/// A field without one pair of surrounding double quotes, as R's `write.csv` and spreadsheets
+/// write them (`"S1"` → `S1`). A comma inside quotes stays unsupported: the field count shows it.
+fn unquote(field: &str) -> &str {
+    match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+        Some(inner) if !inner.contains('"') => inner.trim(),
+        _ => field,
     }
 }
 

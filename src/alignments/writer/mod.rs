@@ -24,6 +24,7 @@
 //!    the page cache).
 
 use crate::output_file::{TempPath, WrittenFile, commit_with_index, with_suffix};
+use crate::output_file::{clear_errno, write_failure_cause};
 use rust_htslib::bam::{self, Header, Read as _, Record};
 use rust_htslib::htslib;
 use std::ffi::CString;
@@ -73,11 +74,26 @@ pub enum WriteError {
     #[error("{}: the CRAM reference has no index beside it ({} is missing); prepare the reference first", fasta.display(), fai.display())]
     MissingFai { fasta: PathBuf, fai: PathBuf },
     #[error("{}: htslib cannot {action}", path.display())]
-    Hts { path: PathBuf, action: &'static str },
+    Hts {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        cause: Option<io::Error>,
+    },
     #[error("{}: htslib cannot write record {qname:?}", path.display())]
-    Record { path: PathBuf, qname: String },
+    Record {
+        path: PathBuf,
+        qname: String,
+        #[source]
+        cause: Option<io::Error>,
+    },
     #[error("{}: building the index failed (htslib code {code})", path.display())]
-    Index { path: PathBuf, code: i32 },
+    Index {
+        path: PathBuf,
+        code: i32,
+        #[source]
+        cause: Option<io::Error>,
+    },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}: {source}", path.display())]
@@ -171,7 +187,8 @@ impl AlignmentWriter {
         let data = TempPath::new(final_path);
         let index = TempPath::new(with_suffix(final_path, format.index_extension()));
         let path = final_path.to_path_buf();
-        let hts = |action| WriteError::Hts { path: path.clone(), action };
+        let hts = |action| WriteError::Hts { path: path.clone(), action, cause: write_failure_cause(&path) };
+        clear_errno();
         let mode: &[u8] = match format {
             OutputFormat::Bam => b"wb\0",
             OutputFormat::Cram { .. } => b"wc\0",
@@ -225,11 +242,14 @@ impl AlignmentWriter {
 
     /// Appends one record (records must come in coordinate order for the index).
     pub fn write(&mut self, record: &Record) -> Result<(), WriteError> {
+        clear_errno();
         // SAFETY: open file, header and record valid for the call.
         let rc = unsafe { htslib::sam_write1(self.file.0, self.header.0, std::ptr::from_ref(record.inner())) };
         if rc < 0 {
             let qname = String::from_utf8_lossy(record.qname()).into_owned();
-            return Err(WriteError::Record { path: self.data.final_path().to_path_buf(), qname });
+            let path = self.data.final_path().to_path_buf();
+            let cause = write_failure_cause(&path);
+            return Err(WriteError::Record { path, qname, cause });
         }
         self.records += 1;
         Ok(())
@@ -244,8 +264,10 @@ impl AlignmentWriter {
     pub fn finish(self) -> Result<WrittenAlignment, WriteError> {
         let AlignmentWriter { file, header, data, index, threads, records } = self;
         let final_path = data.final_path().to_path_buf();
+        clear_errno();
         if file.close() != 0 {
-            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)" });
+            let cause = write_failure_cause(&final_path);
+            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)", cause });
         }
         drop(header);
         build_index(data.path(), index.path(), threads, &final_path)?;
@@ -261,8 +283,10 @@ impl AlignmentWriter {
         let AlignmentWriter { file, header, data, index, records, .. } = self;
         drop(index);
         let final_path = data.final_path().to_path_buf();
+        clear_errno();
         if file.close() != 0 {
-            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)" });
+            let cause = write_failure_cause(&final_path);
+            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)", cause });
         }
         drop(header);
         data.commit(crate::output_file::Sidecar::None)
@@ -378,10 +402,11 @@ fn build_index(data: &Path, index: &Path, threads: usize, final_path: &Path) -> 
     let c_data = c_path(data, final_path)?;
     let c_index = c_path(index, final_path)?;
     let threads = c_int::try_from(threads).unwrap_or(c_int::MAX);
+    clear_errno();
     // SAFETY: NUL-terminated paths; min_shift 0 asks for BAI (CRAM always gets CRAI).
     let code = unsafe { htslib::sam_index_build3(c_data.as_ptr(), c_index.as_ptr(), 0, threads) };
     if code != 0 {
-        return Err(WriteError::Index { path: final_path.to_path_buf(), code });
+        return Err(WriteError::Index { path: final_path.to_path_buf(), code, cause: write_failure_cause(index) });
     }
     Ok(())
 }

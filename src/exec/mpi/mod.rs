@@ -25,6 +25,7 @@ use crate::engine::instance::{InstanceJob, InstanceOutcome, Participation, run_i
 use crate::engine::layout::RunLayout;
 use crate::engine::run::{self, RunError, RunRequest, RunResult, Validated};
 use crate::engine::runner::Runner;
+use crate::engine::spill::SpillRoot;
 use crate::engine::stage::cluster::{decode, encode};
 use crate::engine::stage::{Artifact, CancelFlag, Cluster, FaultPlan, Stage, StageError};
 use crate::outcome::{Classify, Failed};
@@ -152,8 +153,10 @@ pub fn serve(
     let validated = validate_everywhere(req, registry, cluster.as_ref());
     // Rank 0 refuses a malformed fault plan itself; never leave the protocol early here.
     let faults = FaultPlan::from_env().unwrap_or_default();
-    let tmp_root = RunLayout::tmp_root_under(&req.tmp_dir);
-    let _cleanup = RemoveOnDrop(tmp_root.clone());
+    // A rank that cannot make its spill folder fails the instances it takes part in (their folders
+    // cannot be created either); rank 0 reports them. Never leave the protocol early here.
+    let spill = SpillRoot::create(&req.tmp_dir);
+    let tmp_root = spill.as_ref().map_or_else(|_| req.tmp_dir.join("dagr-run-unavailable"), |s| s.path().to_path_buf());
     // On an error rank 0 saw the same agreement; it reports it and releases this rank.
     let validated = validated.ok();
     let settings = RunSettings::for_request(req, RunLayout::new(&req.outdir, &tmp_root), cancel, faults);
@@ -206,14 +209,6 @@ pub fn execute(
     match serve(request, registry, cancel, cluster) {
         Ok(code) => Ok(RankOutcome::Served(code)),
         Err(e) => handle.abort(&crate::outcome::chain(&e)),
-    }
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Submission {
     pub sample_names: Vec<String>,
     pub pair_labels: Vec<String>,
     pub submitted_utc: String,
+    /// `--allow-shared-fastq` at submission: the tasks accept what the submission accepted.
+    #[serde(default)]
+    pub allow_shared_fastq: bool,
 }
 
 /// Threads and memory (bytes) a task gives `dagr run`.

@@ -58,19 +58,31 @@ pub fn parse_sinfo(text: &str) -> Option<NodeLimits> {
     best.filter(|b| b.cpus > 0 && b.memory_bytes > 0)
 }
 
-/// Fills `{{NAME}}` placeholders; a placeholder left over is a bug in the template.
+/// Fills the template's `{{NAME}}` placeholders in one pass over the template: values are
+/// inserted as they are and never scanned again, so a value holding `{{...}}` (an outdir, say)
+/// stays literal. A placeholder without a value is a bug in the template.
 pub fn fill(template: &str, vars: &[(&str, String)]) -> Result<String, super::SlurmError> {
-    let mut text = template.to_string();
-    for (name, value) in vars {
-        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    let mut text = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let name_end =
+            after.find("}}").filter(|&end| after[..end].bytes().all(|b| b.is_ascii_uppercase() || b == b'_'));
+        let Some(end) = name_end else {
+            // Not a placeholder (shell `${{...}}` does not occur in the templates): keep it.
+            text.push_str("{{");
+            rest = after;
+            continue;
+        };
+        let name = &after[..end];
+        let value = vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        let Some(value) = value else { return Err(super::SlurmError::Template(format!("{{{{{name}}}}}"))) };
+        text.push_str(value);
+        rest = &after[end + 2..];
     }
-    match text.find("{{") {
-        Some(at) => {
-            let rest: String = text[at..].chars().take(40).collect();
-            Err(super::SlurmError::Template(rest))
-        }
-        None => Ok(text),
-    }
+    text.push_str(rest);
+    Ok(text)
 }
 
 /// A pipeline name fit for a job name (`[A-Za-z0-9._-]`, others become `_`).
@@ -137,6 +149,9 @@ mod tests {
     fn placeholders_are_filled_or_reported() {
         assert_eq!(fill("a={{A}} b={{A}}", &[("A", "1".into())]).unwrap(), "a=1 b=1");
         assert!(fill("{{B}}", &[("A", "1".into())]).unwrap_err().to_string().contains("{{B}}"));
+        // A value is never scanned again: a `{{TIME}}` inside OUTDIR stays literal.
+        let vars = [("OUTDIR", "out/x{{TIME}}".to_string()), ("TIME", "02:00:00".to_string())];
+        assert_eq!(fill("{{OUTDIR}} {{TIME}}", &vars).unwrap(), "out/x{{TIME}} 02:00:00");
         assert_eq!(job_word("my pipe$"), "my_pipe_");
     }
 

@@ -29,6 +29,8 @@ pub struct SubmitRequest {
     pub dry_run: bool,
     /// Each sample task as one MPI job of this shape (`--mpi-nodes`); `None`: one process per task.
     pub mpi: Option<MpiLayout>,
+    /// `--allow-shared-fastq`, kept for the tasks in `submission.json`.
+    pub allow_shared_fastq: bool,
 }
 
 /// The shape of an MPI sample job.
@@ -139,6 +141,8 @@ fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepa
         resume: true,
         dry_run: true,
         pair_stages: true,
+        allow_shared_fastq: req.allow_shared_fastq,
+        within: None,
     };
     let v = validate(&run, registry)?;
     let outdir = absolute(&req.outdir)?;
@@ -204,6 +208,7 @@ fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepa
         sample_names,
         pair_labels,
         submitted_utc: utc_timestamp(wall_clock_epoch()),
+        allow_shared_fastq: req.allow_shared_fastq,
     };
     Ok(Prepared { layout, submission, frozen, jobs })
 }

@@ -31,6 +31,8 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub struct TaskRun {
     pub entity: String,
+    /// The submission's outdir, which the task locks shared with the other tasks.
+    pub outdir: PathBuf,
     pub run_dir: PathBuf,
     pub samplesheet: PathBuf,
     pub submission: Submission,
@@ -81,7 +83,7 @@ fn prepare_with(layout: &Layout, target: Target, write: bool) -> Result<TaskRun,
     let run_dir = layout.run_dir(&entity);
     if !write {
         let samplesheet = run_dir.join("samplesheet.csv");
-        return Ok(TaskRun { entity, run_dir, samplesheet, submission, budget });
+        return Ok(TaskRun { entity, outdir: layout.outdir.clone(), run_dir, samplesheet, submission, budget });
     }
     std::fs::create_dir_all(&run_dir).map_err(|source| SlurmError::Io {
         path: run_dir.clone(),
@@ -94,7 +96,7 @@ fn prepare_with(layout: &Layout, target: Target, write: bool) -> Result<TaskRun,
     let names: Vec<&str> = members.iter().map(String::as_str).collect();
     let samplesheet = run_dir.join("samplesheet.csv");
     write_atomic(&samplesheet, sheet_csv(&frozen, &names)?.as_bytes())?;
-    Ok(TaskRun { entity, run_dir, samplesheet, submission, budget })
+    Ok(TaskRun { entity, outdir: layout.outdir.clone(), run_dir, samplesheet, submission, budget })
 }
 
 /// Makes `<run_dir>/<name>` a relative link to `<outdir>/<name>` (created if missing).
@@ -165,6 +167,8 @@ impl TaskRun {
             resume: true,
             dry_run: false,
             pair_stages: matches!(target, Target::Pair(_)),
+            allow_shared_fastq: sub.allow_shared_fastq,
+            within: Some(self.outdir.clone()),
         }
     }
 }

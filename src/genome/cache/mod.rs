@@ -16,11 +16,13 @@
 //! only what is missing or stale: the `.fai`, `.dict` and symlink follow the FASTA file, the MD5
 //! table its content, the `.mmi` its content, the parameters and the minimap2 version; (4) write
 //! `reference.json` last. Every file is written under a temporary name and renamed into place.
-//! An up-to-date cache costs a few `stat` calls; building the index dominates otherwise.
+//! Files are checked on every use by size, the small ones (`.fai`, `.dict`, MD5 table) also by
+//! their recorded MD5, the index by its own layout when loaded. An up-to-date cache costs a few
+//! `stat` calls and milliseconds of hashing; building the index dominates otherwise.
 
 mod record;
 
-pub use record::{CacheRecord, FastaStat, RecordedFile, RecordedIndex};
+pub use record::{CacheRecord, FastaStat, FileIdentity, RecordedFile, RecordedIndex};
 
 use super::contig::Contig;
 use super::dict::{file_uri, write_dict, write_md5_table};
@@ -299,18 +301,19 @@ fn find_digest(
     stat: &FastaStat,
     cancel: &AtomicBool,
 ) -> Result<(String, Option<FastaScan>), PrepareError> {
+    let identity = FileIdentity::of(&stat.path).map_err(|e| ReferenceError::io(&stat.path, e))?;
     if let Some(digest) =
-        cached_digest(root, stat).filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        cached_digest(root, stat, identity).filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
     {
         return Ok((digest, None));
     }
     tracing::info!(fasta = %stat.path.display(), "scanning the reference FASTA");
     let scan = scan_fasta(&stat.path, cancel)?;
     // A FASTA rewritten during the scan must not be remembered under its old stat.
-    if FastaStat::of(&stat.path).ok().as_ref() != Some(stat) {
+    if FastaStat::of(&stat.path).ok().as_ref() != Some(stat) || FileIdentity::of(&stat.path).ok() != Some(identity) {
         return Err(PrepareError::Changed { path: stat.path.clone() });
     }
-    remember_digest(root, stat, &scan.digest).map_err(|e| PrepareError::io(root, e))?;
+    remember_digest(root, stat, identity, &scan.digest).map_err(|e| PrepareError::io(root, e))?;
     Ok((scan.digest.clone(), Some(scan)))
 }
 

@@ -95,16 +95,47 @@ impl CacheRecord {
     }
 }
 
-/// True when `dir/<file>` exists with the recorded size (the MD5 is trusted, not recomputed).
+/// Files up to this size are re-hashed on every use (the `.fai`, `.dict` and MD5 table of even
+/// a 3,000-contig reference are a few MB: milliseconds); larger ones (the index, GBs) are
+/// checked by size here and by their own layout when loaded (`align::index::check_layout`).
+pub const VERIFY_CONTENT_UP_TO: u64 = 64 << 20;
+
+/// True when `dir/<file>` exists with the recorded size and, for files up to
+/// [`VERIFY_CONTENT_UP_TO`], the recorded MD5.
 pub fn file_intact(dir: &Path, recorded: &RecordedFile) -> bool {
-    std::fs::metadata(dir.join(&recorded.file)).is_ok_and(|m| m.is_file() && m.len() == recorded.size)
+    let path = dir.join(&recorded.file);
+    let sized = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == recorded.size);
+    if !sized || recorded.size > VERIFY_CONTENT_UP_TO {
+        return sized;
+    }
+    crate::output_file::md5_of_file(&path).is_ok_and(|(md5, _)| md5 == recorded.md5)
 }
 
-/// The stat record of one FASTA path: the digest its content had at this size and mtime.
+/// What identifies a file's content beyond path, size and mtime: its inode and its change time.
+/// `ctime` cannot be set back by a user (writing the file, or restoring its mtime with `touch` or
+/// `utime`, moves it), so an in-place edit that keeps size and mtime is still noticed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    pub inode: u64,
+    pub ctime_ns: i64,
+}
+
+impl FileIdentity {
+    pub fn of(path: &Path) -> io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(FileIdentity { inode: meta.ino(), ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec() })
+    }
+}
+
+/// The stat record of one FASTA path: the digest its content had at this size, mtime, inode and
+/// ctime. (Records written before the identity was kept have none: the FASTA is scanned again.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct StatRecord {
     format: u32,
     fasta: FastaStat,
+    #[serde(default)]
+    identity: Option<FileIdentity>,
     digest: String,
 }
 
@@ -114,15 +145,17 @@ fn stat_record_path(root: &Path, fasta: &Path) -> PathBuf {
     root.join(format!("fasta-stat.{}.json", &key[..16]))
 }
 
-/// The digest recorded for `stat`, if its path, size and mtime are unchanged.
-pub fn cached_digest(root: &Path, stat: &FastaStat) -> Option<String> {
+/// The digest recorded for `stat`, if its path, size, mtime, inode and ctime are unchanged.
+pub fn cached_digest(root: &Path, stat: &FastaStat, identity: FileIdentity) -> Option<String> {
     let text = std::fs::read(stat_record_path(root, &stat.path)).ok()?;
     let record: StatRecord = serde_json::from_slice(&text).ok()?;
-    (record.format == CACHE_FORMAT && record.fasta == *stat).then_some(record.digest)
+    (record.format == CACHE_FORMAT && record.fasta == *stat && record.identity == Some(identity))
+        .then_some(record.digest)
 }
 
-pub fn remember_digest(root: &Path, stat: &FastaStat, digest: &str) -> io::Result<()> {
-    let record = StatRecord { format: CACHE_FORMAT, fasta: stat.clone(), digest: digest.to_string() };
+pub fn remember_digest(root: &Path, stat: &FastaStat, identity: FileIdentity, digest: &str) -> io::Result<()> {
+    let record =
+        StatRecord { format: CACHE_FORMAT, fasta: stat.clone(), identity: Some(identity), digest: digest.to_string() };
     let json = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
     write_atomic(&stat_record_path(root, &stat.path), &json, Sidecar::None).map(|_| ())
 }
@@ -137,17 +170,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_record_is_trusted_only_while_size_and_mtime_match() {
+    fn stat_record_is_trusted_only_while_size_mtime_inode_and_ctime_match() {
         let dir = tempfile::tempdir().unwrap();
         let fasta = dir.path().join("r.fa");
         std::fs::write(&fasta, ">a\nACGT\n").unwrap();
         let stat = FastaStat::of(&fasta).unwrap();
-        assert_eq!(cached_digest(dir.path(), &stat), None);
-        remember_digest(dir.path(), &stat, "abc").unwrap();
-        assert_eq!(cached_digest(dir.path(), &stat).as_deref(), Some("abc"));
+        let id = FileIdentity::of(&fasta).unwrap();
+        assert_eq!(cached_digest(dir.path(), &stat, id), None);
+        remember_digest(dir.path(), &stat, id, "abc").unwrap();
+        assert_eq!(cached_digest(dir.path(), &stat, id).as_deref(), Some("abc"));
         let changed = FastaStat { size: stat.size + 1, ..stat.clone() };
-        assert_eq!(cached_digest(dir.path(), &changed), None);
+        assert_eq!(cached_digest(dir.path(), &changed, id), None);
+        // Same size, mtime set back: the change time still moved.
+        let mtime = std::fs::metadata(&fasta).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&fasta, ">a\nACGA\n").unwrap();
+        std::fs::File::options().write(true).open(&fasta).unwrap().set_modified(mtime).unwrap();
+        assert_eq!(FastaStat::of(&fasta).unwrap(), stat, "size and mtime as before");
+        assert_eq!(cached_digest(dir.path(), &stat, FileIdentity::of(&fasta).unwrap()), None);
         forget_digest(dir.path(), &fasta);
-        assert_eq!(cached_digest(dir.path(), &stat), None);
+        assert_eq!(cached_digest(dir.path(), &stat, id), None);
     }
 }

@@ -116,6 +116,25 @@ fn missing_or_damaged_files_are_rebuilt_alone() {
     assert!(PreparedReference::load(&first.dir, "k21w11").is_ok());
 }
 
+/// A same-size edit of a small cache file (the `.fai` here) is caught by its recorded MD5: `load`
+/// refuses the folder and `prepare` rewrites the file.
+#[test]
+fn a_same_size_edit_of_a_cache_file_is_caught_by_its_digest() {
+    let (_tmp, fasta, cache) = setup();
+    let opts = default_opts();
+    let first = prepare(&fasta, Some(&cache), &opts).unwrap();
+    let fai = first.dir.join("ref.fa.fai");
+    let mut bytes = std::fs::read(&fai).unwrap();
+    let digit = bytes.iter().position(u8::is_ascii_digit).unwrap();
+    bytes[digit] = if bytes[digit] == b'9' { b'8' } else { b'9' };
+    std::fs::write(&fai, &bytes).unwrap();
+    let err = PreparedReference::load(&first.dir, "k21w11").unwrap_err().to_string();
+    assert!(err.contains("ref.fa.fai is missing or changed"), "{err}");
+    let again = prepare(&fasta, Some(&cache), &opts).unwrap();
+    assert_eq!(again.rebuilt, ["fai"]);
+    assert!(PreparedReference::load(&first.dir, "k21w11").is_ok());
+}
+
 #[test]
 fn touched_fasta_is_rescanned_and_rewrapped_copy_shares_the_folder() {
     let (tmp, fasta, cache) = setup();

@@ -7,6 +7,7 @@
 //! not depend on the number of compression threads.
 
 use super::VcfWriteError;
+use crate::output_file::{clear_errno, write_failure_cause};
 use rust_htslib::htslib;
 use std::ffi::CString;
 use std::io;
@@ -28,17 +29,18 @@ impl BgzfFile {
     /// threads. `named` is the final path errors report.
     pub(super) fn create(path: &Path, threads: usize, named: &Path) -> Result<Self, VcfWriteError> {
         let c_path = c_path(path, named)?;
+        clear_errno();
         // SAFETY: NUL-terminated path and mode; a null result is checked.
         let fp = unsafe { htslib::bgzf_open(c_path.as_ptr(), c"w".as_ptr()) };
         if fp.is_null() {
-            return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "create the BGZF file" });
+            return Err(hts(named, path, "create the BGZF file"));
         }
         let file = BgzfFile { fp };
         if threads > 0 {
             let n = c_int::try_from(threads).unwrap_or(c_int::MAX);
             // SAFETY: open handle; 256 sub-blocks per job is htslib's own default.
             if unsafe { htslib::bgzf_mt(file.fp, n, 256) } != 0 {
-                return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "start compression threads" });
+                return Err(hts(named, path, "start compression threads"));
             }
         }
         Ok(file)
@@ -49,10 +51,11 @@ impl BgzfFile {
         if bytes.is_empty() {
             return Ok(());
         }
+        clear_errno();
         // SAFETY: open handle; `bytes` is valid for its length.
         let n = unsafe { htslib::bgzf_write(self.fp, bytes.as_ptr().cast(), bytes.len()) };
         if usize::try_from(n).ok() != Some(bytes.len()) {
-            return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "write compressed data" });
+            return Err(hts(named, named, "write compressed data"));
         }
         Ok(())
     }
@@ -60,9 +63,10 @@ impl BgzfFile {
     /// Flushes the last block, writes the EOF marker and closes; any failure is an error.
     pub(super) fn close(mut self, named: &Path) -> Result<(), VcfWriteError> {
         let fp = std::mem::replace(&mut self.fp, std::ptr::null_mut());
+        clear_errno();
         // SAFETY: `fp` came from bgzf_open and is closed exactly once.
         if unsafe { htslib::bgzf_close(fp) } != 0 {
-            return Err(VcfWriteError::Hts { path: named.to_path_buf(), action: "finish the BGZF file (close)" });
+            return Err(hts(named, named, "finish the BGZF file (close)"));
         }
         Ok(())
     }
@@ -98,12 +102,18 @@ pub(super) fn build_tabix(
         // Only the address of htslib's immutable preset is taken; it is never written.
         TabixPreset::Vcf => std::ptr::addr_of!(htslib::tbx_conf_vcf),
     };
+    clear_errno();
     // SAFETY: NUL-terminated paths, a valid preset; min_shift 0 asks for a TBI (not CSI).
     let code = unsafe { htslib::tbx_index_build3(c_data.as_ptr(), c_index.as_ptr(), 0, threads, conf) };
     if code != 0 {
-        return Err(VcfWriteError::Index { path: named.to_path_buf(), code });
+        return Err(VcfWriteError::Index { path: named.to_path_buf(), code, cause: write_failure_cause(index) });
     }
     Ok(())
+}
+
+/// An htslib failure on `named` (written at `written`), with the OS's reason when it gives one.
+fn hts(named: &Path, written: &Path, action: &'static str) -> VcfWriteError {
+    VcfWriteError::Hts { path: named.to_path_buf(), action, cause: write_failure_cause(written) }
 }
 
 fn c_path(path: &Path, named: &Path) -> Result<CString, VcfWriteError> {

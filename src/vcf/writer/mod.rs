@@ -52,9 +52,19 @@ pub enum VcfWriteError {
     #[error("{}: contig index {tid} is not in the header ({count} contigs)", path.display())]
     UnknownContig { path: PathBuf, tid: u32, count: usize },
     #[error("{}: htslib cannot {action}", path.display())]
-    Hts { path: PathBuf, action: &'static str },
+    Hts {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        cause: Option<io::Error>,
+    },
     #[error("{}: building the tabix index failed (htslib code {code})", path.display())]
-    Index { path: PathBuf, code: i32 },
+    Index {
+        path: PathBuf,
+        code: i32,
+        #[source]
+        cause: Option<io::Error>,
+    },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
