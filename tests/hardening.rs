@@ -1,7 +1,8 @@
 //! Cases of the reliability review (`../shared/reviews/reliability.md`) that need more than one
 //! command or a check beyond exit code and message (those are golden cases in `tests/golden/`):
 //! a closed stdout (X05), SIGHUP (K06), resuming in a copied or moved outdir (RS3, RS4), a
-//! missing `--tmp-dir` (O07), spill folders of dead runs (L02), a dry run without `--resume`.
+//! missing `--tmp-dir` (O07), spill folders of dead runs (L02), a dry run without `--resume`, an
+//! in-place reference edit with its mtime restored (R10b).
 //! Signals are sent at an injected fault point (DAGR_FAULT_INJECT), never after a guessed delay.
 
 #![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
@@ -144,4 +145,38 @@ fn a_dry_run_without_resume_would_run_everything_and_writes_nothing() {
     let (code, _, err) = run(qc_run(work.path(), "qc", &sheet, &fresh).arg("--dry-run"));
     assert_eq!(code, 0, "{err}");
     assert!(!fresh.exists(), "a dry run creates no folder");
+}
+
+/// R10b: a same-size in-place edit of the reference FASTA with its mtime restored reruns
+/// `prepare_reference` and everything that reads the reference; a `chmod` alone (a new change
+/// time, same sequence) reruns `prepare_reference` only, whose outputs are keyed by content.
+#[test]
+fn an_in_place_reference_edit_with_the_mtime_restored_reruns() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let sheet = sheet(work.path());
+    let fasta = work.path().join("ref.fa");
+    std::fs::copy(testdata().join("ref/ref.fa"), &fasta).unwrap();
+    let out = work.path().join("out");
+    let resume = || qc_run_with_reference(work.path(), "qc", &sheet, &out, &fasta).arg("--resume").output().unwrap();
+    let (code, _, err) = run(&mut qc_run_with_reference(work.path(), "qc", &sheet, &out, &fasta));
+    assert_eq!(code, 0, "{err}");
+    let by_stage = || statuses(&out).into_iter().map(|(_, stage, s)| (stage, s)).collect::<Vec<_>>();
+
+    std::fs::set_permissions(&fasta, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let output = resume();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(by_stage(), [("prepare_reference".into(), "done".into()), ("fastq_intake".into(), "reused".into())]);
+
+    std::fs::set_permissions(&fasta, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mtime = std::fs::metadata(&fasta).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&fasta).unwrap();
+    let second_line = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    bytes[second_line] = if bytes[second_line] == b'A' { b'C' } else { b'A' };
+    std::fs::write(&fasta, &bytes).unwrap();
+    std::fs::File::options().write(true).open(&fasta).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(std::fs::metadata(&fasta).unwrap().modified().unwrap(), mtime);
+    let output = resume();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(by_stage(), [("prepare_reference".into(), "done".into()), ("fastq_intake".into(), "done".into())]);
 }

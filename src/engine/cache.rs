@@ -4,7 +4,8 @@
 //! contribute the digests of the files they are made of: for files a stage wrote, the MD5
 //! computed while writing (recorded in the producer's manifest), so keys chain down the DAG and
 //! a descendant reruns exactly when something it reads changed; for external inputs, path, size
-//! and modification time. Execution-only settings (`--threads`, `--max-memory`, `--tmp-dir`,
+//! and modification time (the reference FASTA also its inode and change time, see
+//! `plan::reference_file`). Execution-only settings (`--threads`, `--max-memory`, `--tmp-dir`,
 //! `--resume`, `--dry-run`, log format) are not part of the material. The material itself is
 //! kept in the manifest so that a rerun can say *why* (which parameter, which input, ...).
 //! Cost: hashing a few KB of JSON per stage instance.

@@ -73,19 +73,30 @@ pub struct Plan {
 /// A file of an external input, keyed by path, size and modification time.
 pub fn external_file(role: &str, path: &Path) -> std::io::Result<ArtifactFile> {
     let meta = std::fs::metadata(path)?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     Ok(ArtifactFile {
         role: role.to_string(),
         path: abs,
-        digest: format!("stat:{}:{mtime}", meta.len()),
+        digest: format!("stat:{}:{}", meta.len(), mtime_ns(&meta)),
         size: meta.len(),
     })
+}
+
+/// The reference FASTA, keyed also by inode and change time: an in-place edit that keeps the
+/// size and restores the mtime still reruns `prepare_reference`. A false alarm (a `chmod`, a
+/// copy with `cp -a`) costs one rescan there: its outputs are keyed by content (the prepared
+/// files' MD5s), so the stages below it are still reused when the sequence is the same.
+fn reference_file(role: &str, path: &Path) -> std::io::Result<ArtifactFile> {
+    use std::os::unix::fs::MetadataExt;
+    let mut file = external_file(role, path)?;
+    let meta = std::fs::metadata(path)?;
+    let ctime_ns = i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec());
+    file.digest = format!("{}:ino{}:ctime{ctime_ns}", file.digest, meta.ino());
+    Ok(file)
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+    meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos())
 }
 
 fn reads_artifact(sample: &Sample) -> std::io::Result<Artifact> {
@@ -143,7 +154,7 @@ pub fn build(pipeline: &Pipeline, sheet: &Samplesheet, reference: &Path, with_pa
     let reference_artifact = Artifact {
         kind: ArtifactKind::ReferenceFasta,
         files: vec![
-            external_file(role::FASTA, reference)
+            reference_file(role::FASTA, reference)
                 .map_err(|source| PlanError::Reference { path: reference.to_path_buf(), source })?,
         ],
     };
