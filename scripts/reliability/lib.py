@@ -75,7 +75,9 @@ class Run:
     def key(self):
         """The line that matters: the first error/panic line, else the last line of stderr/stdout."""
         lines = [l.strip() for l in strip_ansi(self.err).splitlines() if l.strip()]
-        pats = [r"panicked at|Assertion", r"\berror\b|ERROR|failed:|failed\b", r"WARN|warning"]
+        lines += [l.strip() for l in strip_ansi(self.out).splitlines() if l.strip()]
+        pats = [r"panicked at|Assertion", r"\berror\b|ERROR|failed:|failed\b",
+                r"^dagr .*(finished|INTERRUPTED|dry run)|^submitted|\bvalid\b", r"WARN|warning"]
         for p in pats:
             for l in lines:
                 if re.search(p, l):
