@@ -973,6 +973,7 @@ def germ_baseline(ctx):
         saved = ctx.case
         ctx.case = "_baseline"
         fa = ctx.fix.good_fa()
+        shutil.rmtree(ctx.w("out/_baseline/germ_good"), ignore_errors=True)
         r = germ(ctx, "germ_good", fa, outdir="out/_baseline/germ_good")
         ctx.case = saved
         if r.rc != 0:

@@ -781,13 +781,13 @@ def rs3(ctx):
     if r.panicked:
         return res(PANIC, runs)
     if r.rc == 0 and missing:
-        return res(LOSS, runs, f"exit 0, ran {ran or 'nothing'}; still missing: {missing}")
+        return res(LOSS, runs, f"exit 0, ran {ran or 'nothing'}; still missing: {missing}", focus=r)
     if r.rc != 0:
-        return res(WRONG, runs)
+        return res(WRONG, runs, focus=r)
     diff = diff_digests(base, digests(ctx.w(c), "BIG"))
     if diff:
-        return res(LOSS, runs, f"outputs differ: {diff}")
-    return res(OK, runs, f"reran {','.join(ran)}; identical")
+        return res(LOSS, runs, f"outputs differ: {diff}", focus=r)
+    return res(OK, runs, f"reran {','.join(ran)}; identical", focus=r)
 
 
 @case("RS4", G, "reuse (outdir moved, or resumed from another cwd / with an absolute --outdir)", review=RMISS)

@@ -73,19 +73,20 @@ class Run:
         return self.rc in (101, 134, 139) or "panicked at" in self.err or "Assertion" in self.err
 
     def key(self):
-        """The line that matters: the first error/panic line, else the last line of stderr/stdout."""
-        lines = [l.strip() for l in strip_ansi(self.err).splitlines() if l.strip()]
-        lines += [l.strip() for l in strip_ansi(self.out).splitlines() if l.strip()]
-        pats = [r"panicked at|Assertion", r"\berror\b|ERROR|failed:|failed\b",
-                r"^dagr .*(finished|INTERRUPTED|dry run)|^submitted|\bvalid\b", r"WARN|warning"]
-        for p in pats:
+        """The line that matters: a panic, else dagr's first error line (stderr), else the run
+        summary, else a warning, else the last line of stderr (or stdout)."""
+        clean = lambda l: one_line(re.sub(r"^\S+Z\s+", "", l), 220)
+        err = [l.strip() for l in strip_ansi(self.err).splitlines() if l.strip()]
+        out = [l.strip() for l in strip_ansi(self.out).splitlines() if l.strip()]
+        for pat, lines in ((r"panicked at|Assertion", err), (r"\berror\b|ERROR|failed:|failed\b", err),
+                           (r"^dagr .*(finished|INTERRUPTED|dry run)|^submitted|: valid,", err + out),
+                           (r"WARN|warning", err + out)):
             for l in lines:
-                if re.search(p, l):
-                    return one_line(re.sub(r"^\S+Z\s+", "", l), 220)
-        if lines:
-            return one_line(re.sub(r"^\S+Z\s+", "", lines[-1]), 220)
-        olines = [l.strip() for l in strip_ansi(self.out).splitlines() if l.strip()]
-        return one_line(olines[-1], 220) if olines else ""
+                if re.search(pat, l):
+                    return clean(l)
+        if err:
+            return clean(err[-1])
+        return clean(out[-1]) if out else ""
 
     def counts(self):
         """(ran, reused) from the run summary line, or None."""
@@ -223,6 +224,7 @@ class Ctx:
         self.mounts = []
         self.case = None
         os.makedirs(os.path.join(self.work, "tmp"), exist_ok=True)
+        self.umount_stale()
         self.env = dict(os.environ)
         self.env.update({"TMPDIR": os.path.join(self.work, "tmp"), "NO_COLOR": "1", "LC_ALL": "C.UTF-8"})
         self.env.pop("RUST_LOG", None)
@@ -281,6 +283,14 @@ class Ctx:
                 subprocess.run(["umount", "-l", path], capture_output=True)
         if path in self.mounts:
             self.mounts.remove(path)
+
+    def umount_stale(self):
+        """tmpfs mounts left under work/mnt by a harness run that was killed."""
+        root = os.path.join(self.work, "mnt") + "/"
+        with open("/proc/mounts") as f:
+            stale = [l.split()[1] for l in f if l.split()[1].startswith(root)]
+        for m in sorted(stale, reverse=True):
+            self.umount(m)
 
     def umount_all(self):
         for m in list(self.mounts):
