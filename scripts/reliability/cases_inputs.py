@@ -603,9 +603,11 @@ def s22(ctx):
     d = ctx.w(out(ctx, "somatic"), "T_vs_N")
     files = sorted(os.listdir(d)) if os.path.isdir(d) else []
     both = any(f.startswith("T_vs_N.bam") for f in files) and any("somatic" in f for f in files)
-    return res(COLLISION if r.rc == 0 else WRONG, r,
-               f"one folder T_vs_N/ holds the sample's and the pair's outputs ({len(files)} files)" if both
-               else f"accepted; T_vs_N/ has {len(files)} files")
+    if r.rc != 0:
+        return res(WRONG, r)
+    if both:
+        return res(COLLISION, r, f"one folder T_vs_N/ holds the sample's and the pair's outputs ({len(files)} files)")
+    return res(OK, r, f"accepted without sharing a folder; T_vs_N/ has {len(files)} files")
 
 
 @case("S23", G, "2 (library lib;x; lane $(id))")
