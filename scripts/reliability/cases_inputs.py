@@ -530,7 +530,7 @@ def s15(ctx):
     r = sheet(ctx, "twosamples", ss)
     if r.panicked:
         return res(PANIC, r)
-    warned = re.search(r"(WARN|warning|error).*(same|also|twice|both|more than one|already|shared)", r.text, re.I)
+    warned = re.search(r"(WARN|warning|error).*(g1\.fq|same|also|twice|both|more than one|already|shared)", r.text, re.I)
     if r.rc in (0, 2) and warned:
         return res(OK, r, "warned" if r.rc == 0 else "refused")
     if r.rc == 0:

@@ -1,6 +1,11 @@
 """Cases K (signals), C (concurrency), O (output folders), D (disk full), RS (resume), L (leaks).
-All on BIG (testdata TUMOR x4, 52,360 pairs) or the small sample, --threads 1. Kill points are
-placed relative to log lines of the run (stage starts and phases), not wall-clock guesses."""
+All on BIG (testdata TUMOR x4, 52,360 pairs) or the small sample, --threads 1.
+
+Kill points are placed from the run itself, not from wall-clock guesses: the first log line that
+names the stage (`stage=align`, the engine's structured field, not a wording that a build may
+change) plus a fraction of that stage's duration in the clean baseline run of the same binary on
+the same machine (its summary table). prepare-reference kills use fractions of a clean build's
+duration measured in the same case. L02 waits for the first file in --tmp-dir."""
 import glob
 import json
 import os
@@ -16,13 +21,14 @@ from lib import (COLLISION, LEAK, LOSS, NOTRUN, OK, PANIC, RMISS, WEAK, WRONG, E
                  rc_verdict, res, temp_leftovers, worst, sam_header)
 from fixtures import write
 
-ALIGN_START = r"running: .*stage=align"
-INDEX_LOAD = r"loading the minimap2 index"
-ALIGN_WRITE = r"aligned; marking duplicates"
-CALL_START = r"running: .*stage=call_germline"
-CALLING = r"calling shards="
-CALL_WRITE = r"shards called; writing"
-INDEX_BUILD = r"building the minimap2 index"
+
+
+def stage_line(stage):
+    """The first log line of a stage (its `running:` line carries `stage=<name>`)."""
+    return rf"\bstage={stage}\b"
+
+
+ALIGN_START = stage_line("align")
 
 
 def out(ctx, label):
@@ -52,17 +58,34 @@ def big_baseline(ctx):
         if r.rc != 0:
             raise RuntimeError("baseline germline run of BIG failed: " + r.key())
         ctx.memo["big_base"] = digests(ctx.w(o), "BIG")
+        secs = stage_secs(r)
+        ctx.memo["big_secs"] = {s: secs.get(("BIG", s), 1.0) for s in ("align", "call_germline")}
+        ctx.log(f"baseline BIG: align {ctx.memo['big_secs']['align']:.1f} s, "
+                f"call_germline {ctx.memo['big_secs']['call_germline']:.1f} s")
     return ctx.memo["big_base"]
 
 
+def stage_secs(run):
+    """{(entity, stage): seconds} from the run summary table."""
+    d = {}
+    for l in (run.out + "\n" + run.err).splitlines():
+        m = re.match(r"^  (\S+)\s+(\S+)\s+[a-z_]+\s+([\d.]+) s\s*$", l)
+        if m:
+            d[(m.group(1), m.group(2))] = float(m.group(3))
+    return d
+
+
 def current_stage(text):
-    m = re.findall(r"running: .*?stage=(\w+)", text)
+    m = re.findall(r"\bstage=(\w+)", text)
     return m[-1] if m else "?"
 
 
-def kill_point(ctx, label, trigger, delay, sig, pipeline="germline", extra=(), resume=True):
-    """Starts BIG, waits for `trigger` in its log, sleeps `delay`, sends `sig`; then checks final
-    names and resumes. Returns a dict of what it saw."""
+def kill_point(ctx, label, stage, frac, sig, pipeline="germline", extra=(), resume=True):
+    """Starts BIG, waits for the first log line of `stage`, sleeps `frac` of that stage's baseline
+    duration, sends `sig`; then checks final names and resumes. Returns what it saw."""
+    big_baseline(ctx)
+    delay = frac * ctx.memo["big_secs"][stage]
+    trigger = stage_line(stage)
     o = out(ctx, label)
     p = ctx.spawn(label, big_argv(o, pipeline, extra), timeout=600)
     seen = p.wait_for(trigger, 180)
@@ -77,7 +100,7 @@ def kill_point(ctx, label, trigger, delay, sig, pipeline="germline", extra=(), r
     latency = time.monotonic() - t_sig
     rep = ctx.w(o, "run_report.json")
     report = open(rep, errors="replace").read() if os.path.exists(rep) else None
-    d = {"run": r, "seen": seen and alive, "stage": stage, "latency": latency, "report": report,
+    d = {"run": r, "seen": seen and alive, "stage": f"{stage} at {delay:.2f} s", "latency": latency, "report": report,
          "bad": bad_finals(ctx.w(o)), "resume": None, "diff": []}
     if resume:
         rr = ctx.dagr(label + "_resume", big_argv(o, pipeline, ("--resume",) + tuple(extra)), timeout=600)
@@ -140,22 +163,22 @@ G = "Signals"
 @case("K01", G, "no final-named partial; resume identical (kill -9 during align, 5 points)")
 def k01(ctx):
     big_baseline(ctx)
-    pts = [(ALIGN_START, 0.0), (INDEX_LOAD, 0.3), (INDEX_LOAD, 1.2), (INDEX_LOAD, 2.2), (ALIGN_WRITE, 0.1)]
-    return kill_verdict([kill_point(ctx, f"k{i + 1}", t, d, signal.SIGKILL) for i, (t, d) in enumerate(pts)], {137})
+    pts = (0.02, 0.2, 0.45, 0.7, 0.9)
+    return kill_verdict([kill_point(ctx, f"k{i + 1}", "align", f, signal.SIGKILL) for i, f in enumerate(pts)], {137})
 
 
 @case("K02", G, "BAM set complete, no partial VCF; resume identical (kill -9 during call_germline, 6 points)")
 def k02(ctx):
     big_baseline(ctx)
-    pts = [(CALL_START, 0.0), (CALLING, 0.1), (CALLING, 0.3), (CALLING, 0.5), (CALLING, 0.8), (CALL_WRITE, 0.02)]
+    pts = (0.02, 0.2, 0.4, 0.6, 0.75, 0.9)
 
     def bam_complete(d):
         bam = ctx.w(out(ctx, d["run"].label), "BIG", "BIG.bam")
-        if d["stage"] == "call_germline" and not os.path.exists(bam):
+        if d["stage"].startswith("call_germline") and not os.path.exists(bam):
             return LOSS, ": BAM missing after the kill in call_germline"
         return OK, ""
 
-    return kill_verdict([kill_point(ctx, f"k{i + 1}", t, d, signal.SIGKILL) for i, (t, d) in enumerate(pts)],
+    return kill_verdict([kill_point(ctx, f"k{i + 1}", "call_germline", f, signal.SIGKILL) for i, f in enumerate(pts)],
                         {137}, bam_complete)
 
 
@@ -173,39 +196,48 @@ def interrupted_check(ctx):
 @case("K03", G, "3, report says interrupted; resume identical (SIGTERM during align, 2 points)")
 def k03(ctx):
     big_baseline(ctx)
-    pts = [(INDEX_LOAD, 0.8), (INDEX_LOAD, 2.0)]
-    return kill_verdict([kill_point(ctx, f"t{i + 1}", t, d, signal.SIGTERM) for i, (t, d) in enumerate(pts)],
+    pts = (0.3, 0.65)
+    return kill_verdict([kill_point(ctx, f"t{i + 1}", "align", f, signal.SIGTERM) for i, f in enumerate(pts)],
                         {3}, interrupted_check(ctx))
 
 
 @case("K04", G, "3; resume identical (SIGINT in call_germline; SIGUSR1 in align)")
 def k04(ctx):
     big_baseline(ctx)
-    a = kill_point(ctx, "int", CALLING, 0.3, signal.SIGINT)
-    b = kill_point(ctx, "usr1", INDEX_LOAD, 1.0, signal.SIGUSR1)
+    a = kill_point(ctx, "int", "call_germline", 0.4, signal.SIGINT)
+    b = kill_point(ctx, "usr1", "align", 0.4, signal.SIGUSR1)
     return kill_verdict([a, b], {3}, interrupted_check(ctx))
 
 
 @case("K05", G, "130 (second SIGINT)")
 def k05(ctx):
-    ctx.fix.base()
-    o = out(ctx, "twice")
-    p = ctx.spawn("twice", big_argv(o), timeout=600)
-    seen = p.wait_for(INDEX_LOAD, 120)
-    time.sleep(1.0)
-    p.signal(signal.SIGINT)
-    time.sleep(0.02)
-    p.signal(signal.SIGINT)
-    r = p.wait(120)
-    if not seen:
-        return res(NOTRUN, r, "kill point missed")
-    return res(rc_verdict([r], {130}), r, "temp folder handling: see L02")
+    big_baseline(ctx)
+    runs, notes = [], []
+    # First SIGINT early in align (while the index loads, the cancel flag is not polled), the
+    # second one `gap` later. Conclusive only if the run still lived when the second was sent.
+    for i, gap in enumerate((0.1, 0.05, 0.02)):
+        o = out(ctx, f"twice{i + 1}")
+        p = ctx.spawn(f"twice{i + 1}", big_argv(o), timeout=600)
+        seen = p.wait_for(ALIGN_START, 120)
+        time.sleep(0.05 * ctx.memo["big_secs"]["align"])
+        first = seen and p.alive()
+        p.signal(signal.SIGINT)
+        time.sleep(gap)
+        second = p.alive()
+        p.signal(signal.SIGINT)
+        r = p.wait(120)
+        runs.append(r)
+        if first and second:
+            notes.append(f"second SIGINT {gap:.2f} s after the first; temp folder handling: see L02")
+            return res(rc_verdict([r], {130}), runs, "; ".join(notes), focus=r)
+        notes.append(f"try {i + 1}: the run ended before the second SIGINT")
+    return res(NOTRUN, runs, "; ".join(notes))
 
 
 @case("K06", G, "3, like TERM (SIGHUP, terminal closed)", review=WRONG)
 def k06(ctx):
     big_baseline(ctx)
-    d = kill_point(ctx, "hup", INDEX_LOAD, 1.5, signal.SIGHUP)
+    d = kill_point(ctx, "hup", "align", 0.45, signal.SIGHUP)
     return kill_verdict([d], {3}, interrupted_check(ctx))
 
 
@@ -251,13 +283,14 @@ def k07(ctx):
     if a.rc != 0:
         raise RuntimeError("clean prepare-reference failed: " + a.key())
     clean = cache_files(clean_dir)
+    total = a.secs
     runs, notes, vs = [a], [], []
-    for i, delay in enumerate((0.05, 0.4, 0.8)):
+    for i, frac in enumerate((0.15, 0.5, 0.85)):
         cd = ctx.w(out(ctx, f"cache{i + 1}"))
         p = ctx.spawn(f"kill{i + 1}", ["prepare-reference", fa, "--threads", "1", "--cache-dir", cd], timeout=600)
-        seen = p.wait_for(INDEX_BUILD, 120)
-        time.sleep(delay)
+        time.sleep(frac * total)
         alive = p.alive()
+        last = [l for l in p.stderr_text().splitlines() if l.strip()]
         p.signal(signal.SIGKILL)
         r = p.wait(60)
         after = cache_files(cd)
@@ -266,7 +299,9 @@ def k07(ctx):
         rebuilt = cache_files(cd)
         differ = [k for k in clean if rebuilt.get(k) != clean[k]]
         runs += [r, rb]
-        n = f"#{i + 1}: {'killed' if alive and seen else 'missed'}, finals after kill {sorted(after)}"
+        where = re.sub(r"^\S+Z\s+\w+\s+", "", last[-1])[:50] if last else "start"
+        n = f"#{i + 1} at {frac * total:.2f} s: " + (f"killed after '{where}'" if alive else "missed (already done)")
+        n += f", finals after kill {sorted(after)}"
         v = OK
         if r.panicked or rb.panicked:
             v = PANIC
@@ -276,34 +311,45 @@ def k07(ctx):
             v, n = WRONG, n + f", rebuild exit {rb.rc}"
         elif differ:
             v, n = LOSS, n + f", rebuilt differs {differ}"
+        elif not alive:
+            v = NOTRUN
         vs.append(v)
         notes.append(n)
-    return res(worst(vs), runs, "; ".join(notes))
+    return res(worst([x for x in vs if x != NOTRUN]) if any(x != NOTRUN for x in vs) else NOTRUN, runs, "; ".join(notes))
 
 
 @case("K08", G, "3 (SIGTERM during the minimap2 index build)")
 def k08(ctx):
     fa = big30(ctx)
+    # a clean run first: where in prepare_reference does the index build start, and how long is it?
+    clean = ctx.dagr("clean", ["run", "qc", "--sample", "S", "--fastq1", "fq/g1.fq.gz", "--fastq2", "fq/g2.fq.gz",
+                               "--reference", fa, "--reference-cache", ctx.w(out(ctx, "cache_clean")), "--outdir",
+                               out(ctx, "clean"), "--threads", "1"], timeout=600)
+    dur = stage_secs(clean).get(("reference", "prepare_reference"), 1.0)
     o = out(ctx, "term")
     p = ctx.spawn("term", ["run", "qc", "--sample", "S", "--fastq1", "fq/g1.fq.gz", "--fastq2", "fq/g2.fq.gz",
                            "--reference", fa, "--reference-cache", ctx.w(out(ctx, "cache")), "--outdir", o,
                            "--threads", "1"], timeout=600)
-    seen = p.wait_for(INDEX_BUILD, 120)
-    time.sleep(0.1)
+    seen = p.wait_for(stage_line("prepare_reference"), 120)
+    time.sleep(0.6 * dur)  # scanning takes about the first 15 %, the index build the rest
+    alive = seen and p.alive()
+    last = [l for l in p.stderr_text().splitlines() if l.strip()]
     t = time.monotonic()
     p.signal(signal.SIGTERM)
     r = p.wait(120)
     lat = time.monotonic() - t
-    if not seen:
-        return res(NOTRUN, r, "the index build was not seen")
-    return res(rc_verdict([r], {3}), r, f"exit {lat:.1f} s after SIGTERM")
+    if not alive:
+        return res(NOTRUN, [clean, r], "the run ended before the signal")
+    where = re.sub(r"^\S+Z\s+\w+\s+", "", last[-1])[:60] if last else "?"
+    return res(rc_verdict([r], {3}), [clean, r], f"SIGTERM {0.6 * dur:.2f} s into prepare_reference "
+               f"(last line: '{where}'); exit {lat:.1f} s later", focus=r)
 
 
 # =================================================================================================
 # Concurrency
 # =================================================================================================
 G = "Concurrency"
-LOCKED = r"another dagr run|is using this output folder|locked|in use"
+LOCKED = r"another|lock|in use|already running|busy"
 
 
 @case("C01", G, "2 (two runs, same outdir: fresh, --resume, other pipeline)")
@@ -399,7 +445,7 @@ def c04(ctx):
 
 @case("C05", G, "both succeed (two runs with the same PID sharing --tmp-dir, unshare --pid)", review=COLLISION)
 def c05(ctx):
-    ctx.fix.base()
+    big_baseline(ctx)
     if shutil.which("unshare") is None:
         raise NotRun("unshare not available")
     chk = subprocess.run(["unshare", "--pid", "--fork", "true"], capture_output=True)
@@ -410,8 +456,8 @@ def c05(ctx):
     pre = ["unshare", "--pid", "--fork", ctx.dagr_bin]
     a = ctx.spawn("A", pre + big_argv(out(ctx, "PIDA"), "align", ("--max-memory", "60M", "--tmp-dir", tmp)),
                   dagr=False, timeout=600)
-    a.wait_for(INDEX_LOAD, 120)
-    time.sleep(0.3)
+    a.wait_for(ALIGN_START, 120)
+    time.sleep(0.25 * ctx.memo["big_secs"]["align"])
     b = ctx.spawn("B", pre + small_argv(out(ctx, "PIDB"), "align", ("--max-memory", "60M", "--tmp-dir", tmp)),
                   dagr=False, timeout=600)
     rb = b.wait(600)
@@ -835,7 +881,7 @@ def l02(ctx):
     o = out(ctx, "o")
     extra = ("--max-memory", "60M", "--tmp-dir", tmp)
     p = ctx.spawn("kill", big_argv(o, "align", extra), timeout=600)
-    spill = p.wait_path(os.path.join(tmp, "**", "*.spill"), 180)
+    spill = p.wait_file(tmp, 180)
     if spill:
         time.sleep(0.05)
     p.signal(signal.SIGKILL)
@@ -847,7 +893,7 @@ def l02(ctx):
             left.append(f"{os.path.relpath(os.path.join(d, f), tmp)} ({os.path.getsize(os.path.join(d, f))} B)")
     runs = [r, rr]
     if not spill:
-        return res(NOTRUN, runs, "no spill file appeared before the run ended")
+        return res(NOTRUN, runs, "no file appeared in --tmp-dir before the run ended")
     if rr.panicked:
         return res(PANIC, runs)
     if rr.rc != 0:

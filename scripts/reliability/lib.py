@@ -176,6 +176,18 @@ class Proc:
             time.sleep(poll)
         return None
 
+    def wait_file(self, root, timeout=60.0, poll=0.01):
+        """Waits until a regular file (of any name) exists below `root`. Returns its path or None."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for d, _, fs in os.walk(root):
+                if fs:
+                    return os.path.join(d, fs[0])
+            if not self.alive():
+                return None
+            time.sleep(poll)
+        return None
+
     def signal(self, sig):
         try:
             os.kill(self.pid, sig)
