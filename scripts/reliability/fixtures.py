@@ -242,14 +242,15 @@ class Fix:
 
     def many_samples(self, n, pairs=True):
         """ss/many<n>.csv: n samples (n/2 patients with a normal and a tumour), each with its own
-        FASTQ copy (distinct files, so no same-file rule applies)."""
+        copy of testdata/bad/good_R1/R2 (10 pairs, about 1 kB; distinct files, so no same-file
+        rule applies)."""
         p = f"ss/many{n}.csv"
         if os.path.exists(self.w(p)):
             return p
         self.base()
         d = self.w("many")
         os.makedirs(d, exist_ok=True)
-        src = [open(self.w("fq/g1.fq.gz"), "rb").read(), open(self.w("fq/g2.fq.gz"), "rb").read()]
+        src = [open(self.w("bad/good_R1.fastq.gz"), "rb").read(), open(self.w("bad/good_R2.fastq.gz"), "rb").read()]
         rows = [HEADER]
         for i in range(n):
             for r in (1, 2):
