@@ -30,6 +30,28 @@ pub struct CalledVariant {
     pub filters: Vec<String>,
     /// Strand-bias statistic (Phred-scaled Fisher exact test, as FS), when computed.
     pub fisher_strand: Option<f64>,
+    /// The site-level INFO annotations GATK defines (computed by the caller; `None` where
+    /// undefined, for example a rank sum without both REF and ALT reads).
+    #[serde(default)]
+    pub annotations: SiteAnnotations,
+}
+
+/// INFO annotations of a called site, as GATK 4 defines them (the caller's
+/// `crate::call::genotype::annotate` computes them and cites the definitions). `AC`, `AN` and `AF`
+/// are not stored: the writer derives them from the genotype.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SiteAnnotations {
+    /// `MQ`: root mean square of the mapping qualities of all reads over the site.
+    pub rms_mapq: Option<f64>,
+    /// `QD`: QUAL divided by the informative depth (sum of AD) of the non-hom-ref sample.
+    pub qual_by_depth: Option<f64>,
+    /// `SOR`: symmetric odds ratio of the REF/ALT × forward/reverse table of informative reads.
+    pub strand_odds_ratio: Option<f64>,
+    /// `MQRankSum`, `ReadPosRankSum`, `BaseQRankSum`: Mann-Whitney U z-scores, ALT reads against
+    /// REF reads, of mapping quality, distance from the nearer read end, and base quality.
+    pub mq_rank_sum: Option<f64>,
+    pub read_pos_rank_sum: Option<f64>,
+    pub base_q_rank_sum: Option<f64>,
 }
 
 /// A run of reference-confident positions for the gVCF (`<NON_REF>` block).

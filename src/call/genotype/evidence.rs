@@ -1,5 +1,6 @@
 //! Per-read evidence at a site: allele likelihoods marginalized over haplotypes, mixed with the
-//! read's mapping-error probability, and the informative-read counts (AD, strand table).
+//! read's mapping-error probability, the informative-read counts (AD, strand table), and what
+//! the annotations need per read (MAPQ, strand, position in the read, base quality).
 
 use super::GenotypeConfig;
 use super::sites::Site;
@@ -19,6 +20,9 @@ pub struct SiteEvidence {
     pub supports: Vec<Option<usize>>,
     pub mapq: Vec<u8>,
     pub reverse: Vec<bool>,
+    /// Per read: the site's first reference base in the read, as (distance from the nearer end
+    /// of the read, base quality there); `None` where the read deletes that base.
+    pub at_site: Vec<Option<(u32, u8)>>,
 }
 
 impl SiteEvidence {
@@ -80,8 +84,46 @@ pub fn site_evidence(
         ev.log10.extend_from_slice(&lk);
         ev.mapq.push(read.mapq);
         ev.reverse.push(read.reverse);
+        ev.at_site.push(position_in_read(read, site.pos));
     }
     ev
+}
+
+/// Where reference position `ref_pos` lies in `read`: (distance from the nearer end, base
+/// quality). As GATK's ReadPosRankSum defines it: the offset in SEQ (soft clips and insertions
+/// before it counted), folded at half the bases aligned or soft-clipped (M, =, X, S), so that
+/// offset o of n such bases becomes n − 1 − o past n/2. `None` inside a deletion or skip, or off
+/// the read.
+pub fn position_in_read(read: &ReadView, ref_pos: u64) -> Option<(u32, u8)> {
+    let mut query = 0u64;
+    let mut reference = read.ref_start;
+    let mut offset = None;
+    for &(op, len) in &read.cigar {
+        let len = u64::from(len);
+        match op {
+            0 | 7 | 8 => {
+                if offset.is_none() && (reference..reference + len).contains(&ref_pos) {
+                    offset = Some(query + (ref_pos - reference));
+                }
+                query += len;
+                reference += len;
+            }
+            1 | 4 => query += len,
+            2 | 3 => {
+                if offset.is_none() && (reference..reference + len).contains(&ref_pos) {
+                    return None;
+                }
+                reference += len;
+            }
+            _ => {}
+        }
+    }
+    let offset = offset?;
+    let quality = *read.quals.get(offset as usize)?;
+    let aligned: u64 =
+        read.cigar.iter().filter(|(op, _)| matches!(op, 0 | 4 | 7 | 8)).map(|&(_, l)| u64::from(l)).sum();
+    let folded = if offset > aligned / 2 { aligned.saturating_sub(offset + 1) } else { offset };
+    Some((u32::try_from(folded).unwrap_or(u32::MAX), quality))
 }
 
 /// Allele likelihood = best haplotype carrying the allele (GATK's marginalization).

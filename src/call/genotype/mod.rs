@@ -40,15 +40,21 @@
 //!   header must declare it). The threshold is low because linked paralog differences are
 //!   screened out before genotyping ([`crate::call::reads::paralog`]); what is left to this test
 //!   is a lone site, where a true het at 30x shows 4 of 24 reads about once in 1,300 (P 7.7e-4).
-//! - Outputs: GT = most probable genotype; GQ = Phred(1 − P(GT)), capped at 99; PL = Phred
-//!   likelihoods, best = 0; QUAL = Phred(P(not variant)); AD over informative reads; FS = Phred
-//!   of Fisher's exact two-sided test on ref/alt × forward/reverse informative reads. Every site
+//! - Outputs, as GATK 4 defines them: PL = Phred genotype likelihoods (no priors), lowest = 0;
+//!   whether a site is called (GT not hom-ref) is decided by the posterior (priors and the
+//!   artifact hypothesis A), and a called site's GT is then the genotype whose PL is 0 (GATK's
+//!   "use PLs to assign"; a prior can make it differ from the most probable genotype, e.g. `1/2`
+//!   where the likelihoods favour it but `0/1` is a priori likelier); GQ = the second-lowest PL,
+//!   capped at 99; QUAL = Phred(P(hom-ref)), where the paralog artifact A (reads mismapped onto
+//!   a hom-ref site) counts as hom-ref; AD over informative reads; the INFO annotations (FS,
+//!   SOR, MQ, QD, rank sums) in [`annotate`]. Every site
 //!   with at least one informative read is returned, hom-ref ones included (the VCF keeps the
 //!   non-ref GTs, the gVCF all); sites with no informative read give no call.
 //!
 //! Pure, deterministic (fixed iteration order, no parallel reductions). Cost per site:
 //! O(reads × haplotypes + reads × genotypes + reads × 6) for the artifact grid.
 
+pub mod annotate;
 mod evidence;
 mod model;
 mod sites;
@@ -70,7 +76,7 @@ use crate::genome::ploidy::Ploidy;
 use crate::vcf::model::CalledVariant;
 use evidence::{SiteEvidence, site_evidence};
 use model::{artifact_log10_posterior_mass, genotype_log10_likelihoods, genotype_log10_priors};
-use model::{log10_sum, phred_capped, phred_likelihoods};
+use model::{log10_sum, phred_likelihoods};
 
 /// Filter name recommended for allele-balance failures.
 pub const FILTER_ALLELE_BALANCE: &str = "AlleleBalance";
@@ -272,12 +278,11 @@ pub(super) fn genotype_site_with(
             log10_sum(&parts)
         }
     };
-    let (gt_index, others) = if best == artifact || best == 0 {
-        (0, log10_sum(&post[1..artifact]))
-    } else {
-        let rest: Vec<f64> = (0..post.len()).filter(|&i| i != best).map(|i| post[i]).collect();
-        (best, log10_sum(&rest))
-    };
+    // Whether the site is called is the posterior's decision (priors and the artifact
+    // hypothesis); the written GT is then the genotype whose PL is 0 (lowest index on a tie), so
+    // GT, GQ and PL agree as downstream tools read them.
+    let pl = phred_likelihoods(&gl);
+    let gt_index = if best == artifact || best == 0 { 0 } else { argmin_pl(&pl) };
     let genotype = gts[gt_index].clone();
     let n_ab = u64::from(ad[0] + ad[main_alt]);
     let allele_balance_p = (n_ab > 0).then(|| binomial_half_lower_tail(u64::from(ad[main_alt]), n_ab));
@@ -286,21 +291,36 @@ pub(super) fn genotype_site_with(
     if best == artifact || (is_het && allele_balance_p.is_some_and(|p| p < config.allele_balance_max_p)) {
         filters.push(FILTER_ALLELE_BALANCE.to_string());
     }
+    let qual = (-10.0 * not_variant).max(0.0);
+    let annotations = annotate::annotate(ev, qual, !no_variant(gt_index));
     let call = CalledVariant {
         tid: site.tid,
         pos: site.pos,
         ref_allele: site.ref_allele.clone(),
         alt_alleles: site.alt_alleles.clone(),
         genotype,
-        qual: (-10.0 * not_variant).max(0.0),
-        gq: phred_capped(others, config.max_gq),
-        pl: phred_likelihoods(&gl),
+        qual,
+        gq: second_lowest(&pl).min(config.max_gq),
+        pl,
         allele_depths: ad,
         depth: ev.reads() as u32,
         filters,
         fisher_strand: Some(fisher_strand(ev.strand_table())),
+        annotations,
     };
     Some(SiteCall { call, allele_balance_p, artifact_probability: 10f64.powf(post[artifact]) })
+}
+
+/// Index of the lowest PL, the lowest index on a tie.
+fn argmin_pl(pl: &[u32]) -> usize {
+    (0..pl.len()).fold(0, |b, i| if pl[i] < pl[b] { i } else { b })
+}
+
+/// GQ as downstream tools read it: the second-lowest PL (PLs are normalized so the lowest is 0).
+fn second_lowest(pl: &[u32]) -> u32 {
+    let mut sorted = pl.to_vec();
+    sorted.sort_unstable();
+    sorted.get(1).copied().unwrap_or(0)
 }
 
 /// The ALT the artifact hypothesis and the balance test look at: most informative reads, ties

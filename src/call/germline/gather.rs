@@ -72,6 +72,7 @@ mod tests {
             depth: 30,
             filters: Vec::new(),
             fisher_strand: None,
+            annotations: Default::default(),
         }
     }
 

@@ -68,13 +68,31 @@ const NON_REF_ALT: &str =
 
 const INFO_FS: &str =
     "##INFO=<ID=FS,Number=1,Type=Float,Description=\"Phred-scaled p-value of Fisher's exact test for strand bias\">";
+const INFO_AC: &str =
+    "##INFO=<ID=AC,Number=A,Type=Integer,Description=\"Allele count in genotypes, for each ALT allele\">";
+const INFO_AF: &str =
+    "##INFO=<ID=AF,Number=A,Type=Float,Description=\"Allele frequency in genotypes (AC/AN), for each ALT allele\">";
+const INFO_AN: &str = "##INFO=<ID=AN,Number=1,Type=Integer,Description=\"Number of alleles in called genotypes\">";
+const INFO_BASEQ_RANK_SUM: &str = "##INFO=<ID=BaseQRankSum,Number=1,Type=Float,Description=\"Z-score of the Mann-Whitney U test of ALT against REF read base qualities at the site\">";
+const INFO_DP: &str =
+    "##INFO=<ID=DP,Number=1,Type=Integer,Description=\"Reads over the site after filtering, informative or not\">";
+const INFO_MQ: &str =
+    "##INFO=<ID=MQ,Number=1,Type=Float,Description=\"Root mean square mapping quality of the reads over the site\">";
+const INFO_MQ_RANK_SUM: &str = "##INFO=<ID=MQRankSum,Number=1,Type=Float,Description=\"Z-score of the Mann-Whitney U test of ALT against REF read mapping qualities\">";
+const INFO_QD: &str = "##INFO=<ID=QD,Number=1,Type=Float,Description=\"QUAL divided by the informative depth (sum of AD) of the non-hom-ref sample\">";
+const INFO_READ_POS_RANK_SUM: &str = "##INFO=<ID=ReadPosRankSum,Number=1,Type=Float,Description=\"Z-score of the Mann-Whitney U test of ALT against REF distances of the site from the nearer read end\">";
+const INFO_SOR: &str = "##INFO=<ID=SOR,Number=1,Type=Float,Description=\"Symmetric odds ratio of REF/ALT by forward/reverse informative reads (strand bias)\">";
+/// The site annotations of germline variant records, alphabetical as the writer puts them.
+const INFO_SITE: [&str; 8] =
+    [INFO_BASEQ_RANK_SUM, INFO_DP, INFO_FS, INFO_MQ, INFO_MQ_RANK_SUM, INFO_QD, INFO_READ_POS_RANK_SUM, INFO_SOR];
 const INFO_END: &str =
     "##INFO=<ID=END,Number=1,Type=Integer,Description=\"End position (1-based, inclusive) of this reference block\">";
 const FMT_GT: &str = "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">";
 const FMT_AD: &str = "##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Allelic depths of informative reads for the REF and ALT alleles\">";
 const FMT_DP: &str = "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth after filtering\">";
+const FMT_DP_GERMLINE: &str = "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Informative reads (sum of AD); in reference blocks, reads after filtering\">";
 const FMT_GQ: &str =
-    "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality (Phred), capped at 99 in reference blocks\">";
+    "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality: the second-lowest PL, capped at 99\">";
 const FMT_MIN_DP: &str =
     "##FORMAT=<ID=MIN_DP,Number=1,Type=Integer,Description=\"Minimum depth in this reference block\">";
 const INFO_TLOD: &str = "##INFO=<ID=TLOD,Number=A,Type=Float,Description=\"Tumour log10 odds: ALT at its best-fitting fraction vs no ALT\">";
@@ -83,7 +101,7 @@ const FMT_AF: &str = "##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"ALT frac
 const FMT_F1R2: &str = "##FORMAT=<ID=F1R2,Number=R,Type=Integer,Description=\"Informative reads per allele in F1R2 orientation (first of pair forward, or second reverse)\">";
 const FMT_F2R1: &str =
     "##FORMAT=<ID=F2R1,Number=R,Type=Integer,Description=\"Informative reads per allele in F2R1 orientation\">";
-const FMT_PL: &str = "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype likelihoods, normalized to the most likely genotype\">";
+const FMT_PL: &str = "##FORMAT=<ID=PL,Number=G,Type=Integer,Description=\"Phred-scaled genotype likelihoods (no priors), normalized to the most likely genotype\">";
 
 impl VcfHeaderSpec {
     /// The filter IDs records may name (PASS excluded: it is written for an empty list).
@@ -140,10 +158,17 @@ impl VcfHeaderSpec {
     }
 
     fn push_definitions(&self, lines: &mut Vec<String>) {
-        let (info, format): (&[&str], &[&str]) = match self.kind {
-            VcfKind::Germline => (&[INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_PL]),
-            VcfKind::Gvcf { .. } => (&[INFO_END, INFO_FS], &[FMT_GT, FMT_AD, FMT_DP, FMT_GQ, FMT_MIN_DP, FMT_PL]),
-            VcfKind::Somatic { .. } => (&[INFO_TLOD, INFO_NLOD], &[FMT_GT, FMT_AD, FMT_AF, FMT_DP, FMT_F1R2, FMT_F2R1]),
+        let (info, format): (Vec<&str>, &[&str]) = match self.kind {
+            VcfKind::Germline => (
+                [&[INFO_AC, INFO_AF, INFO_AN][..], &INFO_SITE].concat(),
+                &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_PL],
+            ),
+            VcfKind::Gvcf { .. } => {
+                ([&[INFO_END][..], &INFO_SITE].concat(), &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_MIN_DP, FMT_PL])
+            }
+            VcfKind::Somatic { .. } => {
+                (vec![INFO_TLOD, INFO_NLOD], &[FMT_GT, FMT_AD, FMT_AF, FMT_DP, FMT_F1R2, FMT_F2R1])
+            }
         };
         lines.extend(info.iter().map(|s| (*s).to_string()));
         lines.extend(self.extra_info.iter().map(|d| definition("INFO", d)));

@@ -1,8 +1,11 @@
 //! Record lines: a called variant (VCF or gVCF form) and a gVCF reference block.
 //!
 //! Formats: POS is the 0-based start + 1; ID `.`; QUAL with one decimal (`.` when not finite),
-//! negative values written as 0; FILTER `PASS` or the failed filters joined by `;`; INFO `FS=`
-//! with three decimals when the strand statistic is known, else `.`; FORMAT GT:AD:DP:GQ:PL, GT
+//! negative values written as 0; FILTER `PASS` or the failed filters joined by `;`; INFO keys in
+//! alphabetical order, each where defined: AC, AF, AN (VCF only), BaseQRankSum, DP (filtered
+//! depth, all reads), FS, MQ, MQRankSum, QD, ReadPosRankSum, SOR (definitions in
+//! `crate::call::genotype::annotate`), QD and MQ with two decimals, the others three;
+//! FORMAT GT:AD:DP:GQ:PL, DP the informative reads (sum of AD), GT
 //! unphased (`0/1`, `1/2`, haploid `1`), AD `.` when the caller gives none. gVCF variant records
 //! add `<NON_REF>` as the last ALT, AD 0 for it and PL extended for it
 //! ([`super::gvcf::extend_pl_with_non_ref`]). Reference blocks: REF the reference base at the
@@ -48,12 +51,8 @@ pub(super) fn variant_line(out: &mut Vec<u8>, contig: &str, v: &CalledVariant, n
     } else {
         out.extend_from_slice(v.filters.join(";").as_bytes());
     }
-    match v.fisher_strand {
-        Some(fs) if fs.is_finite() => {
-            let _ = write!(out, "\tFS={:.3}", fs.max(0.0));
-        }
-        _ => out.extend_from_slice(b"\t."),
-    }
+    out.push(b'\t');
+    info_column(out, v, !non_ref);
     out.extend_from_slice(b"\tGT:AD:DP:GQ:PL\t");
     write_gt(out, &v.genotype);
     out.push(b':');
@@ -65,10 +64,55 @@ pub(super) fn variant_line(out: &mut Vec<u8>, contig: &str, v: &CalledVariant, n
             out.extend_from_slice(b",0");
         }
     }
-    let _ = write!(out, ":{}:{}:", v.depth, v.gq);
+    let informative: u32 = v.allele_depths.iter().sum();
+    let _ = write!(out, ":{informative}:{}:", v.gq);
     join(out, &pl);
     out.push(b'\n');
     Ok(())
+}
+
+/// The INFO column of a variant record, keys in alphabetical order (as GATK writes them), each
+/// only where defined; `.` when none is. `allele_counts`: AC, AF and AN from the genotype (the
+/// VCF; a gVCF leaves them to the joint genotyper, as GATK's does).
+fn info_column(out: &mut Vec<u8>, v: &CalledVariant, allele_counts: bool) {
+    let a = &v.annotations;
+    let float = |x: Option<f64>, decimals: usize| x.filter(|x| x.is_finite()).map(|x| fixed(x, decimals));
+    let mut fields: Vec<(&str, Option<String>)> = Vec::with_capacity(11);
+    if allele_counts {
+        let an = v.genotype.len();
+        let ac: Vec<usize> =
+            (1..=v.alt_alleles.len()).map(|k| v.genotype.iter().filter(|&&g| usize::from(g) == k).count()).collect();
+        let list = |values: Vec<String>| Some(values.join(","));
+        fields.push(("AC", list(ac.iter().map(usize::to_string).collect())));
+        fields.push(("AF", list(ac.iter().map(|&c| fixed(c as f64 / an as f64, 3)).collect())));
+        fields.push(("AN", Some(an.to_string())));
+    }
+    fields.extend([
+        ("BaseQRankSum", float(a.base_q_rank_sum, 3)),
+        ("DP", Some(v.depth.to_string())),
+        ("FS", float(v.fisher_strand.map(|fs| fs.max(0.0)), 3)),
+        ("MQ", float(a.rms_mapq, 2)),
+        ("MQRankSum", float(a.mq_rank_sum, 3)),
+        ("QD", float(a.qual_by_depth, 2)),
+        ("ReadPosRankSum", float(a.read_pos_rank_sum, 3)),
+        ("SOR", float(a.strand_odds_ratio, 3)),
+    ]);
+    let mut first = true;
+    for (key, value) in fields {
+        let Some(value) = value else { continue };
+        if !first {
+            out.push(b';');
+        }
+        first = false;
+        let _ = write!(out, "{key}={value}");
+    }
+}
+
+/// `x` with `decimals` decimals, never `-0.000`.
+fn fixed(x: f64, decimals: usize) -> String {
+    let scale = 10f64.powi(decimals as i32);
+    let rounded = (x * scale).round() / scale + 0.0;
+    format!("{rounded:.decimals$}")
 }
 
 /// Appends `block` as one line; `ref_base` is the reference base at `block.start`.

@@ -128,17 +128,33 @@ fn record_lines_match_the_format() {
     let a = alt_base(seqs[0].1[100]) as char;
     assert_eq!(
         String::from_utf8(out.clone()).unwrap(),
-        format!("chr1\t101\t.\t{r}\t{a}\t115.3\tPASS\tFS=1.250\tGT:AD:DP:GQ:PL\t0/1:10,8:18:99:120,0,200\n")
+        format!(
+            "chr1\t101\t.\t{r}\t{a}\t115.3\tPASS\t\
+             AC=1;AF=0.500;AN=2;DP=18;FS=1.250;MQ=59.50;MQRankSum=0.000;QD=6.41;ReadPosRankSum=1.235;SOR=0.693\t\
+             GT:AD:DP:GQ:PL\t0/1:10,8:18:99:120,0,200\n"
+        ),
+        "INFO keys alphabetical, -0.0001 written 0.000, BaseQRankSum (undefined) left out"
     );
     out.clear();
     record::variant_line(&mut out, "chr1", &v, true).unwrap();
     assert!(String::from_utf8(out.clone()).unwrap().ends_with(&format!(
-        "{a},<NON_REF>\t115.3\tPASS\tFS=1.250\tGT:AD:DP:GQ:PL\t0/1:10,8,0:18:99:120,0,200,120,200,200\n"
-    )));
+        "{a},<NON_REF>\t115.3\tPASS\tDP=18;FS=1.250;MQ=59.50;MQRankSum=0.000;QD=6.41;ReadPosRankSum=1.235;SOR=0.693\t\
+         GT:AD:DP:GQ:PL\t0/1:10,8,0:18:99:120,0,200,120,200,200\n"
+    )), "a gVCF variant record leaves AC, AF and AN to the joint genotyper");
     out.clear();
     let h = haploid(&seqs, 1, 50);
     record::variant_line(&mut out, "chr2", &h, false).unwrap();
-    assert!(String::from_utf8(out.clone()).unwrap().ends_with("\t.\tGT:AD:DP:GQ:PL\t1:0,12:12:90:90,0\n"));
+    assert!(
+        String::from_utf8(out.clone())
+            .unwrap()
+            .ends_with("\tPASS\tAC=1;AF=1.000;AN=1;DP=12\tGT:AD:DP:GQ:PL\t1:0,12:12:90:90,0\n")
+    );
+    // FORMAT/DP is the informative reads (sum of AD), INFO/DP every read over the site.
+    out.clear();
+    let fewer = CalledVariant { allele_depths: vec![7, 6], depth: 20, ..v.clone() };
+    record::variant_line(&mut out, "chr1", &fewer, false).unwrap();
+    let line = String::from_utf8(out.clone()).unwrap();
+    assert!(line.contains(";DP=20;") && line.ends_with("\t0/1:7,6:13:99:120,0,200\n"), "{line}");
     out.clear();
     let b = RefBlock { ploidy: Ploidy::Haploid, ..block(0, 9, 20, 150, 30) };
     record::block_line(&mut out, "chr1", &b, b'a').unwrap();

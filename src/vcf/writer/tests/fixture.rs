@@ -2,7 +2,7 @@
 
 use super::super::*;
 use crate::genome::ploidy::Ploidy;
-use crate::vcf::model::{CalledVariant, RefBlock};
+use crate::vcf::model::{CalledVariant, RefBlock, SiteAnnotations};
 use md5::{Digest, Md5};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,6 +72,14 @@ pub fn snv(seqs: &Seqs, tid: u32, pos: u64, genotype: Vec<u8>) -> CalledVariant 
         depth: 18,
         filters: Vec::new(),
         fisher_strand: Some(1.25),
+        annotations: SiteAnnotations {
+            rms_mapq: Some(59.5),
+            qual_by_depth: Some(115.3 / 18.0),
+            strand_odds_ratio: Some(0.6932),
+            mq_rank_sum: Some(-0.0001),
+            read_pos_rank_sum: Some(1.2345),
+            base_q_rank_sum: None,
+        },
     }
 }
 
@@ -84,6 +92,7 @@ pub fn haploid(seqs: &Seqs, tid: u32, pos: u64) -> CalledVariant {
         allele_depths: vec![0, 12],
         depth: 12,
         fisher_strand: None,
+        annotations: SiteAnnotations::default(),
         ..snv(seqs, tid, pos, vec![0, 1])
     }
 }
