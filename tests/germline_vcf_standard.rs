@@ -1,7 +1,9 @@
 //! The germline VCF and gVCF as downstream tools read them (issue 16): on every variant record
 //! GT is the genotype whose PL is 0, GQ = min(99, second-lowest PL), FORMAT/DP = sum of AD, the
-//! INFO annotations are present where defined, `bcftools +fill-tags` agrees with AC/AN/AF, and
-//! `bcftools view`, `bcftools norm -c e` and `vcf-validator` accept both files without a word.
+//! INFO annotations are present where defined, phase sets are well formed (PS on phased hets
+//! only, the POS of the block's first het, no block of one), `bcftools +fill-tags` agrees with
+//! AC/AN/AF, `bcftools view`, `bcftools norm -c e` and `vcf-validator` accept both files without
+//! a word, and `bcftools merge -g` merges the gVCF.
 
 #![allow(clippy::unwrap_used)] // test helpers unwrap: a panic is a test failure
 
@@ -72,6 +74,33 @@ fn check_variant_records(path: &Path, vcf: bool) -> usize {
     checked
 }
 
+/// Phased records: `|` exactly where PS is given, only hets, PS the POS of the block's first
+/// record, every block at least two hets. Returns (phased hets, blocks).
+fn check_phase_sets(path: &Path) -> (usize, usize) {
+    let mut blocks: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
+    for r in records(path) {
+        if r[4] == "<NON_REF>" {
+            continue;
+        }
+        let sample: BTreeMap<&str, &str> = r[8].split(':').zip(r[9].split(':')).collect();
+        let line = r.join("\t");
+        let gt = sample["GT"];
+        assert_eq!(gt.contains('|'), sample.contains_key("PS"), "PS exactly on phased GTs: {line}");
+        let Some(ps) = sample.get("PS") else { continue };
+        let alleles: Vec<&str> = gt.split('|').collect();
+        assert!(alleles.len() == 2 && alleles[0] != alleles[1], "only hets are phased: {line}");
+        let ps: u64 = ps.parse().unwrap();
+        let pos: u64 = r[1].parse().unwrap();
+        assert!(ps <= pos, "PS after POS: {line}");
+        blocks.entry((r[0].clone(), ps)).or_default().push(pos);
+    }
+    for ((contig, ps), members) in &blocks {
+        assert!(members.len() >= 2, "a phase block of one het at {contig}:{ps}");
+        assert_eq!(members[0], *ps, "PS {ps} is not the POS of its block's first het");
+    }
+    (blocks.values().map(Vec::len).sum(), blocks.len())
+}
+
 fn tool(args: &[&str], file: &Path) -> std::process::Output {
     let out = Command::new(args[0]).args(&args[1..]).arg(file).output().unwrap();
     assert!(out.status.success(), "{args:?} {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
@@ -90,6 +119,9 @@ fn germline_records_are_consistent_annotated_and_accepted_by_readers() {
     let n = check_variant_records(&vcf, true);
     assert!(n > 50, "{n} variant records");
     assert_eq!(check_variant_records(&gvcf, false), n, "the gVCF carries every variant record");
+    let (phased, blocks) = check_phase_sets(&vcf);
+    assert!(phased > n / 4 && blocks > 1, "{phased} phased hets in {blocks} blocks of {n} records");
+    assert_eq!(check_phase_sets(&gvcf), (phased, blocks), "the gVCF carries the same phase");
 
     if !require_tool("bcftools") {
         return;
@@ -128,6 +160,16 @@ fn germline_records_are_consistent_annotated_and_accepted_by_readers() {
         );
         tool(&["bcftools", "norm", "-c", "e", "-f", reference.to_str().unwrap(), "-Ou", "-o", "/dev/null"], f);
     }
+    // A joint merge of gVCFs reads the blocks and the joint fields (the same sample twice here).
+    let merged = Command::new("bcftools")
+        .args(["merge", "--force-samples", "-g"])
+        .arg(&reference)
+        .args(["-Ou", "-o", "/dev/null"])
+        .arg(&gvcf)
+        .arg(&gvcf)
+        .output()
+        .unwrap();
+    assert!(merged.status.success(), "bcftools merge -g: {}", String::from_utf8_lossy(&merged.stderr));
     if !require_tool("vcf-validator") {
         return;
     }

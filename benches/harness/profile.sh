@@ -110,7 +110,7 @@ log "profiled run: $ran"
 
 # --- top 5 by self cost, grouped by symbol -------------------------------------------------------
 perf report -i "$DATAF" --no-children --sort symbol --stdio -g none --percent-limit 0.1 2>/dev/null \
-  | grep -v '^#' | grep -v '^[[:space:]]*$' | head -5 >"$WORK/top5.$STAGE.txt"
+  | grep -v '^#' | grep -v '^[[:space:]]*$' | awk 'NR <= 5' >"$WORK/top5.$STAGE.txt"
 echo "top 5 symbols by self cost in the run that did $STAGE ($EVENT samples, all threads):"
 cat "$WORK/top5.$STAGE.txt"
 

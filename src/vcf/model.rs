@@ -34,6 +34,17 @@ pub struct CalledVariant {
     /// undefined, for example a rank sum without both REF and ALT reads).
     #[serde(default)]
     pub annotations: SiteAnnotations,
+    /// Read-backed phase, when the call is in a phase block of two or more hets.
+    #[serde(default)]
+    pub phase: Option<Phase>,
+}
+
+/// A het's phase: written `a|b` with the genotype's alleles in their sorted order, or flipped
+/// (`1|0`), and `PS` = the 1-based POS of the block's first het (`set_pos` is 0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Phase {
+    pub flipped: bool,
+    pub set_pos: u64,
 }
 
 /// INFO annotations of a called site, as GATK 4 defines them (the caller's
@@ -52,6 +63,12 @@ pub struct SiteAnnotations {
     pub mq_rank_sum: Option<f64>,
     pub read_pos_rank_sum: Option<f64>,
     pub base_q_rank_sum: Option<f64>,
+    /// gVCF `RAW_MQandDP`: Σ MAPQ² and the number of reads over the site (a joint genotyper sums
+    /// them over samples for the cohort's MQ).
+    pub raw_mapq: Option<(u64, u32)>,
+    /// gVCF `SB`: informative reads as REF forward, REF reverse, ALT forward, ALT reverse (the
+    /// table behind FS and SOR, summed over samples by a joint genotyper).
+    pub strand_counts: Option<[u32; 4]>,
 }
 
 /// A run of reference-confident positions for the gVCF (`<NON_REF>` block).

@@ -9,6 +9,8 @@
 //!   REF/ALT × forward/reverse informative reads (all ALTs together).
 //! - `SOR` (StrandOddsRatio): on that table with 1 added to every cell, R = (refF·altR)/(refR·altF),
 //!   SOR = ln(R + 1/R) + ln(min(refF, refR)/max(refF, refR)) − ln(min(altF, altR)/max(altF, altR)).
+//! - gVCF only, for joint genotyping: `RAW_MQandDP` (Σ MAPQ², reads) and FORMAT `SB` (the
+//!   strand table above as four counts: REF forward, REF reverse, ALT forward, ALT reverse).
 //! - `MQRankSum`, `ReadPosRankSum`, `BaseQRankSum` (RankSumTest): the Mann-Whitney U statistic of
 //!   the ALT reads' values against the REF reads' (informative reads; all ALTs together), as a z
 //!   score: z = (U_alt − n_alt·n_ref/2) / sqrt(n_alt·n_ref/12 · (n + 1 − Σ(t³ − t)/(n(n − 1)))),
@@ -46,7 +48,10 @@ pub fn annotate(ev: &SiteEvidence, qual: f64, variant_genotype: bool) -> SiteAnn
         }
     }
     let informative: u32 = ev.allele_depths().iter().sum();
+    let square_sum: u64 = ev.mapq.iter().map(|&q| u64::from(q) * u64::from(q)).sum();
     SiteAnnotations {
+        raw_mapq: Some((square_sum, ev.mapq.len() as u32)),
+        strand_counts: Some(ev.strand_table().map(|c| c as u32)),
         rms_mapq: rms(ev.mapq.iter().map(|&q| f64::from(q))),
         qual_by_depth: (variant_genotype && informative > 0 && qual.is_finite())
             .then(|| qual.max(0.0) / f64::from(informative)),
@@ -187,6 +192,7 @@ mod tests {
             mapq: vec![60, 60, 50, 0],
             reverse: vec![false, true, false, true],
             at_site: vec![Some((10, 30)), Some((2, 20)), Some((3, 25)), None],
+            names: vec![1, 2, 3, 4],
         };
         let a = annotate(&ev, 90.0, true);
         assert!(close(a.qual_by_depth.unwrap(), 30.0), "QUAL 90 over 3 informative reads");
@@ -202,5 +208,7 @@ mod tests {
         assert!(close(a.base_q_rank_sum.unwrap(), -1.2247));
         // Strand table [ref f 1, ref r 0, alt f 1, alt r 1] → SOR on 2, 1, 2, 2.
         assert!(close(a.strand_odds_ratio.unwrap(), strand_odds_ratio([1, 0, 1, 1])));
+        assert_eq!(a.strand_counts, Some([1, 0, 1, 1]));
+        assert_eq!(a.raw_mapq, Some((3600 + 3600 + 2500, 4)), "RAW_MQandDP over every read");
     }
 }

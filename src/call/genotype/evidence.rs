@@ -23,6 +23,8 @@ pub struct SiteEvidence {
     /// Per read: the site's first reference base in the read, as (distance from the nearer end
     /// of the read, base quality there); `None` where the read deletes that base.
     pub at_site: Vec<Option<(u32, u8)>>,
+    /// Per read: its name hash (mates share it), for phasing.
+    pub names: Vec<u64>,
 }
 
 impl SiteEvidence {
@@ -85,6 +87,7 @@ pub fn site_evidence(
         ev.mapq.push(read.mapq);
         ev.reverse.push(read.reverse);
         ev.at_site.push(position_in_read(read, site.pos));
+        ev.names.push(read.name_hash);
     }
     ev
 }

@@ -121,6 +121,8 @@ pub struct SiteCall {
     pub allele_balance_p: Option<f64>,
     /// Posterior probability of the artifact (paralog) hypothesis.
     pub artifact_probability: f64,
+    /// Informative reads over the site: (name hash, allele index they support), for phasing.
+    pub read_alleles: Vec<(u64, u8)>,
 }
 
 /// Genotype every site of a region. `likelihoods` must be the pair-HMM matrix of `reads` ×
@@ -307,8 +309,10 @@ pub(super) fn genotype_site_with(
         filters,
         fisher_strand: Some(fisher_strand(ev.strand_table())),
         annotations,
+        phase: None,
     };
-    Some(SiteCall { call, allele_balance_p, artifact_probability: 10f64.powf(post[artifact]) })
+    let read_alleles = ev.names.iter().zip(&ev.supports).filter_map(|(&name, s)| s.map(|a| (name, a as u8))).collect();
+    Some(SiteCall { call, allele_balance_p, artifact_probability: 10f64.powf(post[artifact]), read_alleles })
 }
 
 /// Index of the lowest PL, the lowest index on a tie.

@@ -73,6 +73,7 @@ mod tests {
             filters: Vec::new(),
             fisher_strand: None,
             annotations: Default::default(),
+            phase: None,
         }
     }
 

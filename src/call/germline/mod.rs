@@ -16,10 +16,14 @@
 //! are merged within the shard by GQ band, and merged again at the gather, which gives the same
 //! blocks whatever the shard size.
 //!
+//! Het calls are phased by the reads and read pairs they share ([`phasing`]: links within the
+//! shard here, across shard edges at the gather).
+//!
 //! Cost: one indexed fetch per shard; pileup O(aligned bases); per active region, assembly plus a
 //! pair-HMM of reads × haplotypes × read length × haplotype length.
 
 pub mod gather;
+pub mod phasing;
 
 use super::CallError;
 use super::active::{ActiveConfig, active_regions};
@@ -119,6 +123,23 @@ pub struct ShardCalls {
     /// Sum of filtered depth over the core and the number of positions, for coverage figures.
     pub depth_sum: u64,
     pub positions: u64,
+    /// The phase links of the shard's hets (resolved across shards at the gather).
+    #[serde(default)]
+    pub phasing: phasing::ShardPhasing,
+}
+
+/// Sets the phase of every het in a phase block of two or more, across all shards of a sample
+/// (in reference order): resolves the links left open at shard edges ([`phasing`]). Call once,
+/// before the gather writes the records.
+pub fn phase_shards(shards: &mut [ShardCalls]) {
+    let mut parts: Vec<(&mut [CalledVariant], phasing::ShardPhasing)> = shards
+        .iter_mut()
+        .map(|s| {
+            let links = std::mem::take(&mut s.phasing);
+            (&mut s.variants[..], links)
+        })
+        .collect();
+    phasing::assign_phase_sets(&mut parts);
 }
 
 /// Calls one shard. `reader` is an indexed reader of the sample's BAM/CRAM (one per thread).
@@ -165,15 +186,21 @@ pub fn call_shard(
             spans.push((call.pos, call.pos + call.ref_allele.len() as u64));
             if owned {
                 apply_filters(&mut call, &cfg.filters);
-                variants.push(call);
+                variants.push((call, site.read_alleles));
             }
         }
     }
-    sort_dedup(&mut variants, |a, b| {
+    sort_dedup(&mut variants, |(a, _), (b, _)| {
         (a.pos, &a.ref_allele, &a.alt_alleles).cmp(&(b.pos, &b.ref_allele, &b.alt_alleles))
     });
+    let hets = variants
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (call, read_alleles))| Some((i, call.tid, phasing::fragments(call, read_alleles)?)))
+        .collect();
     let mut out = reference_confidence(shard, contig, &window.bases, &reads, &spans, ploidy, cfg);
-    out.variants = variants;
+    out.phasing = phasing::link_shard(hets);
+    out.variants = variants.into_iter().map(|(call, _)| call).collect();
     Ok(out)
 }
 

@@ -3,7 +3,7 @@
 //! and variant QC ([`VariantQc`]), each written atomically with its index and `.md5`.
 
 use crate::call::germline::gather::{GvcfRecord, interleave};
-use crate::call::germline::{GermlineConfig, ShardCalls, declared_filters};
+use crate::call::germline::{GermlineConfig, ShardCalls, declared_filters, phase_shards};
 use crate::engine::stage::artifact::role;
 use crate::engine::stage::{Artifact, ArtifactFile, ArtifactKind, StageContext, StageError, StageOutputs};
 use crate::genome::Contig;
@@ -47,7 +47,7 @@ pub(super) fn write_outputs(
     fasta: &Path,
     reference: &Reference,
     cfg: &GermlineConfig,
-    shards: Vec<ShardCalls>,
+    mut shards: Vec<ShardCalls>,
     sex: Sex,
     inferred: Option<Sex>,
 ) -> Result<StageOutputs, StageError> {
@@ -71,6 +71,7 @@ pub(super) fn write_outputs(
     let (mut depth_sum, mut positions) = (0u64, 0u64);
     let mut variants = Vec::new();
     let mut blocks = Vec::new();
+    phase_shards(&mut shards);
     for shard in shards {
         depth_sum += shard.depth_sum;
         positions += shard.positions;

@@ -80,6 +80,8 @@ const INFO_MQ: &str =
     "##INFO=<ID=MQ,Number=1,Type=Float,Description=\"Root mean square mapping quality of the reads over the site\">";
 const INFO_MQ_RANK_SUM: &str = "##INFO=<ID=MQRankSum,Number=1,Type=Float,Description=\"Z-score of the Mann-Whitney U test of ALT against REF read mapping qualities\">";
 const INFO_QD: &str = "##INFO=<ID=QD,Number=1,Type=Float,Description=\"QUAL divided by the informative depth (sum of AD) of the non-hom-ref sample\">";
+const INFO_RAW_MQ_AND_DP: &str = "##INFO=<ID=RAW_MQandDP,Number=2,Type=Integer,Description=\"Sum of squared mapping qualities and number of reads over the site (for a cohort's RMS MQ)\">";
+const FMT_SB: &str = "##FORMAT=<ID=SB,Number=4,Type=Integer,Description=\"Informative reads: REF forward, REF reverse, ALT forward, ALT reverse (the strand-bias table)\">";
 const INFO_READ_POS_RANK_SUM: &str = "##INFO=<ID=ReadPosRankSum,Number=1,Type=Float,Description=\"Z-score of the Mann-Whitney U test of ALT against REF distances of the site from the nearer read end\">";
 const INFO_SOR: &str = "##INFO=<ID=SOR,Number=1,Type=Float,Description=\"Symmetric odds ratio of REF/ALT by forward/reverse informative reads (strand bias)\">";
 /// The site annotations of germline variant records, alphabetical as the writer puts them.
@@ -91,6 +93,7 @@ const FMT_GT: &str = "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotyp
 const FMT_AD: &str = "##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Allelic depths of informative reads for the REF and ALT alleles\">";
 const FMT_DP: &str = "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth after filtering\">";
 const FMT_DP_GERMLINE: &str = "##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Informative reads (sum of AD); in reference blocks, reads after filtering\">";
+const FMT_PS: &str = "##FORMAT=<ID=PS,Number=1,Type=Integer,Description=\"Phase set: POS of the first het of the read-backed phase block\">";
 const FMT_GQ: &str =
     "##FORMAT=<ID=GQ,Number=1,Type=Integer,Description=\"Genotype quality: the second-lowest PL, capped at 99\">";
 const FMT_MIN_DP: &str =
@@ -161,10 +164,12 @@ impl VcfHeaderSpec {
         let (info, format): (Vec<&str>, &[&str]) = match self.kind {
             VcfKind::Germline => (
                 [&[INFO_AC, INFO_AF, INFO_AN][..], &INFO_SITE].concat(),
-                &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_PL],
+                &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_PL, FMT_PS],
             ),
             VcfKind::Gvcf { .. } => {
-                ([&[INFO_END][..], &INFO_SITE].concat(), &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_MIN_DP, FMT_PL])
+                let mut info = [&[INFO_END][..], &INFO_SITE].concat();
+                info.insert(info.len() - 2, INFO_RAW_MQ_AND_DP); // alphabetical: before ReadPosRankSum, SOR
+                (info, &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_MIN_DP, FMT_PL, FMT_SB, FMT_PS])
             }
             VcfKind::Somatic { .. } => {
                 (vec![INFO_TLOD, INFO_NLOD], &[FMT_GT, FMT_AD, FMT_AF, FMT_DP, FMT_F1R2, FMT_F2R1])

@@ -4,9 +4,11 @@
 //! negative values written as 0; FILTER `PASS` or the failed filters joined by `;`; INFO keys in
 //! alphabetical order, each where defined: AC, AF, AN (VCF only), BaseQRankSum, DP (filtered
 //! depth, all reads), FS, MQ, MQRankSum, QD, ReadPosRankSum, SOR (definitions in
-//! `crate::call::genotype::annotate`), QD and MQ with two decimals, the others three;
+//! `crate::call::genotype::annotate`), QD and MQ with two decimals, the others three; gVCF
+//! variant records add INFO `RAW_MQandDP` and FORMAT `SB` (after PL) for joint genotyping;
 //! FORMAT GT:AD:DP:GQ:PL, DP the informative reads (sum of AD), GT
-//! unphased (`0/1`, `1/2`, haploid `1`), AD `.` when the caller gives none. gVCF variant records
+//! unphased (`0/1`, `1/2`, haploid `1`), or phased (`0|1`, `1|0`) with `:PS` appended (the
+//! 1-based POS of the phase block's first het), AD `.` when the caller gives none. gVCF variant records
 //! add `<NON_REF>` as the last ALT, AD 0 for it and PL extended for it
 //! ([`super::gvcf::extend_pl_with_non_ref`]). Reference blocks: REF the reference base at the
 //! start (upper case; any base other than A/C/G/T written N), ALT `<NON_REF>`, QUAL and FILTER
@@ -53,8 +55,16 @@ pub(super) fn variant_line(out: &mut Vec<u8>, contig: &str, v: &CalledVariant, n
     }
     out.push(b'\t');
     info_column(out, v, !non_ref);
-    out.extend_from_slice(b"\tGT:AD:DP:GQ:PL\t");
-    write_gt(out, &v.genotype);
+    let strand_counts = v.annotations.strand_counts.filter(|_| non_ref);
+    out.extend_from_slice(b"\tGT:AD:DP:GQ:PL");
+    if strand_counts.is_some() {
+        out.extend_from_slice(b":SB");
+    }
+    if v.phase.is_some() {
+        out.extend_from_slice(b":PS");
+    }
+    out.push(b'\t');
+    write_gt(out, &v.genotype, v.phase.map(|p| p.flipped));
     out.push(b':');
     if v.allele_depths.is_empty() {
         out.push(b'.');
@@ -67,6 +77,13 @@ pub(super) fn variant_line(out: &mut Vec<u8>, contig: &str, v: &CalledVariant, n
     let informative: u32 = v.allele_depths.iter().sum();
     let _ = write!(out, ":{informative}:{}:", v.gq);
     join(out, &pl);
+    if let Some(sb) = strand_counts {
+        out.push(b':');
+        join(out, &sb);
+    }
+    if let Some(phase) = v.phase {
+        let _ = write!(out, ":{}", phase.set_pos + 1);
+    }
     out.push(b'\n');
     Ok(())
 }
@@ -94,6 +111,7 @@ fn info_column(out: &mut Vec<u8>, v: &CalledVariant, allele_counts: bool) {
         ("MQ", float(a.rms_mapq, 2)),
         ("MQRankSum", float(a.mq_rank_sum, 3)),
         ("QD", float(a.qual_by_depth, 2)),
+        ("RAW_MQandDP", a.raw_mapq.filter(|_| !allele_counts).map(|(squares, reads)| format!("{squares},{reads}"))),
         ("ReadPosRankSum", float(a.read_pos_rank_sum, 3)),
         ("SOR", float(a.strand_odds_ratio, 3)),
     ]);
@@ -220,10 +238,14 @@ fn check_variant(v: &CalledVariant) -> Result<(), String> {
     Ok(())
 }
 
-fn write_gt(out: &mut Vec<u8>, genotype: &[u8]) {
-    for (i, a) in genotype.iter().enumerate() {
+/// GT: unphased `a/b` (sorted), or phased `a|b`, `b|a` when `flipped`.
+fn write_gt(out: &mut Vec<u8>, genotype: &[u8], flipped: Option<bool>) {
+    let order: Vec<u8> =
+        if flipped == Some(true) { genotype.iter().rev().copied().collect() } else { genotype.to_vec() };
+    let separator = if flipped.is_some() { b'|' } else { b'/' };
+    for (i, a) in order.iter().enumerate() {
         if i > 0 {
-            out.push(b'/');
+            out.push(separator);
         }
         let _ = write!(out, "{a}");
     }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::genome::ploidy::Ploidy;
-use crate::vcf::model::RefBlock;
+use crate::vcf::model::{Phase, RefBlock};
 use md5::{Digest, Md5};
 use std::io::Read as _;
 
@@ -137,10 +137,14 @@ fn record_lines_match_the_format() {
     );
     out.clear();
     record::variant_line(&mut out, "chr1", &v, true).unwrap();
-    assert!(String::from_utf8(out.clone()).unwrap().ends_with(&format!(
-        "{a},<NON_REF>\t115.3\tPASS\tDP=18;FS=1.250;MQ=59.50;MQRankSum=0.000;QD=6.41;ReadPosRankSum=1.235;SOR=0.693\t\
-         GT:AD:DP:GQ:PL\t0/1:10,8,0:18:99:120,0,200,120,200,200\n"
-    )), "a gVCF variant record leaves AC, AF and AN to the joint genotyper");
+    assert!(
+        String::from_utf8(out.clone()).unwrap().ends_with(&format!(
+            "{a},<NON_REF>\t115.3\tPASS\t\
+         DP=18;FS=1.250;MQ=59.50;MQRankSum=0.000;QD=6.41;RAW_MQandDP=63720,18;ReadPosRankSum=1.235;SOR=0.693\t\
+         GT:AD:DP:GQ:PL:SB\t0/1:10,8,0:18:99:120,0,200,120,200,200:5,5,4,4\n"
+        )),
+        "a gVCF variant record leaves AC, AF and AN to the joint genotyper and adds its raw sums"
+    );
     out.clear();
     let h = haploid(&seqs, 1, 50);
     record::variant_line(&mut out, "chr2", &h, false).unwrap();
@@ -149,6 +153,18 @@ fn record_lines_match_the_format() {
             .unwrap()
             .ends_with("\tPASS\tAC=1;AF=1.000;AN=1;DP=12\tGT:AD:DP:GQ:PL\t1:0,12:12:90:90,0\n")
     );
+    // A phased het: `a|b` in the sorted order or flipped, with PS (1-based) appended.
+    for (flipped, gt) in [(false, "0|1"), (true, "1|0")] {
+        out.clear();
+        let phased = CalledVariant { phase: Some(Phase { flipped, set_pos: 41 }), ..v.clone() };
+        record::variant_line(&mut out, "chr1", &phased, false).unwrap();
+        let line = String::from_utf8(out.clone()).unwrap();
+        assert!(line.ends_with(&format!("\tGT:AD:DP:GQ:PL:PS\t{gt}:10,8:18:99:120,0,200:42\n")), "{line}");
+        out.clear();
+        record::variant_line(&mut out, "chr1", &phased, true).unwrap();
+        let line = String::from_utf8(out.clone()).unwrap();
+        assert!(line.ends_with(&format!("\t{gt}:10,8,0:18:99:120,0,200,120,200,200:5,5,4,4:42\n")), "gVCF: {line}");
+    }
     // FORMAT/DP is the informative reads (sum of AD), INFO/DP every read over the site.
     out.clear();
     let fewer = CalledVariant { allele_depths: vec![7, 6], depth: 20, ..v.clone() };

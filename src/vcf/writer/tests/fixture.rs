@@ -79,7 +79,10 @@ pub fn snv(seqs: &Seqs, tid: u32, pos: u64, genotype: Vec<u8>) -> CalledVariant 
             mq_rank_sum: Some(-0.0001),
             read_pos_rank_sum: Some(1.2345),
             base_q_rank_sum: None,
+            raw_mapq: Some((63720, 18)),
+            strand_counts: Some([5, 5, 4, 4]),
         },
+        phase: None,
     }
 }
 
