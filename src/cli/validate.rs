@@ -103,6 +103,7 @@ fn describe_kind(kind: &dyn Stage) -> String {
             ParamKind::Bool => "true|false".into(),
             ParamKind::Choice(c) => c.join("|"),
             ParamKind::File => "file (optional)".into(),
+            ParamKind::IntList { min, max } => format!("list of int {min}..={max}"),
         };
         let _ = writeln!(
             out,

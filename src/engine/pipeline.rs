@@ -252,7 +252,8 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
             );
         };
         let bad = |what: String| cx.err::<ParamValue>(line, format!("key `params.{}`: {what}", key.value));
-        if let RawParam::Composite(_) = raw.value {
+        let is_list_kind = matches!(p.kind, ParamKind::IntList { .. });
+        if matches!(raw.value, RawParam::Composite(_)) || (matches!(raw.value, RawParam::IntList(_)) && !is_list_kind) {
             bad("a list or map is not a parameter value; give a number, true/false or text".into())?;
         }
         let value = match (p.kind, &raw.value) {
@@ -274,6 +275,14 @@ fn check_params(cx: &Ctx<'_>, s: &StageSpec, kind: &'static dyn Stage) -> Result
                 Err((path, e)) => bad(format!("cannot read `{}`: {e}", path.display()))?,
             },
             (ParamKind::File, v) => bad(format!("`{v}` is not a file path"))?,
+            (ParamKind::IntList { min, max }, RawParam::IntList(list))
+                if !list.is_empty() && list.iter().all(|i| (min..=max).contains(i)) =>
+            {
+                ParamValue::IntList(list.clone())
+            }
+            (ParamKind::IntList { min, max }, v) => {
+                bad(format!("`{v}` is not a non-empty list of integers in {min}..={max}"))?
+            }
         };
         params.insert(p.name.to_string(), value);
     }

@@ -77,6 +77,9 @@ pub enum RawParam {
     Int(i64),
     Float(f64),
     Text(String),
+    /// A list of integers: the value of a list parameter (`gq_bands: [0, 10, 20]`), refused like
+    /// any other list for the other kinds.
+    IntList(Vec<i64>),
     /// A list or a map: never a parameter value, refused with the key's name when the stage's
     /// parameters are checked (rather than as a failed parse of an internal type).
     Composite(serde::de::IgnoredAny),
@@ -89,6 +92,7 @@ impl fmt::Display for RawParam {
             RawParam::Int(i) => write!(f, "{i}"),
             RawParam::Float(x) => write!(f, "{x}"),
             RawParam::Text(s) => write!(f, "{s:?}"),
+            RawParam::IntList(v) => write!(f, "{v:?}"),
             RawParam::Composite(_) => f.write_str("a list or map"),
         }
     }

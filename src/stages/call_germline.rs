@@ -28,6 +28,7 @@ use crate::genome::ploidy::{
     ContigRole, PloidyMap, Sex, check_sex, contig_role, infer_sex_from_read_density, read_bed,
 };
 use crate::outcome::Failure;
+use crate::vcf::writer::GqBands;
 use std::path::Path;
 
 pub struct CallGermline;
@@ -41,7 +42,7 @@ static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     kind: ArtifactKind::GermlineVariants,
     doc: "<sample>.vcf.gz, <sample>.g.vcf.gz (+ .tbi), <sample>.callable.bed.gz, variant QC",
 }];
-static PARAMS: [ParamSpec; 4] = [
+static PARAMS: [ParamSpec; 5] = [
     ParamSpec {
         name: "shard_size",
         kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
@@ -66,13 +67,21 @@ static PARAMS: [ParamSpec; 4] = [
         default: ParamDefault::Unset,
         doc: "BED (contig, start, end, ploidy 0|1|2) over the built-in ploidy map; relative to the YAML",
     },
+    ParamSpec {
+        name: "gq_bands",
+        kind: ParamKind::IntList { min: 0, max: 99 },
+        default: ParamDefault::IntList(&[0, 10, 20, 30, 40]),
+        doc: "lower GQ bounds of the gVCF's reference-block bands: from 0, strictly increasing, at most 99",
+    },
 ];
 
 static INFO: StageInfo = StageInfo {
     kind: "call_germline",
     description: "haplotype-aware germline SNV/indel calling with local reassembly: VCF, gVCF, callable BED",
     // 2: `*` for spanning deletions, N positions never reference-confident, `ploidy_bed`.
-    version: 2,
+    // 3: GT = argmin PL, GQ from PL, GATK's INFO annotations, read-backed phasing, gVCF joint
+    //    fields, honest blocks in `gq_bands`.
+    version: 3,
     scope: Scope::Sample,
     inputs: &INPUTS,
     outputs: &OUTPUTS,
@@ -93,13 +102,14 @@ impl Stage for CallGermline {
         true
     }
 
-    /// A malformed ploidy BED is refused before anything runs (its contigs are checked at run).
+    /// Malformed GQ bands or ploidy BED are refused before anything runs (the BED's contigs are
+    /// checked at run).
     fn check_params(&self, params: &Params) -> Result<(), (&'static str, String)> {
-        match params.typed::<GermlineParams>() {
-            Ok(GermlineParams { ploidy_bed: Some(bed), .. }) => {
-                read_bed(&bed).map(|_| ()).map_err(|e| ("ploidy_bed", e.to_string()))
-            }
-            _ => Ok(()),
+        let Ok(typed) = params.typed::<GermlineParams>() else { return Ok(()) };
+        GqBands::new(typed.gq_bands).map_err(|e| ("gq_bands", e))?;
+        match typed.ploidy_bed {
+            Some(bed) => read_bed(&bed).map(|_| ()).map_err(|e| ("ploidy_bed", e.to_string())),
+            None => Ok(()),
         }
     }
 }
@@ -112,6 +122,7 @@ struct GermlineParams {
     min_mapq: u8,
     sex_check: OnMismatch,
     ploidy_bed: Option<std::path::PathBuf>,
+    gq_bands: Vec<u32>,
 }
 
 /// Everything the calling needs, the same on every rank.
@@ -138,6 +149,7 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     }
     let mut cfg = GermlineConfig::default();
     cfg.reads.min_mapq = params.min_mapq;
+    cfg.gq_bands = GqBands::new(params.gq_bands).map_err(StageError::runtime)?;
     let shards = shards(&prepared.contigs, params.shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards })
 }

@@ -54,6 +54,8 @@ pub struct GermlineConfig {
     pub region_depth_cap: usize,
     /// Bases of context on each side of a shard (far more than an active region's reach).
     pub shard_padding: u64,
+    /// The gVCF's reference-block GQ bands.
+    pub gq_bands: GqBands,
 }
 
 impl Default for GermlineConfig {
@@ -67,6 +69,7 @@ impl Default for GermlineConfig {
             filters: FilterConfig::default(),
             region_depth_cap: DEFAULT_REGION_CAP,
             shard_padding: 3000,
+            gq_bands: GqBands::default(),
         }
     }
 }
@@ -239,7 +242,7 @@ fn reference_confidence(
             covered[(p - shard.start) as usize] = true;
         }
     }
-    let mut merger = GvcfBlockMerger::new(GqBands::default());
+    let mut merger = GvcfBlockMerger::new(cfg.gq_bands.clone());
     let mut out = ShardCalls::default();
     let mut callable_open: Option<(u64, u64)> = None;
     for pos in shard.start..shard.end {

@@ -16,11 +16,22 @@ use std::path::{Path, PathBuf};
 /// enters the cache key, so an edited file reruns the stage.
 #[derive(Debug, Clone, Copy)]
 pub enum ParamKind {
-    Int { min: i64, max: i64 },
-    Float { min: f64, max: f64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Float {
+        min: f64,
+        max: f64,
+    },
     Bool,
     Choice(&'static [&'static str]),
     File,
+    /// A non-empty list of integers, each in range (a stage checks more in `check_params`).
+    IntList {
+        min: i64,
+        max: i64,
+    },
 }
 
 /// A parameter's default, in a form that can live in a `static`.
@@ -30,6 +41,7 @@ pub enum ParamDefault {
     Float(f64),
     Bool(bool),
     Choice(&'static str),
+    IntList(&'static [i64]),
     /// No value (an optional file not given).
     Unset,
 }
@@ -51,6 +63,7 @@ pub enum ParamValue {
     Int(i64),
     Float(f64),
     Text(String),
+    IntList(Vec<i64>),
     /// A file parameter: the absolute path and `sha256:<hex>` of its content when validated.
     File {
         path: PathBuf,
@@ -67,6 +80,7 @@ impl fmt::Display for ParamValue {
             ParamValue::Int(i) => write!(f, "{i}"),
             ParamValue::Float(x) => write!(f, "{x}"),
             ParamValue::Text(s) => f.write_str(s),
+            ParamValue::IntList(v) => f.write_str(&v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")),
             ParamValue::File { path, digest } => {
                 let short = digest.get(..digest.find(':').map_or(0, |i| i + 1) + 12).unwrap_or(digest);
                 write!(f, "{} ({short})", path.display())
@@ -83,6 +97,7 @@ impl From<ParamDefault> for ParamValue {
             ParamDefault::Float(x) => ParamValue::Float(x),
             ParamDefault::Bool(b) => ParamValue::Bool(b),
             ParamDefault::Choice(s) => ParamValue::Text(s.to_string()),
+            ParamDefault::IntList(v) => ParamValue::IntList(v.to_vec()),
             ParamDefault::Unset => ParamValue::Unset,
         }
     }
@@ -112,6 +127,7 @@ impl Params {
                     ParamValue::Int(i) => serde_json::Value::from(*i),
                     ParamValue::Float(x) => serde_json::Value::from(*x),
                     ParamValue::Text(t) => serde_json::Value::from(t.as_str()),
+                    ParamValue::IntList(v) => serde_json::Value::from(v.clone()),
                     ParamValue::File { path, .. } => serde_json::Value::from(path.to_string_lossy().into_owned()),
                     ParamValue::Unset => serde_json::Value::Null,
                 };

@@ -13,7 +13,7 @@ use crate::outcome::Failure;
 use crate::output_file::{Sidecar, write_atomic};
 use crate::qc::VariantQc;
 use crate::samples::Sample;
-use crate::vcf::writer::{CallableBedWriter, GqBands, VcfHeaderSpec, VcfKind, VcfWriter};
+use crate::vcf::writer::{CallableBedWriter, VcfHeaderSpec, VcfKind, VcfWriter};
 use std::path::Path;
 
 fn header(
@@ -59,7 +59,7 @@ pub(super) fn write_outputs(
         &header(ctx, sample, contigs, fasta, cfg, VcfKind::Germline),
         threads,
     )?;
-    let bands = GqBands::default();
+    let bands = cfg.gq_bands.clone();
     let gvcf_kind = VcfKind::Gvcf { bands: bands.clone() };
     let mut gvcf = VcfWriter::create(
         &dir.join(format!("{name}.g.vcf.gz")),

@@ -1,18 +1,22 @@
 //! gVCF specifics: GQ bands, the reference-block merger, and `<NON_REF>` likelihoods for variant
 //! records.
 //!
-//! **GQ bands.** A band is `[lower, next lower)`; the default lower bounds are
-//! `0,1,2,…,10,20,30,…,90,99` (finer where GQ changes decisions, as GATK's bands), the last band
-//! being `[99,100)`. Reference-block GQ is capped at 99 (GATK's convention), so every block falls
-//! in a declared band. Each band is declared in the header as GATK writes it:
+//! **GQ bands.** A band is `[lower, next lower)`; the default lower bounds are `0,10,20,30,40`
+//! (five bands; the boundary at 20 is where callers usually call a site confident; above 40 one
+//! band, so that one or two error bases in a 30x pileup, which move a site's GQ from ~89 to ~69
+//! or ~49, do not cut a block). Reference-block GQ is capped at 99 (GATK's convention), so every
+//! block falls in a declared band. Each band is declared in the header as GATK writes it:
 //! `##GVCFBlock10-20=minGQ=10(inclusive),maxGQ=20(exclusive)`.
 //!
-//! **Merging.** [`GvcfBlockMerger`] joins a block to the one before it when both are on the same
-//! contig, abut (`next.start == previous.end`), have the same ploidy and their GQ (capped) falls in
-//! the same band. The merged block keeps the smallest GQ and MIN_DP, the element-wise smallest PL,
-//! and the DP of its first piece. All four rules are associative, so merging is independent of
-//! where blocks were cut: blocks cut at shard edges and re-merged at the gather give the same
-//! records as an uncut run fed the same pieces. Cost: O(1) per block, one block held.
+//! **Merging, honestly.** [`GvcfBlockMerger`] joins a block to the one before it when both are on
+//! the same contig, abut (`next.start == previous.end`), have the same ploidy, are both covered or
+//! both without coverage (MIN_DP 0: a site no read covers never shares a block with covered ones),
+//! and their GQ (capped) falls in the same band. The merged block keeps the smallest GQ (so every
+//! site's GQ is at least its block's) and MIN_DP (at most every site's depth), the PL of its
+//! lowest-GQ piece (the first on a tie: PL and GQ of a block come from one real site), and the DP
+//! of its first piece. All these rules are associative, so merging is independent of where blocks
+//! were cut: blocks cut at shard edges and re-merged at the gather give the same records as an
+//! uncut run fed the same pieces. Cost: O(1) per block, one block held.
 //!
 //! **`<NON_REF>` likelihoods** ([`extend_pl_with_non_ref`]). The caller's PL covers the observed
 //! alleles only. A genotype holding `<NON_REF>` copies gets the *largest* PL among the genotypes
@@ -29,6 +33,9 @@ use crate::vcf::model::RefBlock;
 /// The largest GQ a reference block reports.
 pub const MAX_BLOCK_GQ: u32 = 99;
 
+/// Lower bounds of the default GQ bands: [0,10), [10,20), [20,30), [30,40), [40,99].
+pub const DEFAULT_BAND_LOWER_BOUNDS: [u32; 5] = [0, 10, 20, 30, 40];
+
 /// GQ band lower bounds (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GqBands {
@@ -37,10 +44,7 @@ pub struct GqBands {
 
 impl Default for GqBands {
     fn default() -> Self {
-        let mut lower: Vec<u32> = (0..=10).collect();
-        lower.extend((20..=90).step_by(10));
-        lower.push(MAX_BLOCK_GQ);
-        GqBands { lower }
+        GqBands { lower: DEFAULT_BAND_LOWER_BOUNDS.to_vec() }
     }
 }
 
@@ -89,11 +93,11 @@ impl GvcfBlockMerger {
         match self.open.as_mut() {
             Some(open) if mergeable(bands, open, &block) => {
                 open.end = block.end;
-                open.gq = open.gq.min(block.gq);
-                open.min_depth = open.min_depth.min(block.min_depth);
-                for (a, b) in open.pl.iter_mut().zip(block.pl) {
-                    *a = (*a).min(b);
+                if block.gq < open.gq {
+                    open.gq = block.gq;
+                    open.pl = block.pl;
                 }
+                open.min_depth = open.min_depth.min(block.min_depth);
                 None
             }
             _ => self.open.replace(block),
@@ -115,6 +119,7 @@ fn mergeable(bands: &GqBands, open: &RefBlock, next: &RefBlock) -> bool {
     open.tid == next.tid
         && open.end == next.start
         && open.ploidy == next.ploidy
+        && (open.min_depth == 0) == (next.min_depth == 0)
         && bands.band_of(open.gq) == bands.band_of(next.gq)
 }
 

@@ -31,8 +31,9 @@ fn header_holds_every_required_line() {
         "##ALT=<ID=NON_REF,",
         "##INFO=<ID=END,",
         "##FORMAT=<ID=MIN_DP,",
-        "##GVCFBlock0-1=minGQ=0(inclusive),maxGQ=1(exclusive)",
-        "##GVCFBlock99-100=minGQ=99(inclusive),maxGQ=100(exclusive)",
+        "##GVCFBlock0-10=minGQ=0(inclusive),maxGQ=10(exclusive)",
+        "##GVCFBlock20-30=minGQ=20(inclusive),maxGQ=30(exclusive)",
+        "##GVCFBlock40-100=minGQ=40(inclusive),maxGQ=100(exclusive)",
     ] {
         assert!(gvcf.contains(needle), "{needle}");
     }
@@ -116,6 +117,40 @@ fn bands_and_merging_are_independent_of_cuts() {
     let mut hap = block(0, 10, 11, 5, 20);
     hap.ploidy = Ploidy::Haploid;
     assert_eq!(merge_all(&[unit[9], hap, block(0, 12, 13, 5, 20), block(1, 13, 14, 5, 20)]).len(), 4);
+}
+
+#[test]
+fn merged_blocks_are_honest() {
+    // Sites of one band (GQ 40-99) with their own PLs: the block takes GQ and PL of the
+    // lowest-GQ site (the first of two equal ones), MIN_DP the smallest depth.
+    let site = |pos: u64, gq: u32, depth: u32, pl: [u32; 3]| RefBlock {
+        start: pos,
+        end: pos + 1,
+        gq,
+        depth,
+        min_depth: depth,
+        pl,
+        ..block(0, pos, pos + 1, gq, depth)
+    };
+    let sites = [
+        site(0, 89, 30, [0, 89, 900]),
+        site(1, 49, 28, [0, 49, 700]),
+        site(2, 49, 31, [0, 52, 650]),
+        site(3, 99, 35, [0, 120, 999]),
+    ];
+    let merged = merge_all(&sites);
+    assert_eq!(merged.len(), 1);
+    let b = merged[0];
+    assert_eq!((b.start, b.end, b.gq, b.min_depth, b.pl), (0, 4, 49, 28, [0, 49, 700]));
+    for s in &sites {
+        assert!(s.gq >= b.gq && s.min_depth >= b.min_depth, "every site at least as good as its block");
+    }
+    // No coverage never shares a block with coverage, even in the same band (GQ 0-9).
+    let low =
+        [site(10, 3, 1, [0, 3, 30]), site(11, 0, 0, [0, 0, 0]), site(12, 0, 0, [0, 0, 0]), site(13, 6, 2, [0, 6, 60])];
+    let merged = merge_all(&low);
+    let spans: Vec<(u64, u64, u32)> = merged.iter().map(|b| (b.start, b.end, b.min_depth)).collect();
+    assert_eq!(spans, vec![(10, 11, 1), (11, 13, 0), (13, 14, 2)]);
 }
 
 #[test]
