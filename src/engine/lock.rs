@@ -45,16 +45,7 @@ pub struct OutdirLock {
 
 /// Takes the lock or says which process holds it.
 pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, LockError> {
-    let io = |path: &Path, action, source| LockError::Io { path: path.to_path_buf(), action, source };
-    std::fs::create_dir_all(outdir).map_err(|e| io(outdir, "cannot create the output folder", e))?;
-    let path = outdir.join(".dagr.lock");
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| io(&path, "cannot open the lock file", e))?;
+    let (mut file, path) = open_lock_file(outdir)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -64,15 +55,13 @@ pub fn lock_outdir(outdir: &Path) -> Result<OutdirLock, LockError> {
                 let _ = file.unlock();
                 return Err(LockError::BusyWithTasks { outdir: outdir.to_path_buf() });
             }
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
+            let holder = match lock_file_text(&mut file).as_str() {
                 "" => "process unknown".to_string(),
                 h => h.to_string(),
             };
             return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder });
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock", e)),
+        Err(std::fs::TryLockError::Error(e)) => return Err(lock_io(&path, "cannot lock", e)),
     }
     let _ = file.set_len(0);
     let _ = file.rewind();
@@ -87,35 +76,47 @@ const TASKS_MARK: &str = "slurm tasks";
 /// Takes a shared lock on `outdir` (a Slurm task's view of the submission's outdir): refused while
 /// a local run holds it, shared with the other tasks.
 pub fn lock_shared(outdir: &Path) -> Result<OutdirLock, LockError> {
-    let io = |path: &Path, action, source| LockError::Io { path: path.to_path_buf(), action, source };
-    std::fs::create_dir_all(outdir).map_err(|e| io(outdir, "cannot create the output folder", e))?;
-    let path = outdir.join(".dagr.lock");
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| io(&path, "cannot open the lock file", e))?;
+    let (mut file, path) = open_lock_file(outdir)?;
     match file.try_lock_shared() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder: holder.trim().to_string() });
+            return Err(LockError::Busy { outdir: outdir.to_path_buf(), holder: lock_file_text(&mut file) });
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock", e)),
+        Err(std::fs::TryLockError::Error(e)) => return Err(lock_io(&path, "cannot lock", e)),
     }
     // Tasks hold it together: say so, without truncating what another task wrote.
-    let mut text = String::new();
-    let _ = file.read_to_string(&mut text);
-    if !text.starts_with(TASKS_MARK) {
+    if !lock_file_text(&mut file).starts_with(TASKS_MARK) {
         let _ = file.set_len(0);
         let _ = file.rewind();
         let _ = write!(file, "{TASKS_MARK}");
         let _ = file.flush();
     }
     Ok(OutdirLock { _file: file, path })
+}
+
+fn lock_io(path: &Path, action: &'static str, source: std::io::Error) -> LockError {
+    LockError::Io { path: path.to_path_buf(), action, source }
+}
+
+/// `<outdir>/.dagr.lock`, opened for reading and writing (created with `outdir` if missing).
+fn open_lock_file(outdir: &Path) -> Result<(File, PathBuf), LockError> {
+    std::fs::create_dir_all(outdir).map_err(|e| lock_io(outdir, "cannot create the output folder", e))?;
+    let path = outdir.join(".dagr.lock");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| lock_io(&path, "cannot open the lock file", e))?;
+    Ok((file, path))
+}
+
+/// What the lock file says (who holds it), trimmed; empty when unreadable.
+fn lock_file_text(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    text.trim().to_string()
 }
 
 fn hostname() -> String {

@@ -1,7 +1,7 @@
 //! Records as the VCF writers take them: a called germline site ([`CalledVariant`]), a gVCF
 //! reference block ([`RefBlock`]) and a somatic candidate with both samples' evidence
-//! ([`SomaticCall`], [`SomaticSample`]). The callers (`crate::call`) produce them; the writers
-//! here turn them into VCF text. Coordinates are 0-based half-open on the reference (`tid` =
+//! ([`SomaticCall`], [`SomaticSample`]). The variant callers above this module produce them;
+//! the writers here turn them into VCF text. Coordinates are 0-based half-open on the reference (`tid` =
 //! index in reference order); VCF's 1-based POS is made by the writer.
 
 use crate::genome::ploidy::Ploidy;
@@ -47,8 +47,8 @@ pub struct Phase {
     pub set_pos: u64,
 }
 
-/// INFO annotations of a called site, as GATK 4 defines them (the caller's
-/// `crate::call::genotype::annotate` computes them and cites the definitions). `AC`, `AN` and `AF`
+/// INFO annotations of a called site, as GATK 4 defines them (the germline caller's genotyper
+/// computes them and cites the definitions). `AC`, `AN` and `AF`
 /// are not stored: the writer derives them from the genotype.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SiteAnnotations {

@@ -59,22 +59,7 @@ mod tests {
     }
 
     fn variant(pos: u64) -> CalledVariant {
-        CalledVariant {
-            tid: 0,
-            pos,
-            ref_allele: b"A".to_vec(),
-            alt_alleles: vec![b"G".to_vec()],
-            genotype: vec![0, 1],
-            qual: 50.0,
-            gq: 50,
-            pl: vec![50, 0, 500],
-            allele_depths: vec![15, 15],
-            depth: 30,
-            filters: Vec::new(),
-            fisher_strand: None,
-            annotations: Default::default(),
-            phase: None,
-        }
+        crate::call::germline::test_het(pos)
     }
 
     #[test]

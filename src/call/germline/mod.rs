@@ -131,6 +131,27 @@ pub struct ShardCalls {
     pub phasing: phasing::ShardPhasing,
 }
 
+/// A PASS het SNV `A>G` at `pos` on contig 0 (GT 0/1, 15/15 reads), for the tests of this module.
+#[cfg(test)]
+pub(crate) fn test_het(pos: u64) -> CalledVariant {
+    CalledVariant {
+        tid: 0,
+        pos,
+        ref_allele: b"A".to_vec(),
+        alt_alleles: vec![b"G".to_vec()],
+        genotype: vec![0, 1],
+        qual: 50.0,
+        gq: 50,
+        pl: vec![50, 0, 500],
+        allele_depths: vec![15, 15],
+        depth: 30,
+        filters: Vec::new(),
+        fisher_strand: None,
+        annotations: Default::default(),
+        phase: None,
+    }
+}
+
 /// Sets the phase of every het in a phase block of two or more, across all shards of a sample
 /// (in reference order): resolves the links left open at shard edges ([`phasing`]). Call once,
 /// before the gather writes the records.

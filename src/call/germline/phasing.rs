@@ -134,8 +134,9 @@ pub fn link_shard(hets: Vec<(usize, u32, Fragments)>) -> ShardPhasing {
                 break;
             }
         }
-        let same_contig_before = (0..k).all(|p| hets[p].1 == tid);
-        if link.is_none() && k < LOOKBACK && same_contig_before {
+        // Open: no link found here, and the hets before it in the shard (fewer than LOOKBACK)
+        // are on its contig, so its parent may lie in an earlier shard.
+        if link.is_none() && k < LOOKBACK && hets[..k].iter().all(|h| h.1 == tid) {
             out.open.push((k, frags.clone()));
         }
         out.hets.push((index, link));
@@ -208,22 +209,7 @@ mod tests {
     use super::*;
 
     fn het(pos: u64) -> CalledVariant {
-        CalledVariant {
-            tid: 0,
-            pos,
-            ref_allele: b"A".to_vec(),
-            alt_alleles: vec![b"G".to_vec()],
-            genotype: vec![0, 1],
-            qual: 50.0,
-            gq: 50,
-            pl: vec![50, 0, 500],
-            allele_depths: vec![5, 5],
-            depth: 10,
-            filters: Vec::new(),
-            fisher_strand: None,
-            annotations: Default::default(),
-            phase: None,
-        }
+        crate::call::germline::test_het(pos)
     }
 
     /// Fragments of reads `names` supporting allele `allele` (name hashes 2, 4, 6, ...).

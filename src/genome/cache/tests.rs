@@ -203,7 +203,7 @@ fn cancelled_before_work_is_interrupted() {
     let (_tmp, fasta, cache) = setup();
     let e = prepare_reference(&fasta, Some(&cache), &default_opts(), &AtomicBool::new(true)).unwrap_err();
     assert!(matches!(e, PrepareError::Cancelled), "{e}");
-    assert!(crate::engine::stage::StageError::from(e).is_interrupted());
+    assert_eq!(crate::outcome::Classify::failure(&e), crate::outcome::Failure::Interrupted);
 }
 
 #[test]

@@ -84,7 +84,8 @@ const INFO_RAW_MQ_AND_DP: &str = "##INFO=<ID=RAW_MQandDP,Number=2,Type=Integer,D
 const FMT_SB: &str = "##FORMAT=<ID=SB,Number=4,Type=Integer,Description=\"Informative reads: REF forward, REF reverse, ALT forward, ALT reverse (the strand-bias table)\">";
 const INFO_READ_POS_RANK_SUM: &str = "##INFO=<ID=ReadPosRankSum,Number=1,Type=Float,Description=\"Z-score of the Mann-Whitney U test of ALT against REF distances of the site from the nearer read end\">";
 const INFO_SOR: &str = "##INFO=<ID=SOR,Number=1,Type=Float,Description=\"Symmetric odds ratio of REF/ALT by forward/reverse informative reads (strand bias)\">";
-/// The site annotations of germline variant records, alphabetical as the writer puts them.
+/// The site annotations of VCF variant records, alphabetical as the writer puts them (the gVCF's
+/// list adds `END` and `RAW_MQandDP`).
 const INFO_SITE: [&str; 8] =
     [INFO_BASEQ_RANK_SUM, INFO_DP, INFO_FS, INFO_MQ, INFO_MQ_RANK_SUM, INFO_QD, INFO_READ_POS_RANK_SUM, INFO_SOR];
 const INFO_END: &str =
@@ -167,8 +168,18 @@ impl VcfHeaderSpec {
                 &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_PL, FMT_PS],
             ),
             VcfKind::Gvcf { .. } => {
-                let mut info = [&[INFO_END][..], &INFO_SITE].concat();
-                info.insert(info.len() - 2, INFO_RAW_MQ_AND_DP); // alphabetical: before ReadPosRankSum, SOR
+                let info = vec![
+                    INFO_END,
+                    INFO_BASEQ_RANK_SUM,
+                    INFO_DP,
+                    INFO_FS,
+                    INFO_MQ,
+                    INFO_MQ_RANK_SUM,
+                    INFO_QD,
+                    INFO_RAW_MQ_AND_DP,
+                    INFO_READ_POS_RANK_SUM,
+                    INFO_SOR,
+                ];
                 (info, &[FMT_GT, FMT_AD, FMT_DP_GERMLINE, FMT_GQ, FMT_MIN_DP, FMT_PL, FMT_SB, FMT_PS])
             }
             VcfKind::Somatic { .. } => {
