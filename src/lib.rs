@@ -10,7 +10,8 @@
 //!   `reads`, `align`, `alignments`, `call`, `vcf`, `bench`, `samples`, over `genome`;
 //!   `call` → `vcf`, never `vcf` → `call`;
 //! - crate-level utilities any module may use: [`outcome`] (failure classes and exit codes),
-//!   [`clock`], [`units`], [`output_file`], [`accounting`].
+//!   [`clock`], [`units`], [`output_file`], [`accounting`], [`console`] (progress bars and lines,
+//!   the end-of-run summary on stderr).
 
 pub mod accounting;
 pub mod align;
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod call;
 pub mod cli;
 pub mod clock;
+pub mod console;
 pub mod engine;
 pub mod exec;
 pub mod genome;

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match dagr::cli::dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            dagr::console::error(&e.to_string(), e.exit_code());
             ExitCode::from(e.exit_code())
         }
     }

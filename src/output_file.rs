@@ -7,14 +7,19 @@
 //! complete. Final outputs also get an `<name>.md5` sidecar in `md5sum -c` format, as national
 //! reporting expects. Cost: one MD5 pass over the bytes as they are written (~600 MB/s), no re-read.
 //!
-//! Files written by a C library that only takes a path (htslib) use [`TempPath`] and
-//! [`commit_external`], which does re-read the file once to hash it.
+//! Files written by a C library that only takes a path (htslib) use [`TempPath`]: either hashed
+//! while they grow, by a thread that follows the appending writer ([`TempPath::hash_while_written`],
+//! no re-read and no time on the writer's thread), or re-read once at commit ([`commit_external`]).
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Suffix of temporary names; anything matching is garbage from an interrupted run.
 ///
@@ -159,13 +164,21 @@ pub struct TempPath {
     final_path: PathBuf,
     tmp_path: PathBuf,
     committed: bool,
+    hasher: Option<GrowingFileHasher>,
 }
 
 impl TempPath {
     pub fn new(final_path: impl AsRef<Path>) -> Self {
         let final_path = final_path.as_ref().to_path_buf();
         let tmp_path = temp_name_for(&final_path);
-        Self { final_path, tmp_path, committed: false }
+        Self { final_path, tmp_path, committed: false, hasher: None }
+    }
+    /// Hashes the temporary file on a thread of its own while the external writer appends to it,
+    /// so that [`TempPath::commit`] needs no re-read. The file must exist, and the writer must
+    /// only append (BGZF and CRAM writers do) and have closed the file before the commit.
+    pub fn hash_while_written(&mut self) -> io::Result<()> {
+        self.hasher = Some(GrowingFileHasher::start(&self.tmp_path)?);
+        Ok(())
     }
     /// Where the external writer must write.
     pub fn path(&self) -> &Path {
@@ -174,9 +187,14 @@ impl TempPath {
     pub fn final_path(&self) -> &Path {
         &self.final_path
     }
-    /// Hashes the finished temporary file (one re-read), fsyncs it and renames it into place.
+    /// Hashes the finished temporary file (one re-read, unless it was hashed while written),
+    /// fsyncs it and renames it into place.
     pub fn commit(mut self, sidecar: Sidecar) -> io::Result<WrittenFile> {
-        let written = commit_external(&self.tmp_path, &self.final_path, sidecar)?;
+        let hashed = match self.hasher.take() {
+            Some(hasher) => Some(hasher.finish()?),
+            None => None,
+        };
+        let written = commit_hashed(&self.tmp_path, &self.final_path, sidecar, hashed)?;
         self.committed = true;
         Ok(written)
     }
@@ -192,7 +210,30 @@ impl Drop for TempPath {
 
 /// Commits a file that something else wrote at `tmp_path`: hash, fsync, rename, sidecar.
 pub fn commit_external(tmp_path: &Path, final_path: &Path, sidecar: Sidecar) -> io::Result<WrittenFile> {
-    let (md5, size) = md5_of_file(tmp_path)?;
+    commit_hashed(tmp_path, final_path, sidecar, None)
+}
+
+/// [`commit_external`] with the MD5 and size already known (`None`: hash the file now). A known
+/// size that is not the file's means the writer did not only append: an error, not a wrong MD5.
+fn commit_hashed(
+    tmp_path: &Path,
+    final_path: &Path,
+    sidecar: Sidecar,
+    hashed: Option<(String, u64)>,
+) -> io::Result<WrittenFile> {
+    let (md5, size) = match hashed {
+        Some((md5, size)) => {
+            let on_disk = fs::metadata(tmp_path)?.len();
+            if on_disk != size {
+                return Err(io::Error::other(format!(
+                    "internal: {} has {on_disk} bytes but {size} were hashed while it was written",
+                    tmp_path.display()
+                )));
+            }
+            (md5, size)
+        }
+        None => md5_of_file(tmp_path)?,
+    };
     File::open(tmp_path)?.sync_all()?;
     fs::rename(tmp_path, final_path)?;
     sync_parent(final_path)?;
@@ -200,6 +241,71 @@ pub fn commit_external(tmp_path: &Path, final_path: &Path, sidecar: Sidecar) -> 
         write_md5_sidecar(final_path, &md5)?;
     }
     Ok(WrittenFile { path: final_path.to_path_buf(), md5, size })
+}
+
+/// The MD5 of a file that another writer appends to, computed on its own thread as the file
+/// grows: it reads what is there, sleeps [`GROWING_POLL`] at the end of the data, and once told
+/// the writer has closed the file ([`GrowingFileHasher::finish`]) reads to the end. Cost: the
+/// hashing (~600 MB/s) overlaps the writing; the reads come from the page cache.
+struct GrowingFileHasher {
+    closed: Arc<AtomicBool>,
+    handle: Option<JoinHandle<io::Result<(String, u64)>>>,
+}
+
+/// How long the hasher waits at the end of the data before reading again.
+const GROWING_POLL: Duration = Duration::from_millis(20);
+
+impl GrowingFileHasher {
+    fn start(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&closed);
+        // Through `accounting`, so that its CPU is charged to the stage that writes the file.
+        let handle = crate::accounting::spawn("md5", move || hash_while_growing(file, &flag))?;
+        Ok(Self { closed, handle: Some(handle) })
+    }
+
+    /// After the writer closed the file: the MD5 (hex) and size of all of it.
+    fn finish(mut self) -> io::Result<(String, u64)> {
+        self.closed.store(true, Ordering::Release);
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the MD5 thread panicked")),
+            None => Err(io::Error::other("internal: the MD5 thread was already joined")),
+        }
+    }
+}
+
+impl Drop for GrowingFileHasher {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn hash_while_growing(mut file: File, closed: &AtomicBool) -> io::Result<(String, u64)> {
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        // Read the flag first: once it is set every byte is in the file, so reading to the end
+        // after seeing it misses nothing.
+        let writer_closed = closed.load(Ordering::Acquire);
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        if writer_closed {
+            return Ok((hex::encode(hasher.finalize()), size));
+        }
+        std::thread::sleep(GROWING_POLL);
+    }
 }
 
 /// `path` with `.suffix` appended to its whole name (`x.bam` → `x.bam.bai`).
@@ -313,6 +419,46 @@ pub fn write_atomic_shared(path: &Path, bytes: &[u8]) -> io::Result<WrittenFile>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_hashed_while_it_grows_has_the_md5_of_a_re_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let final_path = dir.path().join("grown.bin");
+        let mut tmp = TempPath::new(&final_path);
+        let mut file = File::create(tmp.path()).unwrap();
+        tmp.hash_while_written().unwrap();
+        let mut expected = Md5::new();
+        for i in 0..40u32 {
+            // Pieces of uneven sizes, some written while the hasher sleeps at the end of the data.
+            let piece: Vec<u8> = (0..(i * 7919 % 300_000)).map(|b| (b ^ i) as u8).collect();
+            file.write_all(&piece).unwrap();
+            expected.update(&piece);
+            if i % 8 == 0 {
+                std::thread::sleep(GROWING_POLL * 2);
+            }
+        }
+        drop(file);
+        let written = tmp.commit(Sidecar::Md5).unwrap();
+        assert_eq!(written.md5, hex::encode(expected.finalize()));
+        assert_eq!(written.size, fs::metadata(&final_path).unwrap().len());
+        assert_eq!(md5_of_file(&final_path).unwrap().0, written.md5);
+        let sidecar = fs::read_to_string(with_suffix(&final_path, "md5")).unwrap();
+        assert_eq!(sidecar, format!("{}  grown.bin\n", written.md5));
+    }
+
+    #[test]
+    fn a_file_rewritten_behind_the_hasher_is_an_error_not_a_wrong_md5() {
+        let dir = tempfile::tempdir().unwrap();
+        let final_path = dir.path().join("shrunk.bin");
+        let mut tmp = TempPath::new(&final_path);
+        fs::write(tmp.path(), vec![7u8; 100_000]).unwrap();
+        tmp.hash_while_written().unwrap();
+        std::thread::sleep(GROWING_POLL * 3);
+        fs::write(tmp.path(), vec![7u8; 10]).unwrap(); // truncated and rewritten, not appended
+        let err = tmp.commit(Sidecar::None).unwrap_err();
+        assert!(err.to_string().contains("hashed while it was written"), "{err}");
+        assert!(!final_path.exists());
+    }
 
     #[test]
     fn commit_renames_hashes_and_writes_sidecar() {

@@ -31,6 +31,7 @@ const RULES: &[Rule] = &[
     allow("*", "units",       "sizes, durations, Slurm formats"),
     allow("*", "output_file", "atomic output files"),
     allow("*", "accounting",  "CPU-time accounting"),
+    allow("*", "console",     "progress bars and lines, the run summary on stderr"),
     allow("*", "VERSION",     "the build's version"),
     allow("*", "GIT_COMMIT",  "the build's commit"),
 

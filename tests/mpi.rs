@@ -109,6 +109,19 @@ fn mpi_runs_at_1_2_and_4_ranks_match_one_process() {
             report["genome_equivalents"]["core_seconds_per_genome_equivalent"].as_f64().unwrap_or(0.0) > 0.0,
             "the report states core-seconds per genome equivalent"
         );
+        // How the calling spread over the shards and the ranks (issue 14, item 4's yardstick).
+        let calling = report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == "call_germline")
+            .expect("call_germline in the report");
+        let m = &calling["metrics"];
+        for key in ["shard_cpu_seconds", "rank_cpu_seconds"] {
+            let (max, median) =
+                (m[format!("{key}_max")].as_f64().unwrap(), m[format!("{key}_median")].as_f64().unwrap());
+            assert!(max >= median && median >= 0.0 && max > 0.0, "{key}: {m}");
+        }
         // No slice files are left behind.
         assert!(!outdir.join("GERM/work/align/mpi").exists());
         std::fs::rename(&outdir, work.path().join(format!("np{ranks}"))).unwrap();

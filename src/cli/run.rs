@@ -189,6 +189,6 @@ pub fn execute(request: &RunRequest) -> Result<u8, CliError> {
 /// Prints a finished run's summary on stderr; its exit code follows the report.
 fn finish(result: Result<RunResult, crate::engine::run::RunError>) -> Result<u8, CliError> {
     let result = result?;
-    eprint!("{}", result.summary);
+    crate::console::summary(&result.summary);
     Ok(result.exit_code)
 }

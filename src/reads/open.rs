@@ -13,6 +13,8 @@ use flate2::bufread::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The empty BGZF block that ends every complete BGZF file (SAM/BAM specification, §4.1.2).
 pub(crate) const BGZF_EOF: [u8; 28] = [
@@ -53,6 +55,24 @@ pub(crate) struct FastqSource {
     path: PathBuf,
     compression: Compression,
     reader: Box<dyn Read + Send>,
+    /// Bytes taken from the file so far (compressed where the file is), for progress estimates.
+    consumed: Arc<AtomicU64>,
+    /// The file's size; 0 where it has none (a pipe).
+    size: u64,
+}
+
+/// Counts the bytes its reader hands out.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl FastqSource {
@@ -70,14 +90,27 @@ impl FastqSource {
         if compression == Compression::Bgzf && meta.is_file() {
             check_bgzf_eof(path)?;
         }
-        let raw = Cursor::new(magic).chain(file);
+        let consumed = Arc::new(AtomicU64::new(magic.len() as u64));
+        let size = if meta.is_file() { meta.len() } else { 0 };
+        let raw = Cursor::new(magic).chain(Counted { inner: file, count: Arc::clone(&consumed) });
         let reader: Box<dyn Read + Send> = match compression {
             Compression::Plain => Box::new(raw),
             Compression::Gzip | Compression::Bgzf => {
                 Box::new(MultiGzDecoder::new(BufReader::with_capacity(COMPRESSED_BUFFER, raw)))
             }
         };
-        Ok(Self { path: path.to_path_buf(), compression, reader })
+        Ok(Self { path: path.to_path_buf(), compression, reader, consumed, size })
+    }
+
+    /// A live count of the bytes read from the file so far (for progress; the inflater reads
+    /// ahead of the records parsed by up to its buffer).
+    pub(crate) fn consumed(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.consumed)
+    }
+
+    /// The file's size in bytes; 0 for a pipe or other stream.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
     }
 
     pub(crate) fn path(&self) -> &Path {

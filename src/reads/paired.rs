@@ -16,7 +16,7 @@ use super::{PAIRS_PER_BATCH, ScanOptions};
 use crossbeam_channel::{Receiver, Sender, bounded, never};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 /// Chunks queued between a mate's thread and the consumer.
@@ -208,6 +208,9 @@ pub struct PairedFastqReader<'c> {
     pairs: u64,
     stats: Option<FastqStats>,
     failed: bool,
+    /// Bytes read from R1 and R2 so far, and their sizes (for progress estimates).
+    consumed: [Arc<AtomicU64>; 2],
+    sizes: [u64; 2],
 }
 
 impl<'c> PairedFastqReader<'c> {
@@ -221,6 +224,8 @@ impl<'c> PairedFastqReader<'c> {
     pub fn open_with(r1: &Path, r2: &Path, options: &ScanOptions, cancel: &'c AtomicBool) -> Result<Self, FastqError> {
         let (source1, source2) = (FastqSource::open(r1)?, FastqSource::open(r2)?);
         let compression = [source1.compression(), source2.compression()];
+        let consumed = [source1.consumed(), source2.consumed()];
+        let sizes = [source1.size(), source2.size()];
         let stop = Arc::new(AtomicBool::new(false));
         let s1 = MateStream::spawn(Mate::R1, source1, *options, &stop)?;
         let s2 = MateStream::spawn(Mate::R2, source2, *options, &stop)?;
@@ -233,7 +238,19 @@ impl<'c> PairedFastqReader<'c> {
             pairs: 0,
             stats: None,
             failed: false,
+            consumed,
+            sizes,
         })
+    }
+
+    /// Bytes read so far from both files, as stored (compressed where they are), and the files'
+    /// total size (0 when either is a pipe): `pairs_read() * total / read` estimates the lane's
+    /// pairs. The reader threads run ahead of the batches handed out by a few chunks, so early
+    /// estimates are a little low.
+    pub fn input_progress(&self) -> (u64, u64) {
+        let read: u64 = self.consumed.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        let total: u64 = if self.sizes.contains(&0) { 0 } else { self.sizes.iter().sum() };
+        (read, total)
     }
 
     /// How R1 and R2 are stored.

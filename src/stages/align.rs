@@ -8,8 +8,10 @@
 //! while both mates are in hand. Records go to [`crate::alignments::sort::RecordSorter`] (in-memory
 //! runs, spilled under `--tmp-dir` past the memory budget); duplicate keys to a vector. At the end,
 //! [`crate::alignments::markdup::resolve`] reduces the keys per library, and one merge pass over
-//! the sorted records sets 0x400 on duplicates, feeds [`crate::qc::alignment::AlignmentQc`] and
-//! writes through [`crate::alignments::writer::AlignmentWriter`] (htslib compression threads).
+//! the sorted records sets 0x400 on duplicates, feeds [`crate::qc::alignment::AlignmentQc`] on a
+//! thread beside the writer ([`qc_beside`]) and writes through
+//! [`crate::alignments::writer::AlignmentWriter`] (htslib compression threads; the index and the
+//! MD5 built while writing, so the finished BAM is never read again).
 //! Output does not depend on the thread count: batches are a fixed number of pairs, results are
 //! reassembled in input order, and sort keys and duplicate ties are broken by input order or by
 //! read-name hash.
@@ -20,6 +22,7 @@
 mod distributed;
 mod lanes;
 mod outputs;
+mod qc_beside;
 mod shared_index;
 
 use crate::align::{AlignOptions, AlignedBatch, PairAligner, ReadGroup};
@@ -40,15 +43,12 @@ use crate::reads::FastqStats;
 use crate::samples::Sample;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Bits of a [`PairId`](crate::alignments::keys::PairId) left for the pair's ordinal within its lane (the lane index is above).
 const LANE_SHIFT: u32 = 40;
 /// Smallest in-memory sort run, whatever `--max-memory` says (a few MiB keep spill files and the
 /// merge's fan-in sensible; small enough that a tiny budget still spills on test data).
 const MIN_SORT_BUFFER: u64 = 4 << 20;
-/// How often a long lane reports progress in the log.
-const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
 pub struct Align;
 
@@ -264,18 +264,19 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let header = sam_header(ctx, sample, &files, contigs, aligned.read_groups.clone())?;
     let reference = Reference::open(&files.fasta, &files.fai).map_err(StageError::as_runtime)?;
     let territory = territory_from_reference(&reference).map_err(StageError::as_runtime)?;
-    let mut qc = AlignmentQc::new(territory);
+    let mut qc = qc_beside::QcBeside::start(AlignmentQc::new(territory))?;
 
     let extension = if matches!(format, OutputFormat::Cram { .. }) { "cram" } else { "bam" };
     let out_path = ctx.output_dir.join(format!("{}.{extension}", sample.name));
     let mut writer = AlignmentWriter::create(&out_path, format, &header, ctx.threads)?;
     let sorted = aligned.sorter.finish(ctx.pool)?;
-    let sort_stats = lanes::write_marked(ctx, sorted, &marks, |record| {
+    let sort_stats = lanes::write_marked(ctx, sorted, &marks, true, |record| {
         qc.observe(record);
         writer.write(record)?;
         Ok(())
     })?;
     let written = writer.finish()?;
+    let qc = qc.finish()?;
     let measured =
         outputs::Measured { qc: qc.finish(), marks: &marks, fastq: &aligned.fastq, align: &aligned.counts.align };
     let mut outputs = outputs::write(ctx, sample, written, measured, &markdup)?;

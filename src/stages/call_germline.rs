@@ -173,9 +173,12 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
             Ok(call_shard(shard, name, reader, &reference, &ploidy, &cfg)?)
         },
     )?;
-    let Some(shard_calls) = called else { return Ok(StageOutputs::default()) };
+    let Some((shard_calls, work)) = called else { return Ok(StageOutputs::default()) };
     tracing::info!("shards called; writing the VCF, gVCF and callable regions");
-    gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)
+    let mut outputs =
+        gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)?;
+    outputs.metrics.extend(work.metrics());
+    Ok(outputs)
 }
 
 /// The sex the BAM index's per-contig read counts suggest ([`infer_sex_from_read_density`]).

@@ -140,7 +140,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
             Ok(call_shard_somatic(shard, name, t, n, &reference, &cfg)?)
         },
     )?;
-    let Some(results) = results else { return Ok(StageOutputs::default()) };
+    let Some((results, work)) = results else { return Ok(StageOutputs::default()) };
     let mut calls: Vec<SomaticCall> = Vec::new();
     let mut identity = IdentityCounts::default();
     for shard in results {
@@ -209,6 +209,7 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     }) {
         outputs.metrics = m;
     }
+    outputs.metrics.extend(work.metrics());
     Ok(outputs)
 }
 

@@ -15,6 +15,7 @@ use crate::engine::stage::{
 use crate::genome::fai::read_fai;
 use crate::output_file::{OutputFile, Sidecar};
 use crate::reads::{self, FastqStats, FastqSummary, ScanOptions};
+use crate::stages::pair_progress::PairProgress;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -108,8 +109,9 @@ impl Stage for FastqIntake {
 
         let mut lanes = Vec::with_capacity(sample.lanes.len());
         let mut total = FastqStats::new(min_base_quality);
+        let mut progress = PairProgress::start(ctx, sample, true);
         for lane in &sample.lanes {
-            let stats = scan_with_progress(&lane.fastq_1, &lane.fastq_2, &lane.lane, &options, ctx)?;
+            let stats = scan_with_progress(&lane.fastq_1, &lane.fastq_2, &options, ctx, &mut progress)?;
             total.merge(&stats);
             lanes.push(LaneMetrics {
                 lane: lane.lane.clone(),
@@ -121,6 +123,7 @@ impl Stage for FastqIntake {
             });
             ctx.fault_point("after_lane")?;
         }
+        progress.finish();
 
         let summary = total.summary();
         let estimated_depth = depth(total.bases, reference_length);
@@ -177,30 +180,24 @@ fn write_metrics(
     out.commit(Sidecar::Md5).map_err(io_err)
 }
 
-/// Sum of the contig lengths in a `.fai`.
-/// Scans one lane, logging the pairs read every [`PROGRESS_EVERY`] on long lanes.
+/// Scans one lane, counting its pairs into `progress`.
 fn scan_with_progress(
     r1: &std::path::Path,
     r2: &std::path::Path,
-    lane: &str,
     options: &ScanOptions,
     ctx: &StageContext<'_>,
+    progress: &mut PairProgress,
 ) -> Result<FastqStats, StageError> {
     let mut reader = reads::PairedFastqReader::open_with(r1, r2, options, ctx.cancel.as_atomic())?;
-    let mut last_report = std::time::Instant::now();
     while let Some(batch) = reader.next_batch()? {
         drop(batch);
-        if last_report.elapsed() >= PROGRESS_EVERY {
-            tracing::info!(lane, "{} read pairs validated", reader.pairs_read());
-            last_report = std::time::Instant::now();
-        }
+        progress.update(&reader);
     }
+    progress.lane_done(&reader);
     Ok(reader.into_stats()?)
 }
 
-/// How often a long lane reports progress in the log.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
-
+/// Sum of the contig lengths in a `.fai`.
 fn reference_length(fai: &Path) -> Result<u64, StageError> {
     let records = read_fai(fai)?;
     Ok(records.iter().map(|r| r.length).sum())

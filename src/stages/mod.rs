@@ -5,6 +5,7 @@ pub mod call_germline;
 pub mod call_somatic;
 mod calling;
 pub mod fastq_intake;
+mod pair_progress;
 pub mod prepare_reference;
 
 use crate::engine::stage::Stage;

@@ -11,17 +11,21 @@
 //!    (with its `.fai` beside it) attached for encoding. `threads` compression threads come from
 //!    an htslib pool owned by the file. BGZF blocks and CRAM containers are cut by content, not
 //!    by thread, so the bytes do not depend on the thread count.
-//! 2. [`AlignmentWriter::finish`] closes the file (errors reported), builds the index (`.bai`,
-//!    or `.crai` for CRAM) from the temporary file into its own temporary name, then commits:
-//!    first it removes any index and `.md5` sidecars of an earlier run at the final names, then
-//!    renames the data (fsync, rename, `.md5` sidecar), and the index last. The index is the
-//!    completion mark: an index under its final name implies the data beside it is complete and
-//!    is the one it indexes. A crash before the data rename leaves only temporary names (removed
-//!    by the next run); between the two renames it leaves data without an index, which no reader
-//!    takes for a finished indexed pair (and the stage is not recorded as done, so `--resume`
-//!    reruns it). Renaming the index first would instead pair a new index with old or missing
-//!    data. Cost: one extra read of the file for the index and one for the MD5 (both usually from
-//!    the page cache).
+//! 2. The index (`.bai`, or `.crai` for CRAM) is built while writing (htslib's on-the-fly
+//!    indexing, `sam_idx_init`), and the data's MD5 by a thread that follows the growing file
+//!    ([`TempPath::hash_while_written`]): no pass over the finished file on the writer's thread.
+//! 3. [`AlignmentWriter::finish`] saves the index (`sam_idx_save`) and closes the file (errors
+//!    reported), then commits: first it removes any index and `.md5` sidecars of an earlier run
+//!    at the final names, then renames the data (fsync, rename, `.md5` sidecar), and the index
+//!    last. The index is the completion mark: an index under its final name implies the data
+//!    beside it is complete and is the one it indexes. A crash before the data rename leaves only
+//!    temporary names (removed by the next run); between the two renames it leaves data without
+//!    an index, which no reader takes for a finished indexed pair (and the stage is not recorded
+//!    as done, so `--resume` reruns it). Renaming the index first would instead pair a new index
+//!    with old or missing data.
+//!
+//! MPI slices ([`AlignmentWriter::create_slice`]) get neither; [`concatenate_bam`] joins them and
+//! indexes the joined file (one re-read).
 
 use crate::output_file::{TempPath, WrittenFile, commit_with_index, with_suffix};
 use crate::output_file::{clear_errno, write_failure_cause};
@@ -167,24 +171,44 @@ pub struct AlignmentWriter {
     header: HtsHeader,
     data: TempPath,
     index: TempPath,
-    threads: usize,
+    /// The index's temporary name as htslib holds it (it keeps the pointer until `sam_idx_save`);
+    /// `None` for a slice, which is not indexed.
+    index_name: Option<CString>,
     records: u64,
 }
 
 impl AlignmentWriter {
     /// Opens `final_path` (`<stem>.bam` or `<stem>.cram`, matching `format`) for writing under a
-    /// temporary name and writes `header`. `threads`: htslib compression threads (0: inline).
+    /// temporary name and writes `header`; the index and the MD5 are built while writing.
+    /// `threads`: htslib compression threads (0: inline).
     pub fn create(
         final_path: &Path,
         format: OutputFormat,
         header: &Header,
         threads: usize,
     ) -> Result<Self, WriteError> {
+        Self::open(final_path, format, header, threads, true)
+    }
+
+    /// A BAM that is one coordinate slice of a larger file (an MPI rank's share): no index, no
+    /// MD5; finish it with [`AlignmentWriter::finish_shard`] and join the slices with
+    /// [`concatenate_bam`].
+    pub fn create_slice(final_path: &Path, header: &Header, threads: usize) -> Result<Self, WriteError> {
+        Self::open(final_path, OutputFormat::Bam, header, threads, false)
+    }
+
+    fn open(
+        final_path: &Path,
+        format: OutputFormat,
+        header: &Header,
+        threads: usize,
+        indexed: bool,
+    ) -> Result<Self, WriteError> {
         let expected = format.extension();
         if final_path.extension().and_then(|e| e.to_str()) != Some(expected) || final_path.file_stem().is_none() {
             return Err(WriteError::BadName { path: final_path.to_path_buf(), expected });
         }
-        let data = TempPath::new(final_path);
+        let mut data = TempPath::new(final_path);
         let index = TempPath::new(with_suffix(final_path, format.index_extension()));
         let path = final_path.to_path_buf();
         let hts = |action| WriteError::Hts { path: path.clone(), action, cause: write_failure_cause(&path) };
@@ -237,7 +261,20 @@ impl AlignmentWriter {
                 return Err(hts("load the CRAM reference"));
             }
         }
-        Ok(AlignmentWriter { file, header, data, index, threads, records: 0 })
+        let index_name = if indexed {
+            let name = c_path(index.path(), &path)?;
+            clear_errno();
+            // SAFETY: open file, parsed header; `name` lives in the writer until `sam_idx_save`
+            // (htslib keeps the pointer). min_shift 0 asks for BAI (CRAM always gets CRAI).
+            if unsafe { htslib::sam_idx_init(file.0, header.0, 0, name.as_ptr()) } != 0 {
+                return Err(hts("start the index"));
+            }
+            data.hash_while_written().map_err(|source| WriteError::Io { path: path.clone(), source })?;
+            Some(name)
+        } else {
+            None
+        };
+        Ok(AlignmentWriter { file, header, data, index, index_name, records: 0 })
     }
 
     /// Appends one record (records must come in coordinate order for the index).
@@ -260,17 +297,26 @@ impl AlignmentWriter {
         self.records
     }
 
-    /// Closes the file, builds its index and commits both (data first, index last) with `.md5`s.
+    /// Saves the index, closes the file and commits both (data first, index last) with `.md5`s.
     pub fn finish(self) -> Result<WrittenAlignment, WriteError> {
-        let AlignmentWriter { file, header, data, index, threads, records } = self;
+        let AlignmentWriter { file, header, data, index, index_name, records } = self;
         let final_path = data.final_path().to_path_buf();
+        if index_name.is_none() {
+            return Err(WriteError::Hts { path: final_path, action: "finish a slice as a whole file", cause: None });
+        }
+        clear_errno();
+        // SAFETY: open file with an index started by `sam_idx_init`; saved once, before closing.
+        if unsafe { htslib::sam_idx_save(file.0) } != 0 {
+            let cause = write_failure_cause(index.path());
+            return Err(WriteError::Index { path: final_path, code: -1, cause });
+        }
         clear_errno();
         if file.close() != 0 {
             let cause = write_failure_cause(&final_path);
             return Err(WriteError::Hts { path: final_path, action: "finish the file (close)", cause });
         }
         drop(header);
-        build_index(data.path(), index.path(), threads, &final_path)?;
+        drop(index_name);
         let (data, index) = commit_with_index(data, index).map_err(|(path, source)| WriteError::Io { path, source })?;
         Ok(WrittenAlignment { data, index, records })
     }

@@ -234,7 +234,7 @@ fn bam_slices_join_into_one_indexed_bam_with_every_record() {
     let mut slices = Vec::new();
     for i in 0..3 {
         let path = dir.path().join(format!("rank-{i}.bam"));
-        let mut w = AlignmentWriter::create(&path, OutputFormat::Bam, &header, 2).unwrap();
+        let mut w = AlignmentWriter::create_slice(&path, &header, 2).unwrap();
         for r in &recs[cut[i]..cut[i + 1]] {
             w.write(r).unwrap();
         }
@@ -270,4 +270,33 @@ fn bam_slices_join_into_one_indexed_bam_with_every_record() {
     let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 1, 0).unwrap_err().to_string();
     assert!(err.contains("rank-2.bam") && err.contains("end-of-file"), "{err}");
     assert!(!dir.path().join("bad.bam").exists(), "nothing is committed");
+}
+
+/// The index built while writing (htslib's on-the-fly indexing) says what the index built from the
+/// finished file says: the same bytes (a BAI is raw; a CRAI is gzip, compared inflated).
+#[test]
+fn the_index_built_while_writing_matches_one_built_from_the_finished_file() {
+    use std::io::Read;
+    let inflate = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        if !bytes.starts_with(&[0x1f, 0x8b]) {
+            return bytes;
+        }
+        let mut text = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut text).unwrap();
+        text
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (fasta, contigs) = reference(dir.path());
+    let header = header_for(&fasta, &contigs);
+    let recs = records(3_000);
+    let formats = [(OutputFormat::Bam, "bam"), (OutputFormat::Cram { reference_fasta: fasta.clone() }, "cram")];
+    for (format, ext) in formats {
+        for threads in [0, 2] {
+            let written = write(&dir.path().join(format!("t{threads}.{ext}")), format.clone(), &header, &recs, threads);
+            let rebuilt = dir.path().join(format!("rebuilt-t{threads}.{ext}.index"));
+            build_index(&written.data.path, &rebuilt, 1, &written.data.path).unwrap();
+            assert_eq!(inflate(&written.index.path), inflate(&rebuilt), "{ext}, {threads} threads");
+        }
+    }
 }

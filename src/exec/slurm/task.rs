@@ -181,7 +181,7 @@ fn running() -> Update {
 fn run_outcome(result: Result<RunResult, RunError>) -> (u8, Option<String>) {
     match result {
         Ok(r) => {
-            eprint!("{}", r.summary);
+            crate::console::summary(&r.summary);
             (r.exit_code, None)
         }
         Err(e) => (e.failure().exit_code(), Some(chain(&e))),

@@ -5,7 +5,8 @@
 //!    beside mapping) and maps the batches whose global ordinal `b` has `b % ranks == rank`.
 //!    Batches and pair ids are those of a single process, so records and keys are too.
 //! 2. **Exchange by genome slice and by duplicate key.** The genome (contigs in header order, end
-//!    to end) is cut into `ranks` slices of equal length; rank r owns the records whose sort key
+//!    to end) is cut into `ranks` slices of equal work, counted in non-N reference bases
+//!    ([`GenomeSlices::by_work`]; every rank scans the reference for N runs); rank r owns the records whose sort key
 //!    falls in slice r (records without a position: the last rank). Duplicate candidates go to
 //!    the rank [`markdup::shard_of`] names. Every [`EXCHANGE_EVERY`] batches per rank the buffers
 //!    are swapped ([`Cluster::exchange`], chunked rounds) and the received records go into this
@@ -157,7 +158,22 @@ pub(super) fn run(
             )),
         );
     }
-    let slices = GenomeSlices::new(contigs.iter().map(|c| c.length), ranks);
+    // Slices of equal non-N bases: every rank scans the reference's N runs (rank 0 keeps them for
+    // the coverage QC).
+    let territory = ctx.agree(
+        "scanning the reference for N runs",
+        Reference::open(&files.fasta, &files.fai)
+            .and_then(|reference| territory_from_reference(&reference))
+            .map_err(StageError::as_runtime),
+    )?;
+    let slices = {
+        let n_runs: std::collections::HashMap<&str, &Vec<(u64, u64)>> =
+            territory.iter().map(|t| (t.name.as_str(), &t.n_runs)).collect();
+        GenomeSlices::by_work(
+            contigs.iter().map(|c| (c.length, n_runs.get(c.name.as_str()).map(|r| (*r).clone()).unwrap_or_default())),
+            ranks,
+        )
+    };
     let sorter = RecordSorter::new(SortOptions {
         memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
         tmp_dir: ctx.tmp_dir.to_path_buf(),
@@ -198,9 +214,9 @@ pub(super) fn run(
     let written = (|| -> Result<(u64, crate::alignments::sort::SortStats), StageError> {
         std::fs::create_dir_all(&slice_dir)
             .map_err(|e| StageError::runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
-        let mut writer = AlignmentWriter::create(&slice_path(rank), OutputFormat::Bam, &header, ctx.threads)?;
+        let mut writer = AlignmentWriter::create_slice(&slice_path(rank), &header, ctx.threads)?;
         let sorted = routing.sorter.finish(ctx.pool)?;
-        let stats = super::lanes::write_marked(ctx, sorted, &marks, |record| Ok(writer.write(record)?))?;
+        let stats = super::lanes::write_marked(ctx, sorted, &marks, rank == 0, |record| Ok(writer.write(record)?))?;
         let (_, records) = writer.finish_shard()?;
         Ok((records, stats))
     })();
@@ -226,8 +242,6 @@ pub(super) fn run(
     let _ = std::fs::remove_dir_all(&slice_dir);
     tracing::info!(ranks, records = total_records, "BAM slices joined and indexed; alignment QC");
 
-    let reference = Reference::open(&files.fasta, &files.fai).map_err(StageError::as_runtime)?;
-    let territory = territory_from_reference(&reference).map_err(StageError::as_runtime)?;
     let mut qc = AlignmentQc::new(territory);
     let mut reader = rust_htslib::bam::Reader::from_path(&joined.data.path).map_err(StageError::as_runtime)?;
     reader.set_threads(ctx.threads.max(1)).map_err(StageError::as_runtime)?;

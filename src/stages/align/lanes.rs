@@ -9,17 +9,21 @@
 //! Every rank reads every batch (for the FASTQ statistics and the batch ordinals), so FASTQ
 //! validation errors are seen on every rank alike.
 
-use super::{AlignCounts, LANE_SHIFT, PROGRESS_EVERY, read_group_line};
+use super::{AlignCounts, LANE_SHIFT, read_group_line};
 use crate::align::{AlignedBatch, PairAligner, ReadGroup};
 use crate::alignments::header::ReadGroupLine;
 use crate::alignments::keys::{Mate, PairId};
 use crate::alignments::markdup::DuplicateMarks;
 use crate::alignments::sort::{SortStats, SortedRecords};
+use crate::console::progress::Tracker;
 use crate::engine::stage::{StageContext, StageError};
 use crate::reads::{FastqStats, PairedFastqReader, ScanOptions, platform_unit};
 use crate::samples::Sample;
+use crate::stages::pair_progress::PairProgress;
 use rust_htslib::bam::Record;
-use std::time::Instant;
+
+/// Records between two progress updates of the write pass.
+const PROGRESS_RECORDS: usize = 1 << 16;
 
 /// What the lane loop collected besides the records and duplicate keys.
 pub(super) struct LaneTotals {
@@ -53,14 +57,15 @@ pub(super) fn map_lanes<S: BatchSink>(
     libraries: &[String],
     sink: &mut S,
 ) -> Result<LaneTotals, S::Error> {
-    let (rank, ranks) = ctx.rank_and_size();
+    let (rank, _) = ctx.rank_and_size();
     let mut totals = LaneTotals {
         fastq: FastqStats::new(crate::reads::DEFAULT_MIN_BASE_QUALITY),
         counts: AlignCounts::new(libraries.len()),
         read_groups: Vec::new(),
     };
     let mut ordinal = 0u64;
-    let mut last_report = Instant::now();
+    // Every rank reads every batch: rank 0's count is the job's.
+    let mut progress = PairProgress::start(ctx, sample, rank == 0);
     for (lane_index, lane) in sample.lanes.iter().enumerate() {
         let library_index = libraries.iter().position(|l| *l == lane.library).unwrap_or(0);
         let rg = ReadGroup { id: lane.read_group_id(&sample.name), library_index: library_index as u32 };
@@ -83,32 +88,35 @@ pub(super) fn map_lanes<S: BatchSink>(
             }
             ordinal += 1;
             sink.after_batch(ordinal)?;
-            if rank == 0 && last_report.elapsed() >= PROGRESS_EVERY {
-                if ranks == 1 {
-                    tracing::info!(lane = %lane.lane, "{} read pairs aligned", reader.pairs_read());
-                } else {
-                    tracing::info!(lane = %lane.lane, ranks, "{} read pairs read", reader.pairs_read());
-                }
-                last_report = Instant::now();
-            }
+            progress.update(&reader);
         }
+        progress.lane_done(&reader);
         totals.fastq.merge(&reader.into_stats().map_err(StageError::from)?);
         totals.counts.add_lane(library_index, &lane_stats);
         totals.read_groups.push(read_group_line(sample, &lane.library, &rg, platform));
         ctx.fault_point("after_lane")?;
     }
+    progress.finish();
     Ok(totals)
 }
 
 /// The write pass: every sorted record, flag 0x400 set where `marks` says the pair's mate is a
-/// duplicate, handed to `write` in coordinate order. Polls the cancel flag every million records.
+/// duplicate, handed to `write` in coordinate order. Polls the cancel flag every million records;
+/// shows progress (`<stage> <sample> writing`, in records) where `show_progress`.
 pub(super) fn write_marked(
     ctx: &StageContext<'_>,
     sorted: SortedRecords,
     marks: &DuplicateMarks,
+    show_progress: bool,
     mut write: impl FnMut(&Record) -> Result<(), StageError>,
 ) -> Result<SortStats, StageError> {
     let stats = sorted.stats();
+    let progress = if show_progress {
+        Tracker::start(format!("{} {} writing", ctx.stage_name, ctx.entity.label()), "records")
+    } else {
+        Tracker::silent()
+    };
+    progress.set_total(stats.records);
     for (n, item) in sorted.enumerate() {
         let (key, mut record) = item?;
         let mate = if record.is_first_in_template() { Mate::R1 } else { Mate::R2 };
@@ -116,6 +124,9 @@ pub(super) fn write_marked(
             record.set_flags(record.flags() | 0x400);
         }
         write(&record)?;
+        if n % PROGRESS_RECORDS == 0 {
+            progress.set_done(n as u64);
+        }
         if n % 1_000_000 == 0 {
             ctx.cancel.check()?;
         }
