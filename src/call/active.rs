@@ -84,8 +84,15 @@ pub fn active_regions(
     cfg: &ActiveConfig,
 ) -> Vec<ActiveRegion> {
     let ev = pileup_evidence(reads, reference, window_start, cfg.min_base_qual);
-    let act = activity(&ev, cfg);
-    let window_end = window_start + reference.len() as u64;
+    active_regions_in(tid, &ev, cfg)
+}
+
+/// [`active_regions`] from evidence already computed over the window (with the base-quality
+/// floor `cfg.min_base_qual`), for callers that use the evidence for more than the regions.
+pub fn active_regions_in(tid: u32, ev: &Evidence, cfg: &ActiveConfig) -> Vec<ActiveRegion> {
+    let act = activity(ev, cfg);
+    let window_start = ev.window_start;
+    let window_end = window_start + ev.depth.len() as u64;
     let mut regions = Vec::new();
     let mut chain: Option<(u64, u64)> = None;
     for (i, &(_, on)) in act.iter().enumerate() {

@@ -13,12 +13,18 @@
 //! stretch haploid (GT `1`, haploid gVCF blocks). A malformed BED line is refused when the
 //! pipeline is validated, a contig that is not in the reference or an interval past a contig's
 //! end when the stage starts: bad input (exit 2) naming the file and line either way.
+//!
+//! Depth guard: positions whose filtered depth exceeds `depth_guard` × the sample's median
+//! coverage (from the alignment QC beside the BAM; at least [`MIN_DEPTH_GUARD`]) are not called
+//! ([`crate::call::germline`]); the run report counts them (`depth_guard_positions`,
+//! `depth_guard_skipped_regions`) and the log names the count.
 
 mod gather;
 
 use super::calling::{OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
 use crate::call::germline::{GermlineConfig, call_shard};
 use crate::call::shards::shards;
+use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
     StageError, StageInfo, StageOutputs,
@@ -42,7 +48,7 @@ static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     kind: ArtifactKind::GermlineVariants,
     doc: "<sample>.vcf.gz, <sample>.g.vcf.gz (+ .tbi), <sample>.callable.bed.gz, variant QC",
 }];
-static PARAMS: [ParamSpec; 5] = [
+static PARAMS: [ParamSpec; 6] = [
     ParamSpec {
         name: "shard_size",
         kind: ParamKind::Int { min: 10_000, max: 1_000_000_000 },
@@ -73,7 +79,17 @@ static PARAMS: [ParamSpec; 5] = [
         default: ParamDefault::IntList(&[0, 10, 20, 30, 40]),
         doc: "lower GQ bounds of the gVCF's reference-block bands: from 0, strictly increasing, at most 99",
     },
+    ParamSpec {
+        name: "depth_guard",
+        kind: ParamKind::Float { min: 0.0, max: 1000.0 },
+        default: ParamDefault::Float(10.0),
+        doc: "positions deeper than this multiple of the sample's median coverage are not called \
+              (no-call gVCF blocks, not callable); 0 turns the guard off",
+    },
 ];
+
+/// The smallest depth guard, whatever the median (a sparse sample's median may be 0 or 1).
+const MIN_DEPTH_GUARD: u32 = 100;
 
 static INFO: StageInfo = StageInfo {
     kind: "call_germline",
@@ -81,7 +97,8 @@ static INFO: StageInfo = StageInfo {
     // 2: `*` for spanning deletions, N positions never reference-confident, `ploidy_bed`.
     // 3: GT = argmin PL, GQ from PL, GATK's INFO annotations, read-backed phasing, gVCF joint
     //    fields, honest blocks in `gq_bands`.
-    version: 3,
+    // 4: the depth guard (no-call blocks); one pileup per shard.
+    version: 4,
     scope: Scope::Sample,
     inputs: &INPUTS,
     outputs: &OUTPUTS,
@@ -123,6 +140,7 @@ struct GermlineParams {
     sex_check: OnMismatch,
     ploidy_bed: Option<std::path::PathBuf>,
     gq_bands: Vec<u32>,
+    depth_guard: f64,
 }
 
 /// Everything the calling needs, the same on every rank.
@@ -150,6 +168,7 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     let mut cfg = GermlineConfig::default();
     cfg.reads.min_mapq = params.min_mapq;
     cfg.gq_bands = GqBands::new(params.gq_bands).map_err(StageError::runtime)?;
+    cfg.depth_guard = depth_guard(ctx, params.depth_guard)?;
     let shards = shards(&prepared.contigs, params.shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards })
 }
@@ -174,11 +193,46 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
         },
     )?;
     let Some((shard_calls, work)) = called else { return Ok(StageOutputs::default()) };
+    let guarded_positions: u64 = shard_calls.iter().map(|s| s.guarded_positions).sum();
+    let guarded_regions: u64 = shard_calls.iter().map(|s| s.guarded_regions).sum();
+    if guarded_positions > 0 {
+        tracing::warn!(
+            guard = ?cfg.depth_guard,
+            "{guarded_positions} positions above the depth guard left uncalled ({guarded_regions} active regions skipped): \
+             no-call blocks in the gVCF, not in the callable regions"
+        );
+    }
     tracing::info!("shards called; writing the VCF, gVCF and callable regions");
+    let guard = cfg.depth_guard;
     let mut outputs =
         gather::write_outputs(ctx, sample, &contigs, &fasta, &reference, &cfg, shard_calls, sex, inferred)?;
     outputs.metrics.extend(work.metrics());
+    outputs.metrics.insert("depth_guard".into(), serde_json::json!(guard));
+    outputs.metrics.insert("depth_guard_positions".into(), guarded_positions.into());
+    outputs.metrics.insert("depth_guard_skipped_regions".into(), guarded_regions.into());
     Ok(outputs)
+}
+
+/// The depth guard for `multiple` × the sample's median coverage, read from the alignment QC
+/// that `align` writes beside the BAM (`qc.coverage.MEDIAN_COVERAGE`); `None` when `multiple`
+/// is 0, or (with a warning) when the alignments come without that QC.
+fn depth_guard(ctx: &StageContext<'_>, multiple: f64) -> Result<Option<u32>, StageError> {
+    if multiple <= 0.0 {
+        return Ok(None);
+    }
+    let Ok(qc_path) = ctx.input("alignments")?.file(role::QC_JSON).map(Path::to_path_buf) else {
+        tracing::warn!("no alignment QC beside the BAM: the depth guard is off");
+        return Ok(None);
+    };
+    let bytes =
+        std::fs::read(&qc_path).map_err(|e| StageError::because(Failure::Runtime, qc_path.display().to_string(), e))?;
+    let qc: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| StageError::because(Failure::Runtime, qc_path.display().to_string(), e))?;
+    let Some(median) = qc["qc"]["coverage"]["MEDIAN_COVERAGE"].as_f64() else {
+        tracing::warn!(file = %qc_path.display(), "no median coverage in the alignment QC: the depth guard is off");
+        return Ok(None);
+    };
+    Ok(Some(((multiple * median).ceil() as u32).max(MIN_DEPTH_GUARD)))
 }
 
 /// The sex the BAM index's per-contig read counts suggest ([`infer_sex_from_read_density`]).
@@ -218,5 +272,6 @@ mod tests {
     fn documented_defaults_deserialize() {
         let p: GermlineParams = Params::defaults(&PARAMS).typed().unwrap();
         assert_eq!((p.shard_size, p.min_mapq, p.sex_check, p.ploidy_bed), (250_000, 20, OnMismatch::Error, None));
+        assert_eq!(p.depth_guard, 10.0);
     }
 }

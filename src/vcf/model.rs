@@ -85,6 +85,11 @@ pub struct RefBlock {
     /// Hom-ref PL triple (0/0, 0/1, 1/1 against `<NON_REF>`), or (0/0... ) pair when haploid.
     pub ploidy: Ploidy,
     pub pl: [u32; 3],
+    /// No genotype: the depth guard left the positions uncalled (a collapsed repeat, a pileup far
+    /// above the sample's depth). Written `./.` (or `.`) with GQ 0 and PL 0; never merged with
+    /// reference-confident positions.
+    #[serde(default)]
+    pub no_call: bool,
 }
 
 /// One sample's view of a somatic candidate: read counts by allele (REF, ALT) over informative

@@ -55,7 +55,17 @@ mod tests {
     use crate::genome::ploidy::Ploidy;
 
     fn block(start: u64, end: u64, gq: u32) -> RefBlock {
-        RefBlock { tid: 0, start, end, min_depth: 30, depth: 30, gq, ploidy: Ploidy::Diploid, pl: [0, 90, 900] }
+        RefBlock {
+            tid: 0,
+            start,
+            end,
+            min_depth: 30,
+            depth: 30,
+            gq,
+            ploidy: Ploidy::Diploid,
+            pl: [0, 90, 900],
+            no_call: false,
+        }
     }
 
     fn variant(pos: u64) -> CalledVariant {

@@ -16,6 +16,12 @@
 //! are merged within the shard by GQ band, and merged again at the gather, which gives the same
 //! blocks whatever the shard size.
 //!
+//! Depth guard: positions whose filtered depth is above `depth_guard` (a collapsed repeat, a
+//! pileup far above the sample's depth, where assembly and the pair-HMM could run for hours on
+//! reads that are not from one locus) are not called: active regions touching them are
+//! skipped, and the positions are written as no-call gVCF blocks and left out of the callable
+//! regions; the shard counts both.
+//!
 //! Het calls are phased by the reads and read pairs they share ([`phasing`]: links within the
 //! shard here, across shard edges at the gather).
 //!
@@ -26,12 +32,12 @@ pub mod gather;
 pub mod phasing;
 
 use super::CallError;
-use super::active::{ActiveConfig, active_regions};
+use super::active::{ActiveConfig, active_regions_in};
 use super::assembly::AssemblyConfig;
 use super::genotype::{GenotypeConfig, genotype_region};
 use super::pairhmm::{PairHmmConfig, region_likelihood_matrix};
 use super::reads::downsample::{DEFAULT_REGION_CAP, ReadsByStart, reads_for_region};
-use super::reads::evidence::{UNIT, pileup_evidence};
+use super::reads::evidence::{Evidence, UNIT, pileup_evidence};
 use super::reads::{ReadFilter, fetch_reads};
 use super::region::{ShardWindow, is_acgt, sort_dedup};
 use super::shards::Shard;
@@ -56,6 +62,8 @@ pub struct GermlineConfig {
     pub shard_padding: u64,
     /// The gVCF's reference-block GQ bands.
     pub gq_bands: GqBands,
+    /// Filtered depth above which positions are not called (see the module docs); `None`: no guard.
+    pub depth_guard: Option<u32>,
 }
 
 impl Default for GermlineConfig {
@@ -70,6 +78,7 @@ impl Default for GermlineConfig {
             region_depth_cap: DEFAULT_REGION_CAP,
             shard_padding: 3000,
             gq_bands: GqBands::default(),
+            depth_guard: None,
         }
     }
 }
@@ -129,6 +138,12 @@ pub struct ShardCalls {
     /// The phase links of the shard's hets (resolved across shards at the gather).
     #[serde(default)]
     pub phasing: phasing::ShardPhasing,
+    /// Core positions above the depth guard, and the active regions this shard owns that the
+    /// guard skipped.
+    #[serde(default)]
+    pub guarded_positions: u64,
+    #[serde(default)]
+    pub guarded_regions: u64,
 }
 
 /// A PASS het SNV `A>G` at `pos` on contig 0 (GT 0/1, 15/15 reads), for the tests of this module.
@@ -180,16 +195,24 @@ pub fn call_shard(
         return Ok(ShardCalls::default());
     };
     let reads = fetch_reads(reader, shard.tid, shard.padded_start, shard.padded_end, &cfg.reads)?;
+    // One pileup for the active regions, the depth guard and the reference confidence.
+    let ev = pileup_evidence(&reads, &window.bases, shard.padded_start, cfg.active.min_base_qual);
+    let guarded = guarded_runs(&ev, cfg.depth_guard);
     let nearby = ReadsByStart::new(&reads);
     let mut variants = Vec::new();
+    let mut guarded_regions = 0;
     // Calls of regions that start in the left padding belong to the neighbour, but their REF
     // spans must not become reference blocks here either.
     let mut spans = Vec::new();
-    for region in active_regions(shard.tid, &window.bases, shard.padded_start, &reads, &cfg.active) {
+    for region in active_regions_in(shard.tid, &ev, &cfg.active) {
         if region.end <= shard.start || region.start >= shard.end {
             continue;
         }
         let owned = shard.owns_region(&region);
+        if guarded.iter().any(|&(s, e)| s < region.end && region.start < e) {
+            guarded_regions += u64::from(owned);
+            continue;
+        }
         let region_reads = reads_for_region(nearby.reads_near(&region), &region, cfg.region_depth_cap.max(1));
         let Some(assembly) = window.assemble(&region, &region_reads, &cfg.assembly) else { continue };
         let matrix =
@@ -222,10 +245,27 @@ pub fn call_shard(
         .enumerate()
         .filter_map(|(i, (call, read_alleles))| Some((i, call.tid, phasing::fragments(call, read_alleles)?)))
         .collect();
-    let mut out = reference_confidence(shard, contig, &window.bases, &reads, &spans, ploidy, cfg);
+    let mut out = reference_confidence(shard, contig, &window.bases, &ev, &spans, ploidy, cfg);
+    out.guarded_regions = guarded_regions;
     out.phasing = phasing::link_shard(hets);
     out.variants = variants.into_iter().map(|(call, _)| call).collect();
     Ok(out)
+}
+
+/// The runs of positions (absolute, half-open, in order) whose depth is above `guard`.
+fn guarded_runs(ev: &Evidence, guard: Option<u32>) -> Vec<(u64, u64)> {
+    let Some(guard) = guard else { return Vec::new() };
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (i, &depth) in ev.depth.iter().enumerate() {
+        if depth > guard {
+            let pos = ev.window_start + i as u64;
+            match runs.last_mut() {
+                Some(last) if last.1 == pos => last.1 = pos + 1,
+                _ => runs.push((pos, pos + 1)),
+            }
+        }
+    }
+    runs
 }
 
 fn apply_filters(call: &mut CalledVariant, f: &FilterConfig) {
@@ -244,17 +284,17 @@ fn apply_filters(call: &mut CalledVariant, f: &FilterConfig) {
     call.filters.dedup();
 }
 
-/// Per-position reference confidence over the shard core → merged blocks and callable intervals.
+/// Per-position reference confidence over the shard core → merged blocks and callable intervals,
+/// from the window's pileup `ev`.
 fn reference_confidence(
     shard: &Shard,
     contig: &str,
     window: &[u8],
-    reads: &[super::types::ReadView],
+    ev: &Evidence,
     variant_spans: &[(u64, u64)],
     ploidy: &PloidyMap,
     cfg: &GermlineConfig,
 ) -> ShardCalls {
-    let ev = pileup_evidence(reads, window, shard.padded_start, cfg.active.min_base_qual);
     let mut covered = vec![false; (shard.end - shard.start) as usize];
     for &(start, end) in variant_spans {
         let s = start.max(shard.start);
@@ -281,8 +321,11 @@ fn reference_confidence(
         let copies = ploidy.at(contig, pos);
         let in_variant = covered[(pos - shard.start) as usize];
         let other = (ev.mismatch.get(i).copied().unwrap_or(0) + ev.indel.get(i).copied().unwrap_or(0)).div_ceil(UNIT);
+        let over_guard = cfg.depth_guard.is_some_and(|guard| depth > guard);
+        out.guarded_positions += u64::from(over_guard);
         let (pl, gq) = hom_ref_likelihoods(depth, other.min(depth), copies);
-        let confident = depth >= cfg.filters.callable_min_depth
+        let confident = !over_guard
+            && depth >= cfg.filters.callable_min_depth
             && (gq >= cfg.filters.callable_min_gq || in_variant)
             && copies != Ploidy::Absent;
         if confident {
@@ -301,8 +344,32 @@ fn reference_confidence(
             }
             continue;
         }
-        let block =
-            RefBlock { tid: shard.tid, start: pos, end: pos + 1, min_depth: depth, depth, gq, ploidy: copies, pl };
+        let block = if over_guard {
+            let no_call = [0; 3];
+            RefBlock {
+                tid: shard.tid,
+                start: pos,
+                end: pos + 1,
+                min_depth: depth,
+                depth,
+                gq: 0,
+                ploidy: copies,
+                pl: no_call,
+                no_call: true,
+            }
+        } else {
+            RefBlock {
+                tid: shard.tid,
+                start: pos,
+                end: pos + 1,
+                min_depth: depth,
+                depth,
+                gq,
+                ploidy: copies,
+                pl,
+                no_call: false,
+            }
+        };
         if let Some(done) = merger.push(block) {
             out.blocks.push(done);
         }

@@ -120,6 +120,7 @@ fn mergeable(bands: &GqBands, open: &RefBlock, next: &RefBlock) -> bool {
         && open.end == next.start
         && open.ploidy == next.ploidy
         && (open.min_depth == 0) == (next.min_depth == 0)
+        && open.no_call == next.no_call
         && bands.band_of(open.gq) == bands.band_of(next.gq)
 }
 

@@ -182,11 +182,16 @@ pub(super) fn block_line(out: &mut Vec<u8>, contig: &str, block: &RefBlock, ref_
     if block.pl[0] != 0 {
         return Err("reference block PL must be 0 for the hom-ref genotype".into());
     }
-    let gt: &[u8] = match block.ploidy {
-        Ploidy::Haploid => b"0",
-        Ploidy::Diploid => b"0/0",
-        Ploidy::Absent => return Err("reference block with absent ploidy".into()),
+    let gt: &[u8] = match (block.ploidy, block.no_call) {
+        (Ploidy::Haploid, false) => b"0",
+        (Ploidy::Diploid, false) => b"0/0",
+        (Ploidy::Haploid, true) => b".",
+        (Ploidy::Diploid, true) => b"./.",
+        (Ploidy::Absent, _) => return Err("reference block with absent ploidy".into()),
     };
+    if block.no_call && (block.gq != 0 || block.pl.iter().any(|&p| p != 0)) {
+        return Err("a no-call block must have GQ 0 and PL 0".into());
+    }
     let _ = write!(
         out,
         "{contig}\t{}\t.\t{}\t<NON_REF>\t.\t.\tEND={}\tGT:DP:GQ:MIN_DP:PL\t",

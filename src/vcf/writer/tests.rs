@@ -304,3 +304,28 @@ fn gunzip(path: &Path) -> String {
     flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
     text
 }
+
+#[test]
+fn no_call_blocks_are_written_as_such_and_never_merged_with_confident_ones() {
+    let no_call = |start: u64, end: u64| RefBlock { gq: 0, pl: [0; 3], no_call: true, ..block(0, start, end, 0, 400) };
+    let mut out = Vec::new();
+    record::block_line(&mut out, "chr1", &no_call(9, 20), b'c').unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "chr1\t10\t.\tC\t<NON_REF>\t.\t.\tEND=20\tGT:DP:GQ:MIN_DP:PL\t./.:400:0:398:0,0,0\n"
+    );
+    let mut haploid = Vec::new();
+    record::block_line(&mut haploid, "chr1", &RefBlock { ploidy: Ploidy::Haploid, ..no_call(9, 20) }, b'c').unwrap();
+    assert!(String::from_utf8(haploid).unwrap().ends_with("\t.:400:0:398:0,0\n"));
+    let claims_confidence = RefBlock { gq: 30, ..no_call(9, 20) };
+    assert!(record::block_line(&mut Vec::new(), "chr1", &claims_confidence, b'c').is_err());
+
+    // A GQ-0 reference block and a no-call block side by side stay two blocks.
+    let mut merger = GvcfBlockMerger::new(GqBands::default());
+    assert_eq!(merger.push(RefBlock { gq: 0, pl: [0, 0, 5], ..block(0, 0, 5, 0, 30) }), None);
+    let closed = merger.push(no_call(5, 9)).expect("the confident block closes");
+    assert_eq!((closed.start, closed.end, closed.no_call), (0, 5, false));
+    assert_eq!(merger.push(no_call(9, 12)), None, "no-call blocks merge with each other");
+    let last = merger.finish().unwrap();
+    assert_eq!((last.start, last.end, last.no_call), (5, 12, true));
+}

@@ -137,6 +137,7 @@ pub fn block(tid: u32, start: u64, end: u64, gq: u32, depth: u32) -> RefBlock {
         gq,
         ploidy: Ploidy::Diploid,
         pl: [0, gq, gq * 2 + 10],
+        no_call: false,
     }
 }
 
