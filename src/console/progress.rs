@@ -144,9 +144,9 @@ fn new_bar(label: &str, unit: &'static str) -> ProgressBar {
 
 fn bar_template(estimated: bool) -> &'static str {
     if estimated {
-        "{prefix:>20} [{elapsed_precise}] {wide_bar} {human_pos}/~{human_len} {msg} {per_sec} ETA {eta}"
+        "{prefix:>20} [{elapsed_precise}] {wide_bar} {human_pos}/~{human_len} {msg} {per_sec:0} ETA {eta}"
     } else {
-        "{prefix:>20} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {msg} {per_sec} ETA {eta}"
+        "{prefix:>20} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} {msg} {per_sec:0} ETA {eta}"
     }
 }
 
