@@ -293,14 +293,7 @@ fn hash_while_growing(mut file: File, closed: &AtomicBool) -> io::Result<(String
         // Read the flag first: once it is set every byte is in the file, so reading to the end
         // after seeing it misses nothing.
         let writer_closed = closed.load(Ordering::Acquire);
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
+        size += hash_to_end(&mut file, &mut hasher, &mut buf)?;
         if writer_closed {
             return Ok((hex::encode(hasher.finalize()), size));
         }
@@ -343,17 +336,21 @@ pub fn commit_with_index(data: TempPath, index: TempPath) -> Result<(WrittenFile
 pub fn md5_of_file(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let size = hash_to_end(&mut file, &mut hasher, &mut vec![0u8; 1 << 20])?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// Feeds `hasher` from `file`'s position to its current end, through `buf`; the bytes read.
+fn hash_to_end(file: &mut File, hasher: &mut Md5, buf: &mut [u8]) -> io::Result<u64> {
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = file.read(buf)?;
         if n == 0 {
-            break;
+            return Ok(size);
         }
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 /// Writes `<path>.md5` (`<md5>  <file name>`), itself atomically.

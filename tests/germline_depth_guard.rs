@@ -10,33 +10,10 @@
 mod common;
 use common::*;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// 0-based, half-open: the collapsed segment.
 const SEGMENT: (u64, u64) = (270_000, 270_700);
-
-/// The GERM samplesheet with the collapsed-repeat reads as a sixth lane, paths made absolute.
-fn sheet_with_collapsed_lane(dir: &Path) -> PathBuf {
-    let td = testdata();
-    let mut text = String::new();
-    for (i, line) in std::fs::read_to_string(td.join("samplesheet_germline.csv")).unwrap().lines().enumerate() {
-        if i == 0 {
-            text.push_str(line);
-        } else {
-            text.push_str(&line.replace("germline/", &format!("{}/germline/", td.display())));
-        }
-        text.push('\n');
-    }
-    let c = td.join("collapsed");
-    text.push_str(&format!(
-        "PG,XX,0,GERM,L6,{},{}\n",
-        c.join("collapsed_R1.fastq.gz").display(),
-        c.join("collapsed_R2.fastq.gz").display()
-    ));
-    let sheet = dir.join("samplesheet_collapsed.csv");
-    std::fs::write(&sheet, text).unwrap();
-    sheet
-}
 
 fn gunzip(path: &Path) -> String {
     let mut text = String::new();
@@ -86,7 +63,7 @@ fn call_germline_metrics(outdir: &Path) -> serde_json::Value {
 #[test]
 fn a_collapsed_repeat_is_left_uncalled_and_counted() {
     let work = tempfile::tempdir().unwrap();
-    let sheet = sheet_with_collapsed_lane(work.path());
+    let sheet = germ_sheet_with_extra_lane(work.path(), "collapsed", "L6");
 
     // The default pipeline: guard at 10 × the median coverage, at least 100. GERM covers 42 kb of
     // the 1 Mb reference, so its genome-wide median is 0 and the floor applies.

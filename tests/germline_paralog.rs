@@ -9,29 +9,6 @@ use common::*;
 use rust_htslib::bam::{self, Read as _};
 use std::path::Path;
 
-/// The GERM samplesheet with the paralog reads as a fifth lane, paths made absolute.
-fn sheet_with_paralog_lane(dir: &Path) -> std::path::PathBuf {
-    let td = testdata();
-    let mut text = String::new();
-    for (i, line) in std::fs::read_to_string(td.join("samplesheet_germline.csv")).unwrap().lines().enumerate() {
-        if i == 0 {
-            text.push_str(line);
-        } else {
-            text.push_str(&line.replace("germline/", &format!("{}/germline/", td.display())));
-        }
-        text.push('\n');
-    }
-    let p = td.join("paralog");
-    text.push_str(&format!(
-        "PG,XX,0,GERM,L5,{},{}\n",
-        p.join("paralog_R1.fastq.gz").display(),
-        p.join("paralog_R2.fastq.gz").display()
-    ));
-    let sheet = dir.join("samplesheet_paralog.csv");
-    std::fs::write(&sheet, text).unwrap();
-    sheet
-}
-
 /// (pos 1-based, ref, alt) of the paralog differences.
 fn paralog_diffs() -> Vec<(u64, String, String)> {
     std::fs::read_to_string(testdata().join("paralog/paralog_diffs.tsv"))
@@ -64,7 +41,7 @@ fn pass_variant_records(vcf: &Path) -> Vec<(u64, u64, String)> {
 #[test]
 fn paralog_differences_are_not_called_and_germ_truth_is_kept() {
     let work = tempfile::tempdir().unwrap();
-    let sheet = sheet_with_paralog_lane(work.path());
+    let sheet = germ_sheet_with_extra_lane(work.path(), "paralog", "L5");
     let outdir = work.path().join("out");
     let (code, _, err) = run(qc_run(work.path(), "germline", &sheet, &outdir)
         .args(["--threads", "2"])

@@ -91,13 +91,19 @@ impl Tracker {
     }
 
     fn total_is(&self, total: u64, estimated: bool) {
-        if let Some(s) = &self.shared {
-            s.total.store(total, Ordering::Relaxed);
-            s.estimated.store(estimated, Ordering::Relaxed);
-        }
+        let was_estimated = match &self.shared {
+            Some(s) => {
+                s.total.store(total, Ordering::Relaxed);
+                s.estimated.swap(estimated, Ordering::Relaxed)
+            }
+            None => false,
+        };
         if let Some(bar) = &self.bar {
             bar.set_length(total);
-            bar.set_style(bar_style(estimated));
+            // The style (a parsed template) changes only with the kind of total, not per batch.
+            if was_estimated != estimated {
+                bar.set_style(bar_style(estimated));
+            }
         }
     }
 

@@ -12,6 +12,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE"
 python3 - ../ref/ref.fa <<'PY'
 import random, sys
+sys.path.insert(0, "..")  # testdata/simreads.py
+from simreads import pair_from, read_reference
 CONTIG = "chr20_1M"
 SEG_START, SEG_END = 270000, 270700   # 0-based half-open: 1-based 270,001-270,700
 COPIES = 12                           # copies the reference lacks
@@ -21,12 +23,7 @@ READ_LEN = 150
 FRAG_MIN, FRAG_MAX = 250, 350
 rng = random.Random(20261207)
 
-seq = []
-with open(sys.argv[1]) as f:
-    for line in f:
-        if not line.startswith(">"):
-            seq.append(line.strip())
-ref = "".join(seq).upper()
+ref = read_reference(sys.argv[1])
 base = ref[SEG_START:SEG_END]
 
 copies = []
@@ -44,35 +41,14 @@ with open("collapsed_copies.tsv", "w") as out:
             out.write(f"{c + 1}\t{CONTIG}\t{SEG_START + i + 1}\t{base[i]}\t{diffs[i]}\n")
         copies.append("".join(seg))
 
-# Binned NovaSeq-style qualities as in the GERM reads (as testdata/paralog/ draws them).
-BINS = [("K", 42, 0.845), ("F", 37, 0.088), ("A", 32, 0.037), (",", 11, 0.016),
-        ("<", 27, 0.013), ("7", 22, 0.010), ("(", 7, 0.0015)]
-weights = [w for _, _, w in BINS]
-comp = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
-
-def read_from(template):
-    quals = rng.choices(BINS, weights=weights, k=len(template))
-    bases = []
-    for b, (_, q, _) in zip(template, quals):
-        if rng.random() < 10 ** (-q / 10):
-            b = rng.choice([x for x in "ACGT" if x != b])
-        bases.append(b)
-    return "".join(bases), "".join(c for c, _, _ in quals)
-
 pairs_per_copy = round(DEPTH * len(base) / (2 * READ_LEN))
 r1, r2 = [], []
 k = 0
 for c, seg in enumerate(copies):
     for _ in range(pairs_per_copy):
         k += 1
-        frag = rng.randint(FRAG_MIN, FRAG_MAX)
-        start = rng.randrange(0, len(seg) - frag + 1)
-        f = seg[start:start + frag]
-        rc = "".join(comp[b] for b in reversed(f))
-        fwd, rev = (f, rc) if rng.random() < 0.5 else (rc, f)
+        _, (s1, q1), (s2, q2) = pair_from(rng, seg, FRAG_MIN, FRAG_MAX, READ_LEN)
         name = f"COLL:1:HCOLLXX:6:1101:{k}:{c + 1}"
-        s1, q1 = read_from(fwd[:READ_LEN])
-        s2, q2 = read_from(rev[:READ_LEN])
         r1.append(f"@{name}\n{s1}\n+\n{q1}\n")
         r2.append(f"@{name}\n{s2}\n+\n{q2}\n")
 for path, recs in (("collapsed_R1.fastq", r1), ("collapsed_R2.fastq", r2)):

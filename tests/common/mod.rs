@@ -95,3 +95,28 @@ pub fn sam_records(bam: &Path) -> String {
     assert!(out.status.success(), "samtools view {}", bam.display());
     String::from_utf8(out.stdout).expect("SAM text is UTF-8")
 }
+
+/// testdata's GERM samplesheet, paths made absolute, plus one more GERM lane `lane` from
+/// `testdata/<folder>/<folder>_R{1,2}.fastq.gz` (the `paralog/` and `collapsed/` cases); written
+/// into `dir` and returned.
+pub fn germ_sheet_with_extra_lane(dir: &Path, folder: &str, lane: &str) -> PathBuf {
+    let td = testdata();
+    let mut text = String::new();
+    for (i, line) in std::fs::read_to_string(td.join("samplesheet_germline.csv")).unwrap().lines().enumerate() {
+        if i == 0 {
+            text.push_str(line);
+        } else {
+            text.push_str(&line.replace("germline/", &format!("{}/germline/", td.display())));
+        }
+        text.push('\n');
+    }
+    let extra = td.join(folder);
+    text.push_str(&format!(
+        "PG,XX,0,GERM,{lane},{},{}\n",
+        extra.join(format!("{folder}_R1.fastq.gz")).display(),
+        extra.join(format!("{folder}_R2.fastq.gz")).display()
+    ));
+    let sheet = dir.join(format!("samplesheet_{folder}.csv"));
+    std::fs::write(&sheet, text).unwrap();
+    sheet
+}

@@ -344,31 +344,18 @@ fn reference_confidence(
             }
             continue;
         }
-        let block = if over_guard {
-            let no_call = [0; 3];
-            RefBlock {
-                tid: shard.tid,
-                start: pos,
-                end: pos + 1,
-                min_depth: depth,
-                depth,
-                gq: 0,
-                ploidy: copies,
-                pl: no_call,
-                no_call: true,
-            }
-        } else {
-            RefBlock {
-                tid: shard.tid,
-                start: pos,
-                end: pos + 1,
-                min_depth: depth,
-                depth,
-                gq,
-                ploidy: copies,
-                pl,
-                no_call: false,
-            }
+        // Above the guard: no genotype, so no confidence either (GQ 0, PL 0).
+        let (gq, pl) = if over_guard { (0, [0; 3]) } else { (gq, pl) };
+        let block = RefBlock {
+            tid: shard.tid,
+            start: pos,
+            end: pos + 1,
+            min_depth: depth,
+            depth,
+            gq,
+            ploidy: copies,
+            pl,
+            no_call: over_guard,
         };
         if let Some(done) = merger.push(block) {
             out.blocks.push(done);

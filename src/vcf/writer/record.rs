@@ -3,8 +3,8 @@
 //! Formats: POS is the 0-based start + 1; ID `.`; QUAL with one decimal (`.` when not finite),
 //! negative values written as 0; FILTER `PASS` or the failed filters joined by `;`; INFO keys in
 //! alphabetical order, each where defined: AC, AF, AN (VCF only), BaseQRankSum, DP (filtered
-//! depth, all reads), FS, MQ, MQRankSum, QD, ReadPosRankSum, SOR (definitions in
-//! `crate::call::genotype::annotate`), QD and MQ with two decimals, the others three; gVCF
+//! depth, all reads), FS, MQ, MQRankSum, QD, ReadPosRankSum, SOR (the caller computes
+//! them; their definitions are documented with it), QD and MQ with two decimals, the others three; gVCF
 //! variant records add INFO `RAW_MQandDP` and FORMAT `SB` (after PL) for joint genotyping;
 //! FORMAT GT:AD:DP:GQ:PL, DP the informative reads (sum of AD), GT
 //! unphased (`0/1`, `1/2`, haploid `1`), or phased (`0|1`, `1|0`) with `:PS` appended (the
