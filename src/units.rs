@@ -24,6 +24,22 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Formats bytes as `--max-memory` reads them, rounded up: whole MiB below 10 GiB (`1530M`),
+/// tenths of a GiB above (`17.3G`), so that the text parsed back is never less than `bytes`.
+pub fn size_rounded_up(bytes: u64) -> String {
+    if bytes < 10 << 30 {
+        format!("{}M", bytes.div_ceil(1 << 20))
+    } else {
+        let tenths = (bytes as f64 * 10.0 / (1u64 << 30) as f64).ceil() as u64;
+        format!("{}.{}G", tenths / 10, tenths % 10)
+    }
+}
+
+/// A size as people read it: `{n} bytes` under a MiB, else [`size_rounded_up`].
+pub fn size_for_humans(bytes: u64) -> String {
+    if bytes < 1 << 20 { format!("{bytes} bytes") } else { size_rounded_up(bytes) }
+}
+
 /// Formats bytes the way Slurm's `--mem` reads them (whole MiB, `M` suffix).
 pub fn slurm_mem(bytes: u64) -> String {
     format!("{}M", bytes.div_ceil(1 << 20))
@@ -84,6 +100,17 @@ mod tests {
         assert_eq!(parse_size("1024").unwrap(), 1024);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5X").is_err());
+    }
+
+    #[test]
+    fn rounded_sizes_parse_back_to_at_least_the_bytes() {
+        for bytes in [1, 1 << 20, (1 << 20) + 1, 1_530_000_000, 10 << 30, (17 << 30) + 12345, 3_000_000_000_000] {
+            let text = size_rounded_up(bytes);
+            let back = parse_size(&text).unwrap();
+            assert!(back >= bytes && back - bytes <= (1 << 30) / 5, "{bytes} → {text} → {back}");
+        }
+        assert_eq!(size_rounded_up(1_530_000_000), "1460M");
+        assert_eq!(size_rounded_up(17 << 30), "17.0G");
     }
 
     #[test]

@@ -341,27 +341,55 @@ fn cram_round_trip_gives_the_bam_records() {
     }
 }
 
-/// TUMOR (13,090 pairs) with `--max-memory 8M`: the sort keeps at most 6 MiB in memory (3/4 of
-/// the budget) and must spill (the run report's `sort_spilled_runs`); 64M does not spill on data
-/// this small. The records equal an unbounded run's.
+/// The `--max-memory X or more` a refusal names.
+fn floor_in(stderr: &str) -> String {
+    let tail = stderr.split("with --max-memory ").nth(1).unwrap_or_else(|| panic!("no floor in:\n{stderr}"));
+    let value = tail.split_whitespace().next().unwrap();
+    assert!(tail.contains(" or more"), "{stderr}");
+    value.to_string()
+}
+
+/// `--max-memory 1` is refused before anything runs (exit 2, no outdir) with the least it takes;
+/// at exactly that floor (the stage's own, from the real index, when the up-front estimate is
+/// lower) TUMOR (13,090 pairs) runs with an 8 MiB sort share and spills, and the records equal an
+/// unbounded run's. (Its 1 MB of duplicate keys fit the 2 MiB share: the store's own tests spill.)
 #[test]
-fn a_spilling_sort_gives_the_records_of_an_in_memory_sort() {
+fn the_memory_floor_is_refused_below_and_spills_at_it() {
     let w = Work::new();
     let sheet = w.sheet(&["TUMOR"]);
-    let (unbounded, bounded) = (w.path().join("unbounded"), w.path().join("bounded"));
+    let (unbounded, refused, bounded) =
+        (w.path().join("unbounded"), w.path().join("refused"), w.path().join("bounded"));
     w.align_ok(&mut w.align("align", &sheet, &unbounded));
-    w.align_ok(w.align("align", &sheet, &bounded).args(["--max-memory", "8M"]));
+
+    let (code, _, err) = run(w.align("align", &sheet, &refused).args(["--max-memory", "1"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-memory 1 bytes: stage `align` needs at least about"), "{err}");
+    assert!(!refused.exists(), "a refused run writes nothing");
+    let mut floor = floor_in(&err);
+    let (code, _, err) = run(w.align("align", &sheet, &bounded).args(["--max-memory", &floor]));
+    if code != 0 {
+        // The up-front estimate errs low; the stage names the real floor before mapping a read.
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("align needs at least") && err.contains("the minimap2 index takes"), "{err}");
+        floor = floor_in(&err);
+        std::fs::remove_dir_all(&bounded).unwrap();
+        w.align_ok(w.align("align", &sheet, &bounded).args(["--max-memory", &floor]));
+    }
 
     let free = align_metrics(&unbounded, "TUMOR");
     assert_eq!(free["sort_spilled_runs"], 0, "unbounded run sorted in memory: {free}");
+    assert_eq!(free["duplicate_key_spills"], 0, "{free}");
     let tight = align_metrics(&bounded, "TUMOR");
     let spilled = tight["sort_spilled_runs"].as_u64().expect("sort_spilled_runs in the run report");
-    assert!(spilled >= 2, "--max-memory 8M must spill at least two runs (a real merge): {tight}");
+    assert!(spilled >= 2, "--max-memory {floor} must spill at least two runs (a real merge): {tight}");
     assert_eq!(tight["sort_spilled_records"], tight["records"], "{tight}");
+    // The floor as printed is rounded up to a whole MiB: the sort share is the minimum plus less.
+    let sort = tight["memory_plan"]["sort"].as_u64().unwrap();
+    assert!((8 << 20..9 << 20).contains(&sort), "{tight}");
 
     let expected = read_bam(&bam_of(&unbounded, "TUMOR"));
     let got = read_bam(&bam_of(&bounded, "TUMOR"));
-    assert_same_records(&expected, &got, "TUMOR with --max-memory 8M vs unbounded");
+    assert_same_records(&expected, &got, &format!("TUMOR with --max-memory {floor} vs unbounded"));
     let tmp_left: Vec<_> = walk(&w.path().join("tmp")).into_iter().filter(|p| p.is_file()).collect();
     assert!(tmp_left.is_empty(), "spill files left behind: {tmp_left:?}");
 }

@@ -100,6 +100,14 @@ pub enum RunError {
     TmpDir(#[from] SpillError),
     #[error("{}: cannot write the run report: {source}", outdir.display())]
     Report { outdir: PathBuf, source: std::io::Error },
+    #[error(
+        "--max-memory {}: stage `{stage}` needs at least about {} ({}); rerun with --max-memory {} or more",
+        crate::units::size_for_humans(*budget),
+        crate::units::size_rounded_up(floor.bytes),
+        floor.detail,
+        crate::units::size_rounded_up(floor.bytes)
+    )]
+    MemoryFloor { stage: String, budget: u64, floor: super::stage::MemoryFloor },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     /// Under MPI: another rank's failure, or the collectives' own.
@@ -117,7 +125,9 @@ impl Classify for RunError {
             RunError::Lock(e) => e.failure(),
             RunError::Cluster(e) => e.failure(),
             RunError::TmpDir(e) => e.failure(),
-            RunError::ReferenceNotAFile(_) | RunError::Reference { .. } => Failure::BadInput,
+            RunError::ReferenceNotAFile(_) | RunError::Reference { .. } | RunError::MemoryFloor { .. } => {
+                Failure::BadInput
+            }
             RunError::Report { .. } | RunError::Signals(_) => Failure::Runtime,
         }
     }
@@ -150,7 +160,42 @@ pub fn validate(req: &RunRequest, registry: &[&'static dyn Stage]) -> Result<Val
     }
     check_reference(&req.reference)?;
     let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages)?;
+    check_memory_floors(&pipeline, &plan, req)?;
     Ok(Validated { pipeline, sheet, plan })
+}
+
+/// Refuses a `--max-memory` below what a planned stage needs at least ([`Stage::memory_floor`]),
+/// with the threads and memory the scheduler would give it running alone.
+fn check_memory_floors(pipeline: &Pipeline, plan: &plan::Plan, req: &RunRequest) -> Result<(), RunError> {
+    let bases = reference_bases(&req.reference);
+    let mut checked = std::collections::BTreeSet::new();
+    for instance in &plan.instances {
+        if !checked.insert(instance.stage) {
+            continue;
+        }
+        let node = &pipeline.stages[instance.stage];
+        let threads = node.resources.threads.min(req.threads).max(1);
+        let grant = node.resources.memory_bytes.min(req.max_memory);
+        if let Some(floor) = node.kind.memory_floor(bases, threads)
+            && grant < floor.bytes
+        {
+            return Err(RunError::MemoryFloor { stage: node.name.clone(), budget: grant, floor });
+        }
+    }
+    Ok(())
+}
+
+/// The reference's length in bases: from its `.fai` when there is one, else its file size (a
+/// FASTA's bases plus line ends; a compressed FASTA's size, which is less: the estimate errs low).
+fn reference_bases(reference: &Path) -> u64 {
+    let fai = PathBuf::from(format!("{}.fai", reference.display()));
+    if let Ok(text) = std::fs::read_to_string(&fai) {
+        let total: u64 = text.lines().filter_map(|l| l.split('\t').nth(1)?.parse::<u64>().ok()).sum();
+        if total > 0 {
+            return total;
+        }
+    }
+    std::fs::metadata(reference).map(|m| m.len()).unwrap_or(0)
 }
 
 fn check_reference(path: &Path) -> Result<(), RunError> {

@@ -21,13 +21,14 @@
 
 mod distributed;
 mod lanes;
+pub mod memory;
 mod outputs;
 mod qc_beside;
 mod shared_index;
 
 use crate::align::{AlignOptions, AlignedBatch, PairAligner, ReadGroup};
 use crate::alignments::header::{HeaderSpec, ProgramLine, ReadGroupLine, build_header};
-use crate::alignments::markdup::{self, MarkdupOptions};
+use crate::alignments::markdup::{self, CandidateStore, MarkdupOptions};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat};
 use crate::engine::stage::artifact::role;
@@ -41,14 +42,12 @@ use crate::outcome::Failure;
 use crate::qc::alignment::{AlignmentQc, territory_from_reference};
 use crate::reads::FastqStats;
 use crate::samples::Sample;
+use crate::units::size_rounded_up;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Bits of a [`PairId`](crate::alignments::keys::PairId) left for the pair's ordinal within its lane (the lane index is above).
 const LANE_SHIFT: u32 = 40;
-/// Smallest in-memory sort run, whatever `--max-memory` says (a few MiB keep spill files and the
-/// merge's fan-in sensible; small enough that a tiny budget still spills on test data).
-const MIN_SORT_BUFFER: u64 = 4 << 20;
 
 pub struct Align;
 
@@ -113,6 +112,21 @@ impl Stage for Align {
     fn tool_versions(&self) -> Vec<(&'static str, String)> {
         vec![("minimap2", crate::align::minimap2_version())]
     }
+
+    fn memory_floor(&self, reference_bases: u64, threads: usize) -> Option<crate::engine::stage::MemoryFloor> {
+        let (bytes, index, working) = memory::estimated_floor(reference_bases, threads);
+        Some(crate::engine::stage::MemoryFloor {
+            bytes,
+            detail: format!(
+                "the minimap2 index of this {:.1} Mb reference ~{}, dagr and its buffers {}, the \
+                 smallest sort and duplicate-key buffers {}",
+                reference_bases as f64 / 1e6,
+                size_rounded_up(index),
+                size_rounded_up(working),
+                size_rounded_up(memory::MIN_BUFFERS_BYTES)
+            ),
+        })
+    }
 }
 
 /// The prepared reference's files, from the input artifact.
@@ -137,7 +151,7 @@ fn prepared_files(ctx: &StageContext<'_>) -> Result<PreparedFiles, StageError> {
 /// What the alignment pass collected before the write pass.
 struct Aligned {
     sorter: RecordSorter,
-    candidates: Vec<crate::alignments::keys::DupCandidate>,
+    candidates: CandidateStore,
     fastq: FastqStats,
     counts: AlignCounts,
     read_groups: Vec<ReadGroupLine>,
@@ -229,6 +243,7 @@ struct AlignJob<'a> {
     /// Library names, sorted: library index = position.
     libraries: Vec<String>,
     markdup: MarkdupOptions,
+    memory: memory::MemoryPlan,
 }
 
 fn job<'a>(ctx: &'a StageContext<'_>) -> Result<AlignJob<'a>, StageError> {
@@ -239,6 +254,17 @@ fn job<'a>(ctx: &'a StageContext<'_>) -> Result<AlignJob<'a>, StageError> {
         Format::Cram => OutputFormat::Cram { reference_fasta: files.fasta.clone() },
         Format::Bam => OutputFormat::Bam,
     };
+    // The floor is checked from the index's counts before the index is loaded.
+    let index_bytes = crate::align::index::index_resident_bytes(&files.mmi)
+        .map_err(|e| StageError::runtime(format!("{}: not a whole minimap2 index: {e}", files.mmi.display())))?;
+    let memory = memory::MemoryPlan::new(ctx.memory_bytes, index_bytes, ctx.threads, ctx.cluster.is_some())?;
+    tracing::info!(
+        index = %size_rounded_up(memory.index),
+        working = %size_rounded_up(memory.working),
+        sort = %size_rounded_up(memory.sort),
+        duplicate_keys = %size_rounded_up(memory.candidates),
+        "memory of {}", size_rounded_up(memory.budget)
+    );
     let index = shared_index::load(&files.mmi, ctx.threads)?;
     let options = AlignOptions { max_fragment_len: Some(params.max_fragment_length), secondary: false };
     let aligner = PairAligner::new(index, options)
@@ -246,7 +272,7 @@ fn job<'a>(ctx: &'a StageContext<'_>) -> Result<AlignJob<'a>, StageError> {
     let contigs = header_contigs(&files.md5, &aligner)?;
     let libraries = sample.lanes.iter().map(|l| l.library.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let markdup = MarkdupOptions { optical_pixel_distance: params.optical_pixel_distance };
-    Ok(AlignJob { sample, files, format, aligner, contigs, libraries, markdup })
+    Ok(AlignJob { sample, files, format, aligner, contigs, libraries, markdup, memory })
 }
 
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
@@ -254,10 +280,12 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     if let Some(cluster) = ctx.cluster {
         return distributed::run(ctx, cluster, job);
     }
-    let AlignJob { sample, files, format, aligner, contigs, libraries, markdup } = job;
-    let aligned = align_lanes(ctx, sample, &aligner, &libraries)?;
+    let AlignJob { sample, files, format, aligner, contigs, libraries, markdup, memory } = job;
+    let aligned = align_lanes(ctx, sample, &aligner, &libraries, &memory)?;
+    // The index is not needed past mapping: the write pass gets its memory back.
+    drop(aligner);
     tracing::info!(pairs = aligned.counts.align.pairs, "aligned; marking duplicates and writing");
-    let mut marks = markdup::resolve(aligned.candidates, &libraries, &markdup);
+    let (mut marks, candidate_stats) = aligned.candidates.resolve(&libraries, &markdup)?;
     aligned.counts.add_to(&mut marks);
     ctx.fault_point("before_write")?;
 
@@ -283,6 +311,8 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     // How the sort went (runs spilled under --tmp-dir past the memory budget): run report only.
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
     outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
+    outputs.metrics.insert("duplicate_key_spills".into(), candidate_stats.spills.into());
+    outputs.metrics.insert("memory_plan".into(), serde_json::to_value(memory).unwrap_or_default());
     Ok(outputs)
 }
 
@@ -332,7 +362,7 @@ fn header_contigs(md5_table: &Path, aligner: &PairAligner) -> Result<Vec<Contig>
 /// One process: every batch is aligned here; records go to the sorter, duplicate keys to a list.
 struct LocalSink<'a> {
     sorter: RecordSorter,
-    candidates: Vec<crate::alignments::keys::DupCandidate>,
+    candidates: CandidateStore,
     pool: &'a rayon::ThreadPool,
 }
 
@@ -342,7 +372,7 @@ impl lanes::BatchSink for LocalSink<'_> {
         true
     }
     fn take(&mut self, batch: AlignedBatch) -> Result<(), StageError> {
-        self.candidates.extend(batch.candidates);
+        self.candidates.extend(batch.candidates)?;
         self.sorter.push(batch.records, self.pool)?;
         Ok(())
     }
@@ -353,13 +383,11 @@ fn align_lanes(
     sample: &Sample,
     aligner: &PairAligner,
     libraries: &[String],
+    memory: &memory::MemoryPlan,
 ) -> Result<Aligned, StageError> {
-    let sorter = RecordSorter::new(SortOptions {
-        // Leave a quarter of the budget to the index, the reader buffers and the write pass.
-        memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
-        tmp_dir: ctx.tmp_dir.to_path_buf(),
-    })?;
-    let mut sink = LocalSink { sorter, candidates: Vec::new(), pool: ctx.pool };
+    let sorter = RecordSorter::new(SortOptions { memory_bytes: memory.sort, tmp_dir: ctx.tmp_dir.to_path_buf() })?;
+    let candidates = CandidateStore::new(memory.candidates, ctx.tmp_dir);
+    let mut sink = LocalSink { sorter, candidates, pool: ctx.pool };
     let totals = lanes::map_lanes(ctx, sample, aligner, libraries, &mut sink)?;
     Ok(Aligned {
         sorter: sink.sorter,

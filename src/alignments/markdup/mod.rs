@@ -36,15 +36,18 @@
 //! # Cost
 //! O(n log n) time for n candidates (two sorts), plus O(k²) worst case per optical tile bucket
 //! of a duplicate set of size k (a sweep on x prunes it to near-linear in practice). Memory: the
-//! candidates themselves plus O(duplicates) for the result (9 bytes per flagged pair).
+//! candidates themselves plus O(duplicates) for the result (9 bytes per flagged pair); within a
+//! memory share, [`CandidateStore`] spills pairs to partition files and reduces one at a time.
 
 mod marks;
 mod metrics;
 mod reduce;
+mod store;
 
 pub use marks::{DUP_R1, DUP_R2, DuplicateMarks, MarksPart, OPTICAL};
 pub use metrics::{LibraryCounts, LibraryMetrics, estimate_library_size, write_picard_metrics};
 pub use reduce::{EndKey, covered_ends, end_shard, fragment_ends, resolve_partition, shard_of};
+pub use store::{CandidateStats, CandidateStore};
 
 use crate::alignments::keys::DupCandidate;
 use serde::{Deserialize, Serialize};

@@ -117,6 +117,22 @@ pub fn resolve_partition(
     part
 }
 
+/// Reduces pairs only (every group whole among them) to a finished part.
+pub(super) fn reduce_pair_part(pairs: &mut [DupCandidate], distance: u32) -> MarksPart {
+    let mut part = MarksPart::default();
+    reduce_pairs(pairs, distance, &mut part);
+    part.finish();
+    part
+}
+
+/// Reduces fragments only, given every fragment end a pair covers, to a finished part.
+pub(super) fn reduce_fragment_part(fragments: &mut [DupCandidate], covered: &[EndKey]) -> MarksPart {
+    let mut part = MarksPart::default();
+    reduce_fragments(fragments, covered, &mut part);
+    part.finish();
+    part
+}
+
 fn reduce_pairs(pairs: &mut [DupCandidate], distance: u32, part: &mut MarksPart) {
     pairs.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| rank(a).cmp(&rank(b))));
     for group in pairs.chunk_by(|a, b| a.key == b.key) {

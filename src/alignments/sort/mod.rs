@@ -6,14 +6,16 @@
 //! parallel on the stage's rayon pool (`par_sort_unstable_by_key`: keys are unique, so unstable is
 //! deterministic) and spilled to its own file under a private folder in `tmp_dir` (`spill`:
 //! deflate-1 frames compressed in parallel). [`RecordSorter::finish`] sorts the last run in
-//! memory and, if anything spilled, k-way merges the runs with a binary heap, streaming one frame
-//! per run; more than [`MAX_FAN_IN`] runs are first merged in groups (a second pass over those
-//! records) so open files stay bounded.
+//! memory when nothing spilled; otherwise it spills that run too and k-way merges the runs with a
+//! binary heap, streaming one frame per run. The fan-in is the budget over
+//! [`MERGE_BYTES_PER_RUN`] (at most [`MAX_FAN_IN`]); more runs are first merged in groups (another
+//! pass over those records), so the merge holds no more than the in-memory run did.
 //!
 //! Cost: O(n log n) comparisons of 22-byte keys, in parallel within each run; the merge is
 //! O(n log r) for r runs on the consuming thread. Without spills nothing touches disk; with them
-//! every record is written and read once (compressed ~3–4×), twice past the fan-in. Peak memory is
-//! the budget plus one frame (~200 KiB raw) per run during the merge.
+//! every record is written and read once (compressed ~3–4×), once more per grouped merge pass
+//! (none for 30x genomes at budgets of a few GB). Peak memory is the budget, plus the run
+//! vector's growth step (its slots are ~15 % of a run's bytes).
 //!
 //! Cleanup: spill files are unlinked as soon as the merge opens them, and the folder is removed
 //! when the sorter or the merged iterator is dropped, on success, error or unwinding.
@@ -39,6 +41,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Most runs merged at once; more are merged in groups first.
 pub const MAX_FAN_IN: usize = 256;
+/// Memory one run holds while it is merged: one decoded frame of records (~290 KiB for 150 bp
+/// reads), its raw and compressed bytes (~270 KiB) and the file buffer. The merge's fan-in is
+/// the budget over this, so the merge stays within the same budget as the in-memory run.
+pub const MERGE_BYTES_PER_RUN: u64 = 640 << 10;
 /// Bytes malloc spends per allocation beyond what was asked for (header and rounding).
 const MALLOC_OVERHEAD: u64 = 16;
 
@@ -79,18 +85,19 @@ pub struct SortStats {
 }
 
 /// A private folder of spill files, removed with everything in it on drop.
-struct SpillDir {
+pub(crate) struct SpillDir {
     path: PathBuf,
     next: u64,
 }
 
 impl SpillDir {
-    fn create(tmp_dir: &Path) -> Result<Self, SortError> {
+    /// A new folder `dagr-<what>-<pid>-<seq>` in `tmp_dir`.
+    pub(crate) fn create_for(tmp_dir: &Path, what: &str) -> Result<Self, SortError> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let mut attempts = 0;
         loop {
             let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-            let path = tmp_dir.join(format!("dagr-sort-{}-{seq}", std::process::id()));
+            let path = tmp_dir.join(format!("dagr-{what}-{}-{seq}", std::process::id()));
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(SpillDir { path, next: 0 }),
                 // Another process with the same pid (containers) or a killed run's leftover.
@@ -98,6 +105,15 @@ impl SpillDir {
                 Err(source) => return Err(SortError::TmpDir { path, source }),
             }
         }
+    }
+
+    fn create(tmp_dir: &Path) -> Result<Self, SortError> {
+        Self::create_for(tmp_dir, "sort")
+    }
+
+    /// The folder.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     fn next_run_path(&mut self) -> PathBuf {
@@ -136,13 +152,13 @@ impl RecordSorter {
             Err(source) => return Err(SortError::TmpDir { path: options.tmp_dir.clone(), source }),
         }
         Ok(RecordSorter {
-            options,
+            options: options.clone(),
             run: Vec::new(),
             data_bytes: 0,
             dir: None,
             runs: Vec::new(),
             stats: SortStats::default(),
-            fan_in: MAX_FAN_IN,
+            fan_in: (options.memory_bytes / MERGE_BYTES_PER_RUN).clamp(2, MAX_FAN_IN as u64) as usize,
         })
     }
 
@@ -195,7 +211,12 @@ impl RecordSorter {
     }
 
     /// Sorts what is left in memory and returns every record in key order.
+    /// Past a spill, the last in-memory run is spilled too, so that the merge holds one frame per
+    /// run ([`MERGE_BYTES_PER_RUN`]) and nothing else: the write pass stays within the budget.
     pub fn finish(mut self, pool: &rayon::ThreadPool) -> Result<SortedRecords, SortError> {
+        if self.dir.is_some() {
+            self.spill(pool)?;
+        }
         let mut run = std::mem::take(&mut self.run);
         pool.install(|| {
             use rayon::slice::ParallelSliceMut;
@@ -213,7 +234,7 @@ impl RecordSorter {
             runs.push(path);
         }
         let readers = open_runs(&runs)?;
-        let merge = Merger::new(readers, Some(run.into_iter()))?;
+        let merge = Merger::new(readers, None)?;
         Ok(SortedRecords { merge: Some(merge), memory: Vec::new().into_iter(), failed: false, stats, _dir: Some(dir) })
     }
 

@@ -115,4 +115,19 @@ pub trait Stage: Send + Sync {
     fn check_params(&self, _params: &Params) -> Result<(), (&'static str, String)> {
         Ok(())
     }
+    /// The least memory the stage runs in at `threads` for a reference of `reference_bases`
+    /// bases, estimated before anything runs, so that `dagr run` refuses a smaller
+    /// `--max-memory` up front (the stage checks again with what it finds). `None`: no floor
+    /// beyond the process itself.
+    fn memory_floor(&self, _reference_bases: u64, _threads: usize) -> Option<MemoryFloor> {
+        None
+    }
+}
+
+/// What a stage needs at least ([`Stage::memory_floor`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryFloor {
+    pub bytes: u64,
+    /// What the floor is made of, e.g. `the minimap2 index ~303M, buffers 176M`.
+    pub detail: String,
 }

@@ -28,7 +28,7 @@
 //! QC and once for the index (one process also reads it for the index).
 
 use super::lanes::LaneTotals;
-use super::{AlignCounts, AlignJob, MIN_SORT_BUFFER};
+use super::{AlignCounts, AlignJob};
 use crate::align::AlignedBatch;
 use crate::alignments::keys::DupCandidate;
 use crate::alignments::markdup::{
@@ -146,8 +146,8 @@ pub(super) fn run(
     cluster: &dyn Cluster,
     job: AlignJob<'_>,
 ) -> Result<StageOutputs, StageError> {
-    let AlignJob { sample, files, format, aligner, contigs, libraries, markdup } = job;
-    let (aligner, libraries, files) = (&aligner, &libraries[..], &files);
+    let AlignJob { sample, files, format, aligner, contigs, libraries, markdup, memory } = job;
+    let (libraries, files) = (&libraries[..], &files);
     let (rank, ranks) = (cluster.rank(), cluster.size());
     if matches!(format, OutputFormat::Cram { .. }) {
         return ctx.agree(
@@ -174,11 +174,10 @@ pub(super) fn run(
             ranks,
         )
     };
-    let sorter = RecordSorter::new(SortOptions {
-        memory_bytes: (ctx.memory_bytes / 4 * 3).max(MIN_SORT_BUFFER),
-        tmp_dir: ctx.tmp_dir.to_path_buf(),
-    })
-    .map_err(StageError::from);
+    // Duplicate keys stay in memory here: a rank holds 1/ranks of them, within the candidates'
+    // share up to ranks × that share in all.
+    let sorter = RecordSorter::new(SortOptions { memory_bytes: memory.sort, tmp_dir: ctx.tmp_dir.to_path_buf() })
+        .map_err(StageError::from);
     let routing = Routing {
         records_out: vec![Vec::new(); ranks],
         candidates_out: vec![Vec::new(); ranks],
@@ -188,7 +187,8 @@ pub(super) fn run(
     let mut sink = RankSink { ctx, cluster, rank, ranks, slices: &slices, routing };
     // Map this rank's batches; a local failure is carried to the next agreement (every rank
     // reaches one), never returned past a collective.
-    let mapped = super::lanes::map_lanes(ctx, sample, aligner, libraries, &mut sink);
+    let mapped = super::lanes::map_lanes(ctx, sample, &aligner, libraries, &mut sink);
+    drop(aligner);
     let mut routing = sink.routing;
     // An error that came out of a collective is already every rank's; a local one is shared
     // here, where the other ranks are at this agreement or the one before an exchange.
