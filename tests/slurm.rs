@@ -250,6 +250,33 @@ fn bad_input_is_refused_before_anything_is_submitted() {
     assert!(err.contains("dagr slurm submit"), "{err}");
 }
 
+/// A sample task whose memory is below `align`'s floor would only fail on the cluster: submit
+/// refuses it (exit 2) with the least it needs and the pipeline setting to raise, and submits
+/// nothing.
+#[test]
+fn a_task_below_the_memory_floor_is_refused_at_submit() {
+    let dir = tempfile::tempdir().unwrap();
+    let outdir = dir.path().join("out");
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/align.yaml")).unwrap();
+    assert!(shipped.contains("memory: 32G"), "the test edits align's memory");
+    let pipeline = dir.path().join("tiny.yaml");
+    std::fs::write(&pipeline, shipped.replace("memory: 32G", "memory: 100M")).unwrap();
+    let (code, _, err) = run(dagr()
+        .args(["slurm", "submit"])
+        .arg(&pipeline)
+        .arg("--samplesheet")
+        .arg(testdata().join("samplesheet_germline.csv"))
+        .arg("--reference")
+        .arg(testdata().join("ref/ref.fa"))
+        .arg("--outdir")
+        .arg(&outdir)
+        .arg("--dry-run"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stage `align`") && err.contains("needs at least about"), "{err}");
+    assert!(err.contains("raise") && err.contains("resources: memory:"), "names what to change: {err}");
+    assert!(!outdir.exists());
+}
+
 /// The somatic pipeline on Slurm: a sample array (each task runs its sample's stages only) and a
 /// pair array after it (the pair task reuses the samples' stages and calls the pair).
 #[test]

@@ -100,14 +100,10 @@ pub enum RunError {
     TmpDir(#[from] SpillError),
     #[error("{}: cannot write the run report: {source}", outdir.display())]
     Report { outdir: PathBuf, source: std::io::Error },
-    #[error(
-        "--max-memory {}: stage `{stage}` needs at least about {} ({}); rerun with --max-memory {} or more",
-        crate::units::size_for_humans(*budget),
-        crate::units::size_rounded_up(floor.bytes),
-        floor.detail,
-        crate::units::size_rounded_up(floor.bytes)
-    )]
-    MemoryFloor { stage: String, budget: u64, floor: super::stage::MemoryFloor },
+    /// A stage would get less memory than it needs at least: `budget` is the smaller of
+    /// `--max-memory` and what its pipeline `resources: memory:` asks for (`requested`).
+    #[error("{}", memory_floor_message(stage, *budget, *requested, floor))]
+    MemoryFloor { stage: String, budget: u64, requested: u64, floor: super::stage::MemoryFloor },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     /// Under MPI: another rank's failure, or the collectives' own.
@@ -160,29 +156,59 @@ pub fn validate(req: &RunRequest, registry: &[&'static dyn Stage]) -> Result<Val
     }
     check_reference(&req.reference)?;
     let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages)?;
-    check_memory_floors(&pipeline, &plan, req)?;
+    check_memory_floors(&pipeline, &plan, None, &req.reference, req.threads, req.max_memory)?;
     Ok(Validated { pipeline, sheet, plan })
 }
 
-/// Refuses a `--max-memory` below what a planned stage needs at least ([`Stage::memory_floor`]),
-/// with the threads and memory the scheduler would give it running alone.
-fn check_memory_floors(pipeline: &Pipeline, plan: &plan::Plan, req: &RunRequest) -> Result<(), RunError> {
-    let bases = reference_bases(&req.reference);
+/// Refuses a `max_memory` below what a planned stage needs at least ([`Stage::memory_floor`]),
+/// with the threads and memory the scheduler would give it running alone; only stages of `scope`
+/// when one is given (a Slurm task of that scope).
+pub fn check_memory_floors(
+    pipeline: &Pipeline,
+    plan: &plan::Plan,
+    scope: Option<super::stage::Scope>,
+    reference: &Path,
+    max_threads: usize,
+    max_memory: u64,
+) -> Result<(), RunError> {
+    let bases = reference_bases(reference);
     let mut checked = std::collections::BTreeSet::new();
     for instance in &plan.instances {
         if !checked.insert(instance.stage) {
             continue;
         }
         let node = &pipeline.stages[instance.stage];
-        let threads = node.resources.threads.min(req.threads).max(1);
-        let grant = node.resources.memory_bytes.min(req.max_memory);
+        if scope.is_some_and(|s| s != node.scope) {
+            continue;
+        }
+        let threads = node.resources.threads.min(max_threads).max(1);
+        let grant = node.resources.memory_bytes.min(max_memory);
         if let Some(floor) = node.kind.memory_floor(bases, threads)
             && grant < floor.bytes
         {
-            return Err(RunError::MemoryFloor { stage: node.name.clone(), budget: grant, floor });
+            let requested = node.resources.memory_bytes;
+            return Err(RunError::MemoryFloor { stage: node.name.clone(), budget: grant, requested, floor });
         }
     }
     Ok(())
+}
+
+fn memory_floor_message(stage: &str, budget: u64, requested: u64, floor: &super::stage::MemoryFloor) -> String {
+    let least = crate::units::size_rounded_up(floor.bytes);
+    if requested <= budget {
+        format!(
+            "stage `{stage}` asks for {} in its pipeline's `resources: memory:` and needs at least about {least} ({}); \
+             raise it to {least} or more",
+            crate::units::size_for_humans(requested),
+            floor.detail
+        )
+    } else {
+        format!(
+            "--max-memory {}: stage `{stage}` needs at least about {least} ({}); rerun with --max-memory {least} or more",
+            crate::units::size_for_humans(budget),
+            floor.detail
+        )
+    }
 }
 
 /// The reference's length in bases: from its `.fai` when there is one, else its file size (a

@@ -9,7 +9,7 @@ use super::state::{self, TaskState, TaskStatus, Update};
 use super::{Jobs, Layout, SlurmError, Submission, TaskBudget, write_atomic, write_json};
 use crate::clock::{utc_timestamp, wall_clock_epoch};
 use crate::engine::provenance::command_line;
-use crate::engine::run::{RunRequest, SampleSource, validate};
+use crate::engine::run::{RunError, RunRequest, SampleSource, validate};
 use crate::engine::stage::{Resources, Scope, Stage};
 use crate::samples::csv::sheet_csv;
 use std::path::{Path, PathBuf};
@@ -136,7 +136,8 @@ fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepa
         outdir: req.outdir.clone(),
         reference_cache: req.reference_cache.clone(),
         threads: 1,
-        max_memory: 1 << 30,
+        // The tasks' own budgets are checked against the stages' floors below.
+        max_memory: u64::MAX,
         tmp_dir: std::env::temp_dir(),
         resume: true,
         dry_run: true,
@@ -199,6 +200,31 @@ fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepa
         jobs.push(job(&layout, JobKind::Pairs, render::PAIR, &vars, Some(pair_labels.len()), req)?);
     }
     let budget = |r: Resources| TaskBudget { threads: r.threads, max_memory: r.memory_bytes / 10 * 9 };
+    // A task whose memory is below a stage's floor would only fail on the cluster: refuse it here.
+    for (scope, r) in [(Scope::Sample, Some(rank_res)), (Scope::Pair, pair_res)] {
+        if let Some(b) = r.map(budget) {
+            let checked = crate::engine::run::check_memory_floors(
+                &v.pipeline,
+                &v.plan,
+                Some(scope),
+                &reference,
+                b.threads,
+                b.max_memory,
+            );
+            if let Err(RunError::MemoryFloor { stage, budget, floor, .. }) = checked {
+                let at_least = crate::units::size_rounded_up(floor.bytes / 9 * 10 + 1);
+                return Err(SlurmError::Usage(format!(
+                    "stage `{stage}`: a Slurm {scope} task gives it {} (90 % of the memory its job asks for), \
+                     and it needs at least about {} ({}); raise the pipeline's `resources: memory:` of the \
+                     {scope} stages to {at_least} or more",
+                    crate::units::size_for_humans(budget),
+                    crate::units::size_rounded_up(floor.bytes),
+                    floor.detail,
+                )));
+            }
+            checked?;
+        }
+    }
     let submission = Submission {
         pipeline,
         reference,
