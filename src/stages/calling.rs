@@ -83,7 +83,7 @@ impl ShardWork {
 }
 
 /// The largest value and the median (the mean of the middle two for an even count); 0 for none.
-fn max_and_median(values: &[f64]) -> (f64, f64) {
+pub(super) fn max_and_median(values: &[f64]) -> (f64, f64) {
     if values.is_empty() {
         return (0.0, 0.0);
     }

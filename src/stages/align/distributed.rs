@@ -146,6 +146,7 @@ pub(super) fn run(
     cluster: &dyn Cluster,
     job: AlignJob<'_>,
 ) -> Result<StageOutputs, StageError> {
+    let cpu_start = crate::accounting::process_cpu_micros();
     let AlignJob { sample, files, format, aligner, contigs, libraries, markdup, memory } = job;
     let (libraries, files) = (&libraries[..], &files);
     let (rank, ranks) = (cluster.rank(), cluster.size());
@@ -221,12 +222,18 @@ pub(super) fn run(
         Ok((records, stats))
     })();
     let (_, sort_stats) = ctx.agree("writing BAM slices", written)?;
+    // Each rank's CPU up to its written slice, for the balance of the slices (rank 0 adds the
+    // join and QC below).
+    let slice_cpu = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6;
+    let rank_cpu = cluster.gather("collecting the ranks' CPU time", encode(&slice_cpu)?)?;
     if rank == 0 {
         tracing::info!(ranks, "BAM slices written; joining them");
     }
     if rank != 0 {
         return Ok(StageOutputs::default());
     }
+    let mut rank_cpu =
+        rank_cpu.iter().map(|b| decode::<f64>(b, "a rank's CPU time")).collect::<Result<Vec<f64>, _>>()?;
 
     // Rank 0: join, index, QC, metrics.
     let mut counts = AlignCounts::new(libraries.len());
@@ -264,6 +271,14 @@ pub(super) fn run(
     outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
     outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
     outputs.metrics.insert("mpi_ranks".into(), ranks.into());
+    // Rank 0 also joined the slices and ran the QC pass: its share of the stage includes them.
+    let join_and_qc = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6 - slice_cpu;
+    rank_cpu[0] += join_and_qc;
+    let (max, median) = crate::stages::calling::max_and_median(&rank_cpu);
+    let round = |x: f64| serde_json::json!((x * 1000.0).round() / 1000.0);
+    outputs.metrics.insert("rank_cpu_seconds_max".into(), round(max));
+    outputs.metrics.insert("rank_cpu_seconds_median".into(), round(median));
+    outputs.metrics.insert("rank0_join_and_qc_cpu_seconds".into(), round(join_and_qc));
     Ok(outputs)
 }
 
