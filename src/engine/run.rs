@@ -156,7 +156,8 @@ pub fn validate(req: &RunRequest, registry: &[&'static dyn Stage]) -> Result<Val
     }
     check_reference(&req.reference)?;
     let plan = plan::build(&pipeline, &sheet, &req.reference, req.pair_stages)?;
-    check_memory_floors(&pipeline, &plan, None, &req.reference, req.threads, req.max_memory)?;
+    let reference = reference_facts(&req.reference, req.reference_cache.as_deref());
+    check_memory_floors(&pipeline, &plan, None, &reference, req.threads, req.max_memory)?;
     Ok(Validated { pipeline, sheet, plan })
 }
 
@@ -167,11 +168,10 @@ pub fn check_memory_floors(
     pipeline: &Pipeline,
     plan: &plan::Plan,
     scope: Option<super::stage::Scope>,
-    reference: &Path,
+    reference: &super::stage::ReferenceFacts,
     max_threads: usize,
     max_memory: u64,
 ) -> Result<(), RunError> {
-    let bases = reference_bases(reference);
     let mut checked = std::collections::BTreeSet::new();
     for instance in &plan.instances {
         if !checked.insert(instance.stage) {
@@ -183,7 +183,7 @@ pub fn check_memory_floors(
         }
         let threads = node.resources.threads.min(max_threads).max(1);
         let grant = node.resources.memory_bytes.min(max_memory);
-        if let Some(floor) = node.kind.memory_floor(bases, threads)
+        if let Some(floor) = node.kind.memory_floor(reference, threads)
             && grant < floor.bytes
         {
             let requested = node.resources.memory_bytes;
@@ -208,6 +208,15 @@ fn memory_floor_message(stage: &str, budget: u64, requested: u64, floor: &super:
             crate::units::size_for_humans(budget),
             floor.detail
         )
+    }
+}
+
+/// What the stages' floors need to know of the reference: its length and, when it was prepared
+/// already (under `cache_root` or beside it), its prepared folder.
+pub fn reference_facts(reference: &Path, cache_root: Option<&Path>) -> super::stage::ReferenceFacts {
+    super::stage::ReferenceFacts {
+        bases: reference_bases(reference),
+        prepared_dir: crate::genome::cache::prepared_dir(reference, cache_root),
     }
 }
 

@@ -113,19 +113,12 @@ impl Stage for Align {
         vec![("minimap2", crate::align::minimap2_version())]
     }
 
-    fn memory_floor(&self, reference_bases: u64, threads: usize) -> Option<crate::engine::stage::MemoryFloor> {
-        let (bytes, index, working) = memory::estimated_floor(reference_bases, threads);
-        Some(crate::engine::stage::MemoryFloor {
-            bytes,
-            detail: format!(
-                "the minimap2 index of this {:.1} Mb reference ~{}, dagr and its buffers {}, the \
-                 smallest sort and duplicate-key buffers {}",
-                reference_bases as f64 / 1e6,
-                size_rounded_up(index),
-                size_rounded_up(working),
-                size_rounded_up(memory::MIN_BUFFERS_BYTES)
-            ),
-        })
+    fn memory_floor(
+        &self,
+        reference: &crate::engine::stage::ReferenceFacts,
+        threads: usize,
+    ) -> Option<crate::engine::stage::MemoryFloor> {
+        Some(memory::floor_before_running(reference, threads))
     }
 }
 

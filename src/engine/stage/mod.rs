@@ -115,13 +115,21 @@ pub trait Stage: Send + Sync {
     fn check_params(&self, _params: &Params) -> Result<(), (&'static str, String)> {
         Ok(())
     }
-    /// The least memory the stage runs in at `threads` for a reference of `reference_bases`
-    /// bases, estimated before anything runs, so that `dagr run` refuses a smaller
-    /// `--max-memory` up front (the stage checks again with what it finds). `None`: no floor
-    /// beyond the process itself.
-    fn memory_floor(&self, _reference_bases: u64, _threads: usize) -> Option<MemoryFloor> {
+    /// The least memory the stage runs in at `threads` for `reference`, estimated before
+    /// anything runs, so that `dagr run` refuses a smaller `--max-memory` up front (the stage
+    /// checks again with what it finds). `None`: no floor beyond the process itself.
+    fn memory_floor(&self, _reference: &ReferenceFacts, _threads: usize) -> Option<MemoryFloor> {
         None
     }
+}
+
+/// What is known of the reference before a run, for [`Stage::memory_floor`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceFacts {
+    /// Its length in bases (from the `.fai`, or the FASTA's size when there is none).
+    pub bases: u64,
+    /// Its prepared-reference folder, when it was prepared and the FASTA is unchanged since.
+    pub prepared_dir: Option<std::path::PathBuf>,
 }
 
 /// What a stage needs at least ([`Stage::memory_floor`]).

@@ -201,13 +201,14 @@ fn prepare(req: &SubmitRequest, registry: &[&'static dyn Stage]) -> Result<Prepa
     }
     let budget = |r: Resources| TaskBudget { threads: r.threads, max_memory: r.memory_bytes / 10 * 9 };
     // A task whose memory is below a stage's floor would only fail on the cluster: refuse it here.
+    let facts = crate::engine::run::reference_facts(&reference, cache.as_deref());
     for (scope, r) in [(Scope::Sample, Some(rank_res)), (Scope::Pair, pair_res)] {
         if let Some(b) = r.map(budget) {
             let checked = crate::engine::run::check_memory_floors(
                 &v.pipeline,
                 &v.plan,
                 Some(scope),
-                &reference,
+                &facts,
                 b.threads,
                 b.max_memory,
             );

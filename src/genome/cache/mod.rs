@@ -317,6 +317,24 @@ fn find_digest(
     Ok((scan.digest.clone(), Some(scan)))
 }
 
+/// The digest folder a prepared `fasta` would use under `cache_root` (default `<fasta>.dagr/`),
+/// when its stat record says the FASTA is unchanged since it was prepared; read-only, no locks,
+/// no scan: for estimates before a run (a stale or missing record gives `None`).
+pub fn prepared_dir(fasta: &Path, cache_root: Option<&Path>) -> Option<PathBuf> {
+    let given = std::path::absolute(fasta).ok()?;
+    let source = std::fs::canonicalize(&given).ok()?;
+    let stat = FastaStat::of(&source).ok()?;
+    let identity = FileIdentity::of(&source).ok()?;
+    let file_name = given.file_name()?.to_string_lossy().into_owned();
+    let root = match cache_root {
+        Some(root) => std::path::absolute(root).ok()?,
+        None => given.with_file_name(format!("{file_name}.dagr")),
+    };
+    let digest = cached_digest(&root, &stat, identity).filter(|d| d.len() == 64)?;
+    let dir = root.join(&digest[..16]);
+    dir.is_dir().then_some(dir)
+}
+
 /// Stem of the cache's file names: the FASTA's file name without `.fa`/`.fasta`/`.fna`.
 fn cache_name(file_name: &str) -> String {
     let stem =

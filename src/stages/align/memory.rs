@@ -19,7 +19,7 @@
 //! refused before any read is mapped, with the floor in the message. `dagr run` refuses such a
 //! `--max-memory` before anything runs, from the reference's length ([`estimated_floor`]).
 
-use crate::engine::stage::StageError;
+use crate::engine::stage::{MemoryFloor, ReferenceFacts, StageError};
 use crate::units::size_rounded_up;
 
 /// dagr's code, libraries, allocator arenas and thread stacks before any data (measured: ~30 MB).
@@ -59,12 +59,40 @@ pub fn floor(index_bytes: u64, threads: usize, mpi: bool) -> u64 {
     index_bytes + working_bytes(threads, mpi) + MIN_BUFFERS_BYTES
 }
 
-/// The floor before the index is built, from the reference's length in bases (an estimate: the
-/// stage checks again with the real index).
-/// Returns (floor, index, working set).
-pub fn estimated_floor(reference_bases: u64, threads: usize) -> (u64, u64, u64) {
-    let index = (reference_bases as f64 * INDEX_BYTES_PER_BASE) as u64;
-    (floor(index, threads, false), index, working_bytes(threads, false))
+/// The floor before anything runs: exact from the prepared `.mmi` when the reference was
+/// prepared already (the smallest, if several indexes were built), else estimated from its
+/// length (the stage checks again with the real index).
+pub fn floor_before_running(reference: &ReferenceFacts, threads: usize) -> MemoryFloor {
+    let prepared = reference.prepared_dir.as_deref().and_then(smallest_prepared_index);
+    let (index, how) = match prepared {
+        Some(bytes) => (bytes, "takes".to_string()),
+        None => (
+            (reference.bases as f64 * INDEX_BYTES_PER_BASE) as u64,
+            format!("of this {:.1} Mb reference takes about", reference.bases as f64 / 1e6),
+        ),
+    };
+    let working = working_bytes(threads, false);
+    MemoryFloor {
+        bytes: floor(index, threads, false),
+        detail: format!(
+            "the minimap2 index {how} {} in memory, dagr and its buffers {}, the smallest sort and duplicate-key \
+             buffers {}",
+            size_rounded_up(index),
+            size_rounded_up(working),
+            size_rounded_up(MIN_BUFFERS_BYTES)
+        ),
+    }
+}
+
+/// The in-memory size of the smallest whole `.mmi` in a prepared-reference folder.
+fn smallest_prepared_index(dir: &std::path::Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "mmi"))
+        .filter_map(|p| crate::align::index::index_resident_bytes(&p).ok())
+        .min()
 }
 
 /// How this run of the stage divides its grant.
@@ -116,6 +144,31 @@ mod tests {
         let p = MemoryPlan::new(6 << 30, 317 << 20, 2, false).unwrap();
         assert_eq!(p.index + p.working + p.sort + p.candidates, p.budget);
         assert!(p.sort > 8 * p.candidates && p.sort < 10 * p.candidates, "{p:?}");
+    }
+
+    #[test]
+    fn a_prepared_index_makes_the_up_front_floor_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let fasta = dir.path().join("r.fa");
+        let mut x = 7u64;
+        let bases: String = (0..50_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b"ACGT"[(x >> 33) as usize % 4])
+            })
+            .collect();
+        std::fs::write(&fasta, format!(">c\n{bases}\n")).unwrap();
+        let estimated = floor_before_running(&ReferenceFacts { bases: 50_000, prepared_dir: None }, 2);
+        assert!(estimated.detail.contains("of this 0.1 Mb reference takes about"), "{}", estimated.detail);
+        let mmi = dir.path().join("r.k21w11.mmi");
+        crate::align::index::build_index(&fasta, &mmi, crate::align::index::IndexParams::default(), 1).unwrap();
+        let resident = crate::align::index::index_resident_bytes(&mmi).unwrap();
+        let facts = ReferenceFacts { bases: 50_000, prepared_dir: Some(dir.path().to_path_buf()) };
+        let exact = floor_before_running(&facts, 2);
+        assert_eq!(exact.bytes, floor(resident, 2, false));
+        assert!(exact.detail.starts_with("the minimap2 index takes"), "{}", exact.detail);
     }
 
     #[test]
