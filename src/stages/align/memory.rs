@@ -7,7 +7,7 @@
 //!   reader; measured on GRCh37 chr20 at 1–2 threads, plus a margin (see the constants);
 //! * **the minimap2 index**, computed from the `.mmi`'s own counts
 //!   ([`crate::align::index::index_resident_bytes`]: within 3 % of the measured growth of RSS on
-//!   chr20) — about 1.9× the file;
+//!   chr20) — 1.73× the file there;
 //! * **the record sorter**, 9/10 of what is left: its in-memory run, then (past a spill) the
 //!   merge's frames ([`crate::alignments::sort`]);
 //! * **the duplicate candidates**, the last 1/10 (a candidate is ~90 bytes per pair against
@@ -27,7 +27,8 @@ const PROCESS_BYTES: u64 = 48 << 20;
 /// Reading (two mates × up to 8 chunks of 8192 records, ~48 MB), spilling (32 compressed frames
 /// in flight, the duplicate keys' 128 partition buffers) and writing (QC queue of 10 × 4096
 /// records, BGZF blocks, the MD5 thread's buffer), whatever the thread count. Calibrated on
-/// whole chr20 at the floor, the worst case (782 sort spills): 96 MiB left RSS 4 % over budget.
+/// whole chr20 at the floor, the worst case (782 sort spills): RSS peaked at ~510 MiB either
+/// way, 4 % over a floor built with 96 MiB here, 0.3 % over the floor this value gives.
 const WORKING_BASE_BYTES: u64 = 120 << 20;
 /// Per mapping thread: minimap2's thread buffer and its share of one batch's new records.
 const WORKING_PER_THREAD_BYTES: u64 = 16 << 20;
