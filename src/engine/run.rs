@@ -224,13 +224,10 @@ pub fn reference_facts(reference: &Path, cache_root: Option<&Path>) -> super::st
 /// FASTA's bases plus line ends; a compressed FASTA's size, which is less: the estimate errs low).
 fn reference_bases(reference: &Path) -> u64 {
     let fai = PathBuf::from(format!("{}.fai", reference.display()));
-    if let Ok(text) = std::fs::read_to_string(&fai) {
-        let total: u64 = text.lines().filter_map(|l| l.split('\t').nth(1)?.parse::<u64>().ok()).sum();
-        if total > 0 {
-            return total;
-        }
+    match crate::genome::fai::read_fai(&fai) {
+        Ok(records) if !records.is_empty() => records.iter().map(|r| r.length).sum(),
+        _ => std::fs::metadata(reference).map(|m| m.len()).unwrap_or(0),
     }
-    std::fs::metadata(reference).map(|m| m.len()).unwrap_or(0)
 }
 
 fn check_reference(path: &Path) -> Result<(), RunError> {

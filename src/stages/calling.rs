@@ -72,18 +72,23 @@ impl ShardWork {
     /// work: a max far above the median is a shard or a rank the others wait for).
     pub fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
-        let round = |x: f64| (x * 1000.0).round() / 1000.0;
         for (name, values) in [("shard", &self.shard_cpu), ("rank", &self.rank_cpu)] {
-            let (max, median) = max_and_median(values);
-            m.insert(format!("{name}_cpu_seconds_max"), serde_json::json!(round(max)));
-            m.insert(format!("{name}_cpu_seconds_median"), serde_json::json!(round(median)));
+            insert_cpu_balance(&mut m, name, values);
         }
         m
     }
 }
 
+/// Inserts `<name>_cpu_seconds_max` and `_median` of `values` (milliseconds kept) into `metrics`.
+pub(super) fn insert_cpu_balance(metrics: &mut serde_json::Map<String, serde_json::Value>, name: &str, values: &[f64]) {
+    let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    let (max, median) = max_and_median(values);
+    metrics.insert(format!("{name}_cpu_seconds_max"), serde_json::json!(round(max)));
+    metrics.insert(format!("{name}_cpu_seconds_median"), serde_json::json!(round(median)));
+}
+
 /// The largest value and the median (the mean of the middle two for an even count); 0 for none.
-pub(super) fn max_and_median(values: &[f64]) -> (f64, f64) {
+fn max_and_median(values: &[f64]) -> (f64, f64) {
     if values.is_empty() {
         return (0.0, 0.0);
     }

@@ -193,7 +193,8 @@ impl CandidateStore {
             // Everything goes through the partitions, so each duplicate group is read back whole.
             self.spill()?;
             self.pairs = Vec::new();
-            let mut partitions = self.spilled.take().expect("spilled above");
+        }
+        if let Some(mut partitions) = self.spilled.take() {
             partitions.close()?;
             for p in 0..PARTITIONS {
                 let mut pairs = partitions.read(p)?;

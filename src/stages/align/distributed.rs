@@ -274,11 +274,9 @@ pub(super) fn run(
     // Rank 0 also joined the slices and ran the QC pass: its share of the stage includes them.
     let join_and_qc = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6 - slice_cpu;
     rank_cpu[0] += join_and_qc;
-    let (max, median) = crate::stages::calling::max_and_median(&rank_cpu);
-    let round = |x: f64| serde_json::json!((x * 1000.0).round() / 1000.0);
-    outputs.metrics.insert("rank_cpu_seconds_max".into(), round(max));
-    outputs.metrics.insert("rank_cpu_seconds_median".into(), round(median));
-    outputs.metrics.insert("rank0_join_and_qc_cpu_seconds".into(), round(join_and_qc));
+    crate::stages::calling::insert_cpu_balance(&mut outputs.metrics, "rank", &rank_cpu);
+    let join_and_qc = (join_and_qc * 1000.0).round() / 1000.0;
+    outputs.metrics.insert("rank0_join_and_qc_cpu_seconds".into(), serde_json::json!(join_and_qc));
     Ok(outputs)
 }
 

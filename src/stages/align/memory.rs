@@ -72,17 +72,18 @@ pub fn floor_before_running(reference: &ReferenceFacts, threads: usize) -> Memor
             format!("of this {:.1} Mb reference takes about", reference.bases as f64 / 1e6),
         ),
     };
-    let working = working_bytes(threads, false);
-    MemoryFloor {
-        bytes: floor(index, threads, false),
-        detail: format!(
-            "the minimap2 index {how} {} in memory, dagr and its buffers {}, the smallest sort and duplicate-key \
-             buffers {}",
-            size_rounded_up(index),
-            size_rounded_up(working),
-            size_rounded_up(MIN_BUFFERS_BYTES)
-        ),
-    }
+    MemoryFloor { bytes: floor(index, threads, false), detail: composition(&how, index, working_bytes(threads, false)) }
+}
+
+/// What a floor is made of, as both refusals say it; `how` joins the index to its size.
+fn composition(how: &str, index: u64, working: u64) -> String {
+    format!(
+        "the minimap2 index {how} {} in memory, dagr and its reading, mapping and writing buffers {}, the smallest \
+         sort and duplicate-key buffers {}",
+        size_rounded_up(index),
+        size_rounded_up(working),
+        size_rounded_up(MIN_BUFFERS_BYTES)
+    )
 }
 
 /// The in-memory size of the smallest whole `.mmi` in a prepared-reference folder.
@@ -121,16 +122,13 @@ impl MemoryPlan {
 }
 
 /// The refusal, with the floor and what it is made of.
-pub fn below_floor(budget: u64, least: u64, index: u64, working: u64) -> String {
+fn below_floor(budget: u64, least: u64, index: u64, working: u64) -> String {
     format!(
-        "align needs at least {} and would get {}: the minimap2 index takes {} in memory, dagr and its \
-         reading, mapping and writing buffers {}, the smallest sort and duplicate-key buffers {}. \
-         Rerun with --max-memory {} or more (fewer --threads lower the buffers a little)",
+        "align needs at least {} and would get {}: {}. Rerun with --max-memory {} or more (fewer --threads \
+         lower the buffers a little)",
         size_rounded_up(least),
         crate::units::size_for_humans(budget),
-        size_rounded_up(index),
-        size_rounded_up(working),
-        size_rounded_up(MIN_BUFFERS_BYTES),
+        composition("takes", index, working),
         size_rounded_up(least),
     )
 }
