@@ -24,10 +24,14 @@
 //!    as done, so `--resume` reruns it). Renaming the index first would instead pair a new index
 //!    with old or missing data.
 //!
-//! MPI slices ([`AlignmentWriter::create_slice`]) get neither; [`concatenate_bam`] joins them and
-//! indexes the joined file (one re-read).
+//! MPI slices ([`AlignmentWriter::create_slice`]) get their `.bai` built while writing too (no
+//! MD5); [`concatenate_bam`] joins them, merges their indexes into the joined file's (module
+//! `bai`, no pass over any BAM) and hashes the joined data as it copies it: the joined file is
+//! never re-read.
 
-use crate::output_file::{TempPath, WrittenFile, commit_with_index, with_suffix};
+mod bai;
+
+use crate::output_file::{Sidecar, TempPath, WrittenFile, commit_with_index, remove_if_present, with_suffix};
 use crate::output_file::{clear_errno, write_failure_cause};
 use rust_htslib::bam::{self, Header, Read as _, Record};
 use rust_htslib::htslib;
@@ -171,9 +175,11 @@ pub struct AlignmentWriter {
     header: HtsHeader,
     data: TempPath,
     index: TempPath,
-    /// The index's temporary name as htslib holds it (it keeps the pointer until `sam_idx_save`);
-    /// `None` for a slice, which is not indexed.
-    index_name: Option<CString>,
+    /// The index's temporary name as htslib holds it (it keeps the pointer until `sam_idx_save`).
+    index_name: CString,
+    /// One slice of a larger BAM ([`AlignmentWriter::create_slice`]): no MD5, and only
+    /// [`AlignmentWriter::finish_shard`] finishes it.
+    slice: bool,
     records: u64,
 }
 
@@ -187,14 +193,14 @@ impl AlignmentWriter {
         header: &Header,
         threads: usize,
     ) -> Result<Self, WriteError> {
-        Self::open(final_path, format, header, threads, true)
+        Self::open(final_path, format, header, threads, false)
     }
 
-    /// A BAM that is one coordinate slice of a larger file (an MPI rank's share): no index, no
-    /// MD5; finish it with [`AlignmentWriter::finish_shard`] and join the slices with
-    /// [`concatenate_bam`].
+    /// A BAM that is one coordinate slice of a larger file (an MPI rank's share): indexed while
+    /// written like a whole file (its `.bai` is what [`concatenate_bam`] merges), no MD5; finish
+    /// it with [`AlignmentWriter::finish_shard`] and join the slices with [`concatenate_bam`].
     pub fn create_slice(final_path: &Path, header: &Header, threads: usize) -> Result<Self, WriteError> {
-        Self::open(final_path, OutputFormat::Bam, header, threads, false)
+        Self::open(final_path, OutputFormat::Bam, header, threads, true)
     }
 
     fn open(
@@ -202,7 +208,7 @@ impl AlignmentWriter {
         format: OutputFormat,
         header: &Header,
         threads: usize,
-        indexed: bool,
+        slice: bool,
     ) -> Result<Self, WriteError> {
         let expected = format.extension();
         if final_path.extension().and_then(|e| e.to_str()) != Some(expected) || final_path.file_stem().is_none() {
@@ -261,20 +267,17 @@ impl AlignmentWriter {
                 return Err(hts("load the CRAM reference"));
             }
         }
-        let index_name = if indexed {
-            let name = c_path(index.path(), &path)?;
-            clear_errno();
-            // SAFETY: open file, parsed header; `name` lives in the writer until `sam_idx_save`
-            // (htslib keeps the pointer). min_shift 0 asks for BAI (CRAM always gets CRAI).
-            if unsafe { htslib::sam_idx_init(file.0, header.0, 0, name.as_ptr()) } != 0 {
-                return Err(hts("start the index"));
-            }
+        let index_name = c_path(index.path(), &path)?;
+        clear_errno();
+        // SAFETY: open file, parsed header; `index_name` lives in the writer until `sam_idx_save`
+        // (htslib keeps the pointer). min_shift 0 asks for BAI (CRAM always gets CRAI).
+        if unsafe { htslib::sam_idx_init(file.0, header.0, 0, index_name.as_ptr()) } != 0 {
+            return Err(hts("start the index"));
+        }
+        if !slice {
             data.hash_while_written().map_err(|source| WriteError::Io { path: path.clone(), source })?;
-            Some(name)
-        } else {
-            None
-        };
-        Ok(AlignmentWriter { file, header, data, index, index_name, records: 0 })
+        }
+        Ok(AlignmentWriter { file, header, data, index, index_name, slice, records: 0 })
     }
 
     /// Appends one record (records must come in coordinate order for the index).
@@ -299,22 +302,12 @@ impl AlignmentWriter {
 
     /// Saves the index, closes the file and commits both (data first, index last) with `.md5`s.
     pub fn finish(self) -> Result<WrittenAlignment, WriteError> {
-        let AlignmentWriter { file, header, data, index, index_name, records } = self;
-        let final_path = data.final_path().to_path_buf();
-        if index_name.is_none() {
-            return Err(WriteError::Hts { path: final_path, action: "finish a slice as a whole file", cause: None });
+        if self.slice {
+            let path = self.data.final_path().to_path_buf();
+            return Err(WriteError::Hts { path, action: "finish a slice as a whole file", cause: None });
         }
-        clear_errno();
-        // SAFETY: open file with an index started by `sam_idx_init`; saved once, before closing.
-        if unsafe { htslib::sam_idx_save(file.0) } != 0 {
-            let cause = write_failure_cause(index.path());
-            return Err(WriteError::Index { path: final_path, code: -1, cause });
-        }
-        clear_errno();
-        if file.close() != 0 {
-            let cause = write_failure_cause(&final_path);
-            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)", cause });
-        }
+        let AlignmentWriter { file, header, data, index, index_name, records, .. } = self;
+        save_index_and_close(file, data.final_path(), index.path())?;
         drop(header);
         drop(index_name);
         let (data, index) = commit_with_index(data, index).map_err(|(path, source)| WriteError::Io { path, source })?;
@@ -323,22 +316,40 @@ impl AlignmentWriter {
 }
 
 impl AlignmentWriter {
-    /// Closes a BAM written as one coordinate slice of a larger file (an MPI rank's shard):
-    /// renamed into place, no index, no `.md5`; [`concatenate_bam`] joins the slices.
+    /// Closes a BAM written as one coordinate slice of a larger file (an MPI rank's shard) and
+    /// renames it into place with its index `<slice>.bai` beside it, neither with an `.md5`; the
+    /// order is [`commit_with_index`]'s (an index of an earlier run first removed, the data, the
+    /// index last). [`concatenate_bam`] joins the slices and merges their indexes.
     pub fn finish_shard(self) -> Result<(PathBuf, u64), WriteError> {
-        let AlignmentWriter { file, header, data, index, records, .. } = self;
-        drop(index);
+        let AlignmentWriter { file, header, data, index, index_name, records, .. } = self;
         let final_path = data.final_path().to_path_buf();
-        clear_errno();
-        if file.close() != 0 {
-            let cause = write_failure_cause(&final_path);
-            return Err(WriteError::Hts { path: final_path, action: "finish the file (close)", cause });
-        }
+        save_index_and_close(file, &final_path, index.path())?;
         drop(header);
-        data.commit(crate::output_file::Sidecar::None)
-            .map_err(|source| WriteError::Io { path: final_path.clone(), source })?;
+        drop(index_name);
+        remove_if_present(&[index.final_path().to_path_buf()])
+            .map_err(|(path, source)| WriteError::Io { path, source })?;
+        data.commit(Sidecar::None).map_err(|source| WriteError::Io { path: final_path.clone(), source })?;
+        let index_path = index.final_path().to_path_buf();
+        index.commit(Sidecar::None).map_err(|source| WriteError::Io { path: index_path, source })?;
         Ok((final_path, records))
     }
+}
+
+/// Saves the index started by `sam_idx_init` (`sam_idx_save`, once, before closing) and closes
+/// the file, both checked.
+fn save_index_and_close(file: HtsFile, final_path: &Path, index_tmp: &Path) -> Result<(), WriteError> {
+    clear_errno();
+    // SAFETY: open file with an index started by `sam_idx_init`; saved once, before closing.
+    if unsafe { htslib::sam_idx_save(file.0) } != 0 {
+        let cause = write_failure_cause(index_tmp);
+        return Err(WriteError::Index { path: final_path.to_path_buf(), code: -1, cause });
+    }
+    clear_errno();
+    if file.close() != 0 {
+        let cause = write_failure_cause(final_path);
+        return Err(WriteError::Hts { path: final_path.to_path_buf(), action: "finish the file (close)", cause });
+    }
+    Ok(())
 }
 
 /// The 28-byte empty BGZF block that ends every BGZF file (SAM/BAM spec, 4.1.2).
@@ -352,7 +363,12 @@ const BGZF_EOF: [u8; 28] = [
 /// [`AlignmentWriter::finish`] (data, then index, with `.md5`s). The BGZF blocks are copied as
 /// they are (no recompression): the header blocks of the first slice, the record blocks of
 /// every slice, one end-of-file block. htslib flushes after the header, so records always start
-/// on a block boundary; [`record_blocks_start`] checks it. The index is built over the joined file.
+/// on a block boundary; [`record_blocks_start`] checks it. The index is the slices' `<slice>.bai`
+/// merged with their offsets moved to where their blocks land (module `bai`), and the MD5 comes
+/// from a thread that follows the growing file ([`TempPath::hash_while_written`], page-cache
+/// reads overlapping the copy): the finished file is not read back. `threads` is unused since
+/// nothing is compressed or indexed here any more; it stays for the callers. Cost: one copy of
+/// the slices' record blocks, plus O(size of their indexes).
 pub fn concatenate_bam(
     shards: &[PathBuf],
     final_path: &Path,
@@ -360,14 +376,23 @@ pub fn concatenate_bam(
     records: u64,
 ) -> Result<WrittenAlignment, WriteError> {
     use std::io::{Read, Seek, SeekFrom, Write};
-    let data = TempPath::new(final_path);
-    let index = TempPath::new(with_suffix(final_path, "bai"));
+    let _ = threads;
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path: path.clone(), source }
     };
-    let mut out =
-        io::BufWriter::with_capacity(4 << 20, std::fs::File::create(data.path()).map_err(io_err(final_path))?);
+    if shards.is_empty() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "no BAM slices to join");
+        return Err(WriteError::Io { path: final_path.to_path_buf(), source });
+    }
+    let mut data = TempPath::new(final_path);
+    let index = TempPath::new(with_suffix(final_path, "bai"));
+    let file = std::fs::File::create(data.path()).map_err(io_err(final_path))?;
+    data.hash_while_written().map_err(io_err(final_path))?;
+    let mut out = io::BufWriter::with_capacity(4 << 20, file);
+    let mut merged = bai::Merger::default();
+    // Where the next slice's record blocks land in the joined file.
+    let mut base = 0u64;
     for (i, shard) in shards.iter().enumerate() {
         let mut input = std::fs::File::open(shard).map_err(io_err(shard))?;
         let len = input.metadata().map_err(io_err(shard))?.len();
@@ -386,12 +411,24 @@ pub fn concatenate_bam(
                 ),
             });
         }
+        let slice_index = with_suffix(shard, "bai");
+        let bytes = std::fs::read(&slice_index).map_err(io_err(&slice_index))?;
+        merged.add(&bytes, bai::Shift { start, end: len - 28, base }).map_err(io_err(&slice_index))?;
         input.seek(SeekFrom::Start(start)).map_err(io_err(shard))?;
-        io::copy(&mut input.take(len - 28 - start), &mut out).map_err(io_err(final_path))?;
+        let want = len - 28 - start;
+        let copied = io::copy(&mut input.take(want), &mut out).map_err(io_err(final_path))?;
+        if copied != want {
+            let source = io::Error::new(io::ErrorKind::UnexpectedEof, "BAM slice shrank while being joined");
+            return Err(WriteError::Io { path: shard.clone(), source });
+        }
+        base += want;
     }
     out.write_all(&BGZF_EOF).map_err(io_err(final_path))?;
-    out.into_inner().map_err(|e| WriteError::Io { path: final_path.to_path_buf(), source: e.into_error() })?;
-    build_index(data.path(), index.path(), threads, final_path)?;
+    let file =
+        out.into_inner().map_err(|e| WriteError::Io { path: final_path.to_path_buf(), source: e.into_error() })?;
+    drop(file);
+    let bytes = merged.finish().map_err(io_err(index.final_path()))?;
+    std::fs::write(index.path(), bytes).map_err(io_err(index.final_path()))?;
     let (data, index) = commit_with_index(data, index).map_err(|(path, source)| WriteError::Io { path, source })?;
     Ok(WrittenAlignment { data, index, records })
 }
@@ -444,6 +481,9 @@ fn bam_header_len(bytes: &[u8]) -> Option<usize> {
     (bytes.len() >= at).then_some(at)
 }
 
+/// Indexes a finished file with htslib (`sam_index_build3`, one pass over it): what the indexes
+/// built while writing and merged by [`concatenate_bam`] are checked against.
+#[cfg(test)]
 fn build_index(data: &Path, index: &Path, threads: usize, final_path: &Path) -> Result<(), WriteError> {
     let c_data = c_path(data, final_path)?;
     let c_index = c_path(index, final_path)?;
