@@ -122,13 +122,16 @@ fn mpi_runs_at_1_2_and_4_ranks_match_one_process() {
                 (m[format!("{key}_max")].as_f64().unwrap(), m[format!("{key}_median")].as_f64().unwrap());
             assert!(max >= median && median >= 0.0 && max > 0.0, "{key}: {m}");
         }
-        // How the alignment slices spread over the ranks (rank 0's join and QC included).
+        // How the alignment slices spread over the ranks (rank 0's join and QC merge included).
         let align = report["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "align").unwrap();
         let a = &align["metrics"];
         let (max, median) =
             (a["rank_cpu_seconds_max"].as_f64().unwrap(), a["rank_cpu_seconds_median"].as_f64().unwrap());
         assert!(max >= median && median > 0.0, "align rank CPU: {a}");
         assert!(a["rank0_join_and_qc_cpu_seconds"].as_f64().unwrap() >= 0.0, "{a}");
+        // The QC files above are identical to one process's, from the slices' merged QC: rank 0
+        // did not read the joined BAM back.
+        assert_eq!(a["alignment_qc_reread"], false, "{a}");
         // No slice files are left behind.
         assert!(!outdir.join("GERM/work/align/mpi").exists());
         std::fs::rename(&outdir, work.path().join(format!("np{ranks}"))).unwrap();

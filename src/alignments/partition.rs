@@ -68,11 +68,38 @@ impl GenomeSlices {
 
     /// Monotone in the sort key, so that rank order is coordinate order.
     pub fn owner(&self, key: &SortKey) -> usize {
-        let Some(contig) = self.contigs.get(key.tid as usize) else {
-            return (self.ranks - 1) as usize;
-        };
-        let at = contig.start + contig.work_before(u64::try_from(key.pos.max(0)).unwrap_or(0));
+        match self.contigs.get(key.tid as usize) {
+            Some(_) => self.owner_at(key.tid as usize, u64::try_from(key.pos.max(0)).unwrap_or(0)),
+            None => (self.ranks - 1) as usize,
+        }
+    }
+
+    /// The rank owning position `pos` of contig `tid` (a contig of the header).
+    fn owner_at(&self, tid: usize, pos: u64) -> usize {
+        let contig = &self.contigs[tid];
+        let at = contig.start + contig.work_before(pos);
         ((u128::from(at.min(self.total - 1)) * u128::from(self.ranks) / u128::from(self.total)) as u64) as usize
+    }
+
+    /// The first locus (contig index, position) that `rank` owns: its slice of the placed
+    /// records is `[first_locus(rank), first_locus(rank + 1))`, and `(contigs, 0)` stands for
+    /// the end of the genome (an empty slice where a rank owns no base). A binary search per contig.
+    pub fn first_locus(&self, rank: usize) -> (usize, u64) {
+        if rank == 0 {
+            return (0, 0);
+        }
+        for (tid, contig) in self.contigs.iter().enumerate() {
+            if contig.length == 0 || self.owner_at(tid, contig.length - 1) < rank {
+                continue;
+            }
+            let (mut lo, mut hi) = (0u64, contig.length - 1);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if self.owner_at(tid, mid) >= rank { hi = mid } else { lo = mid + 1 }
+            }
+            return (tid, lo);
+        }
+        (self.contigs.len(), 0)
     }
 }
 
@@ -133,5 +160,16 @@ mod tests {
             }
         }
         assert_eq!(seen, [true; 4]);
+        // Each rank's first locus is where ownership steps up to it.
+        for rank in 1..4 {
+            let (tid, pos) = four.first_locus(rank);
+            assert_eq!(four.owner(&key(tid as u32, pos as i64)), rank);
+            assert!(pos == 0 || four.owner(&key(tid as u32, pos as i64 - 1)) < rank);
+        }
+        assert_eq!(four.first_locus(0), (0, 0));
+        // More ranks than bases of work: the ranks past the genome own an empty slice at its end.
+        let tiny = GenomeSlices::new([2u64], 4);
+        assert_eq!((tiny.first_locus(1), tiny.first_locus(2)), ((0, 1), (0, 1)));
+        assert_eq!(tiny.first_locus(3), (1, 0));
     }
 }

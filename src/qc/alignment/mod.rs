@@ -15,6 +15,11 @@
 //! a custom-content JSON (`<sample>_mqc.json`) with the coverage and insert-size figures that
 //! the `SN` section has no keys for ([`AlignmentQcReport::multiqc_custom_content`]).
 //!
+//! A file written in coordinate slices (MPI ranks) is measured slice by slice
+//! ([`AlignmentQc::for_slice`], [`AlignmentQc::finish_slice`]) and the slices merged
+//! ([`merge_slices`]): counts and histograms add up, and coverage hands over the loci at slice
+//! edges (see [`coverage`]); the report is the one a pass over the joined file gives.
+//!
 //! Cost: O(aligned bases + territory) time; memory is one read span of depth counters, the
 //! loci of overlapping first mates still waiting for their mate, and histograms (251 coverage
 //! bins, 8000 × 3 insert-size bins, one entry per distinct proper-pair insert size).
@@ -22,7 +27,9 @@
 pub mod coverage;
 mod stats;
 
-pub use coverage::{COVERAGE_CAP, ContigTerritory, MIN_BASE_QUALITY, MIN_MAPQ, territory_from_reference};
+pub use coverage::{
+    COVERAGE_CAP, ContigTerritory, CoverageSlice, Locus, MIN_BASE_QUALITY, MIN_MAPQ, NotExact, territory_from_reference,
+};
 pub use stats::{SamtoolsCounts, SamtoolsInsertSummary};
 
 use coverage::Coverage;
@@ -99,6 +106,29 @@ impl AlignmentQc {
         }
     }
 
+    /// A collector for the records of one coordinate slice `[from, to)` of a larger file (they
+    /// all start in it); finish with [`AlignmentQc::finish_slice`] and join with [`merge_slices`].
+    pub fn for_slice(contigs: Vec<ContigTerritory>, from: Locus, to: Locus) -> AlignmentQc {
+        AlignmentQc::slice_handing_over(contigs, from, to, coverage::HANDOVER)
+    }
+
+    fn slice_handing_over(contigs: Vec<ContigTerritory>, from: Locus, to: Locus, handover: u64) -> AlignmentQc {
+        let mut qc = AlignmentQc::new(Vec::new());
+        qc.coverage = Coverage::for_slice(contigs, from, to, handover);
+        qc
+    }
+
+    /// What a slice's collector hands to [`merge_slices`].
+    pub fn finish_slice(mut self) -> SliceQc {
+        SliceQc {
+            coverage: self.coverage.finish_slice(),
+            counts: self.counts,
+            isizes: self.isizes,
+            proper_isizes: self.proper_isizes,
+            unsorted: self.unsorted,
+        }
+    }
+
     /// Takes the next record in coordinate order.
     pub fn observe(&mut self, rec: &Record) {
         self.counts.observe(rec, &mut self.isizes);
@@ -122,50 +152,94 @@ impl AlignmentQc {
     pub fn finish(mut self) -> AlignmentQcReport {
         self.coverage.finish();
         let territory = self.coverage.territory();
-        let hist = &self.coverage.hist;
-        let at_least = |x: usize| -> f64 {
-            if territory == 0 { 0.0 } else { hist[x.min(COVERAGE_CAP)..].iter().sum::<u64>() as f64 / territory as f64 }
-        };
-        let weighted: f64 = hist.iter().enumerate().map(|(d, &n)| d as f64 * n as f64).sum();
-        let coverage = CoverageReport {
-            genome_territory: territory,
-            mean_coverage: if territory == 0 { 0.0 } else { weighted / territory as f64 },
-            median_coverage: picard_median(hist.iter().enumerate().map(|(d, &n)| (d as u64, n))),
-            pct_1x: at_least(1),
-            pct_5x: at_least(5),
-            pct_10x: at_least(10),
-            pct_15x: at_least(15),
-            pct_20x: at_least(20),
-            pct_25x: at_least(25),
-            pct_30x: at_least(30),
-            pct_40x: at_least(40),
-            pct_50x: at_least(50),
-            pct_100x: at_least(100),
-        };
-        let median = picard_median(self.proper_isizes.iter().map(|(&k, &n)| (k, n)));
-        let mut deviations: BTreeMap<u64, u64> = BTreeMap::new();
-        for (&size, &n) in &self.proper_isizes {
-            // Deviations are multiples of 0.5: keep them exact as doubled integers.
-            *deviations.entry((2.0 * (size as f64 - median).abs()) as u64).or_insert(0) += n;
+        let hist = std::mem::take(&mut self.coverage.hist);
+        report(self.counts, &self.isizes, &self.proper_isizes, territory, &hist, self.unsorted)
+    }
+}
+
+/// One slice's measurements, for [`merge_slices`] (sent between MPI ranks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SliceQc {
+    coverage: CoverageSlice,
+    counts: SamtoolsCounts,
+    isizes: SamtoolsInsertSizes,
+    proper_isizes: BTreeMap<u64, u64>,
+    unsorted: u64,
+}
+
+/// Joins the slices of one file (in slice order) into the report a pass over the joined file
+/// gives; [`NotExact`] when a record reaches further past its slice than the hand-over covers.
+pub fn merge_slices(contigs: Vec<ContigTerritory>, slices: Vec<SliceQc>) -> Result<AlignmentQcReport, NotExact> {
+    let mut counts = SamtoolsCounts { is_sorted: true, ..Default::default() };
+    let mut isizes = SamtoolsInsertSizes::default();
+    let mut proper_isizes: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut unsorted = 0;
+    let mut coverage = Vec::with_capacity(slices.len());
+    for slice in slices {
+        counts.merge(&slice.counts);
+        isizes.merge(&slice.isizes);
+        for (size, n) in slice.proper_isizes {
+            *proper_isizes.entry(size).or_insert(0) += n;
         }
-        let insert_size = InsertSizeReport {
-            pairs: self.proper_isizes.values().sum(),
-            median,
-            median_absolute_deviation: picard_median(deviations.into_iter()) / 2.0,
-        };
-        let c = self.counts;
-        AlignmentQcReport {
-            total_reads: c.raw_total_sequences,
-            mapped_reads: c.reads_mapped,
-            properly_paired_reads: c.reads_properly_paired,
-            duplicate_reads: c.reads_duplicated,
-            optical_duplicate_pairs: None,
-            insert_size,
-            coverage,
-            samtools_insert_size: self.isizes.summary(),
-            samtools: c,
-            unsorted_records: self.unsorted,
-        }
+        unsorted += slice.unsorted;
+        coverage.push(slice.coverage);
+    }
+    let hist = coverage::merge_slices(&contigs, coverage)?;
+    let territory = contigs.iter().map(ContigTerritory::territory).sum();
+    Ok(report(counts, &isizes, &proper_isizes, territory, &hist, unsorted))
+}
+
+/// The report from the collected counts and histograms.
+fn report(
+    counts: SamtoolsCounts,
+    isizes: &SamtoolsInsertSizes,
+    proper_isizes: &BTreeMap<u64, u64>,
+    territory: u64,
+    hist: &[u64],
+    unsorted: u64,
+) -> AlignmentQcReport {
+    let at_least = |x: usize| -> f64 {
+        if territory == 0 { 0.0 } else { hist[x.min(COVERAGE_CAP)..].iter().sum::<u64>() as f64 / territory as f64 }
+    };
+    let weighted: f64 = hist.iter().enumerate().map(|(d, &n)| d as f64 * n as f64).sum();
+    let coverage = CoverageReport {
+        genome_territory: territory,
+        mean_coverage: if territory == 0 { 0.0 } else { weighted / territory as f64 },
+        median_coverage: picard_median(hist.iter().enumerate().map(|(d, &n)| (d as u64, n))),
+        pct_1x: at_least(1),
+        pct_5x: at_least(5),
+        pct_10x: at_least(10),
+        pct_15x: at_least(15),
+        pct_20x: at_least(20),
+        pct_25x: at_least(25),
+        pct_30x: at_least(30),
+        pct_40x: at_least(40),
+        pct_50x: at_least(50),
+        pct_100x: at_least(100),
+    };
+    let median = picard_median(proper_isizes.iter().map(|(&k, &n)| (k, n)));
+    let mut deviations: BTreeMap<u64, u64> = BTreeMap::new();
+    for (&size, &n) in proper_isizes {
+        // Deviations are multiples of 0.5: keep them exact as doubled integers.
+        *deviations.entry((2.0 * (size as f64 - median).abs()) as u64).or_insert(0) += n;
+    }
+    let insert_size = InsertSizeReport {
+        pairs: proper_isizes.values().sum(),
+        median,
+        median_absolute_deviation: picard_median(deviations.into_iter()) / 2.0,
+    };
+    let c = counts;
+    AlignmentQcReport {
+        total_reads: c.raw_total_sequences,
+        mapped_reads: c.reads_mapped,
+        properly_paired_reads: c.reads_properly_paired,
+        duplicate_reads: c.reads_duplicated,
+        optical_duplicate_pairs: None,
+        insert_size,
+        coverage,
+        samtools_insert_size: isizes.summary(),
+        samtools: c,
+        unsorted_records: unsorted,
     }
 }
 

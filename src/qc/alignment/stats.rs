@@ -44,7 +44,7 @@ pub struct SamtoolsCounts {
 }
 
 /// samtools' insert-size histogram: both mates counted, by orientation, capped at 8000.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct SamtoolsInsertSizes {
     inward: Vec<u64>,
     outward: Vec<u64>,
@@ -68,6 +68,73 @@ pub struct SamtoolsInsertSummary {
 }
 
 impl SamtoolsCounts {
+    /// Adds the counts of another part of the same file (maxima taken, sortedness of both).
+    pub(super) fn merge(&mut self, other: &SamtoolsCounts) {
+        // Destructured, so that a new field cannot be forgotten here.
+        let SamtoolsCounts {
+            raw_total_sequences,
+            first_fragments,
+            last_fragments,
+            reads_mapped,
+            reads_mapped_and_paired,
+            reads_unmapped,
+            reads_properly_paired,
+            reads_paired,
+            reads_duplicated,
+            reads_mq0,
+            reads_qc_failed,
+            non_primary_alignments,
+            supplementary_alignments,
+            total_length,
+            total_first_fragment_length,
+            total_last_fragment_length,
+            bases_mapped,
+            bases_mapped_cigar,
+            bases_duplicated,
+            mismatches,
+            maximum_length,
+            maximum_first_fragment_length,
+            maximum_last_fragment_length,
+            quality_sum,
+            pairs_on_different_chromosomes,
+            is_sorted,
+        } = other;
+        for (total, n) in [
+            (&mut self.raw_total_sequences, raw_total_sequences),
+            (&mut self.first_fragments, first_fragments),
+            (&mut self.last_fragments, last_fragments),
+            (&mut self.reads_mapped, reads_mapped),
+            (&mut self.reads_mapped_and_paired, reads_mapped_and_paired),
+            (&mut self.reads_unmapped, reads_unmapped),
+            (&mut self.reads_properly_paired, reads_properly_paired),
+            (&mut self.reads_paired, reads_paired),
+            (&mut self.reads_duplicated, reads_duplicated),
+            (&mut self.reads_mq0, reads_mq0),
+            (&mut self.reads_qc_failed, reads_qc_failed),
+            (&mut self.non_primary_alignments, non_primary_alignments),
+            (&mut self.supplementary_alignments, supplementary_alignments),
+            (&mut self.total_length, total_length),
+            (&mut self.total_first_fragment_length, total_first_fragment_length),
+            (&mut self.total_last_fragment_length, total_last_fragment_length),
+            (&mut self.bases_mapped, bases_mapped),
+            (&mut self.bases_mapped_cigar, bases_mapped_cigar),
+            (&mut self.bases_duplicated, bases_duplicated),
+            (&mut self.mismatches, mismatches),
+            (&mut self.quality_sum, quality_sum),
+            (&mut self.pairs_on_different_chromosomes, pairs_on_different_chromosomes),
+        ] {
+            *total += n;
+        }
+        for (max, n) in [
+            (&mut self.maximum_length, maximum_length),
+            (&mut self.maximum_first_fragment_length, maximum_first_fragment_length),
+            (&mut self.maximum_last_fragment_length, maximum_last_fragment_length),
+        ] {
+            *max = (*max).max(*n);
+        }
+        self.is_sorted &= is_sorted;
+    }
+
     /// Counts one record as `samtools stats` does (no filters).
     pub(super) fn observe(&mut self, rec: &Record, isizes: &mut SamtoolsInsertSizes) {
         if rec.is_quality_check_failed() {
@@ -146,6 +213,17 @@ impl SamtoolsCounts {
 }
 
 impl SamtoolsInsertSizes {
+    /// Adds another part's histogram.
+    pub(super) fn merge(&mut self, other: &SamtoolsInsertSizes) {
+        for (mine, theirs) in
+            [(&mut self.inward, &other.inward), (&mut self.outward, &other.outward), (&mut self.other, &other.other)]
+        {
+            for (total, n) in mine.iter_mut().zip(theirs) {
+                *total += n;
+            }
+        }
+    }
+
     fn observe(&mut self, rec: &Record) {
         let isize = rec.insert_size().unsigned_abs() as usize;
         if isize == 0 && rec.tid() != rec.mtid() {

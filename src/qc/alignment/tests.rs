@@ -1,4 +1,5 @@
 use super::*;
+use coverage::HANDOVER;
 use rust_htslib::bam::record::{Cigar, CigarString};
 
 const PAIRED: u16 = 0x1;
@@ -174,4 +175,118 @@ fn insert_size_mad_and_samtools_sn_text() {
     assert!(text.contains("SN\tinsert size average:\t40.0\n"));
     let json = r.multiqc_custom_content("S");
     assert_eq!(json["data"]["S"]["total_reads"], 8);
+}
+
+/// Pairs of varied lengths and inserts (many overlapping, some with low-quality bases,
+/// duplicates, low MAPQ and supplementary records) over two contigs, in coordinate order.
+fn random_records(seed: u64) -> Vec<Record> {
+    let mut state = seed;
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let lengths = [3_000i64, 2_000];
+    let mut out = Vec::new();
+    for i in 0..900u32 {
+        let tid = if next(3) == 0 { 1 } else { 0 };
+        let len = 40 + next(80) as u32;
+        let p1 = next((lengths[tid as usize] - 400) as u64) as i64;
+        let p2 = p1 + next(250) as i64;
+        let name = format!("q{i}");
+        let extra = match next(20) {
+            0 => DUP,
+            _ => 0,
+        };
+        let [mut a, mut b] = pair(name.as_bytes(), tid, p1, p2, len, extra);
+        if next(4) == 0 {
+            // A low-quality base somewhere in the first mate.
+            let mut qual = a.qual().to_vec();
+            qual[next(u64::from(len)) as usize] = 5;
+            let seq = a.seq().as_bytes();
+            let cigar = a.cigar().take();
+            a.set(name.as_bytes(), Some(&cigar), &seq, &qual);
+        }
+        if next(25) == 0 {
+            b.set_mapq(10);
+        }
+        out.push(a);
+        out.push(b);
+        if next(30) == 0 {
+            let sup = record(
+                Rec {
+                    name: b"sup",
+                    tid,
+                    pos: p1 + 5,
+                    len: 30,
+                    flags: PAIRED | READ1 | SUPPLEMENTARY,
+                    mpos: p2,
+                    tlen: 0,
+                },
+                None,
+            );
+            out.push(sup);
+        }
+    }
+    out.sort_by_key(|r| (r.tid(), r.pos()));
+    out
+}
+
+fn territory_with_n() -> Vec<ContigTerritory> {
+    vec![
+        ContigTerritory { name: "c0".into(), length: 3_000, n_runs: vec![(0, 30), (1_200, 1_260), (2_990, 3_000)] },
+        ContigTerritory { name: "c1".into(), length: 2_000, n_runs: vec![(700, 701)] },
+    ]
+}
+
+/// QC of the records split at `cuts` (slice k holds the records starting in `[cuts[k], cuts[k+1])`,
+/// the last up to the end), each slice measured alone and the slices merged.
+fn sliced(records: &[Record], cuts: &[Locus], handover: u64) -> Result<AlignmentQcReport, NotExact> {
+    let end: Locus = (territory_with_n().len(), 0);
+    let mut parts = Vec::new();
+    for (k, &from) in cuts.iter().enumerate() {
+        let to = cuts.get(k + 1).copied().unwrap_or(end);
+        let mut qc = AlignmentQc::slice_handing_over(territory_with_n(), from, to, handover);
+        for r in records {
+            let at = (r.tid() as usize, r.pos() as u64);
+            if at >= from && at < to {
+                qc.observe(r);
+            }
+        }
+        // Through the wire format the ranks use.
+        let bytes = postcard::to_stdvec(&qc.finish_slice()).unwrap();
+        parts.push(postcard::from_bytes(&bytes).unwrap());
+    }
+    merge_slices(territory_with_n(), parts)
+}
+
+#[test]
+fn slices_measured_apart_and_merged_give_the_whole_files_report() {
+    for seed in [1, 2, 3] {
+        let records = random_records(seed);
+        let mut whole = AlignmentQc::new(territory_with_n());
+        for r in &records {
+            whole.observe(r);
+        }
+        let whole = whole.finish();
+        assert!(whole.coverage.pct_1x > 0.5 && whole.coverage.pct_10x > 0.0, "{:?}", whole.coverage);
+        let cut_sets: Vec<Vec<Locus>> = vec![
+            vec![(0, 0)],
+            vec![(0, 0), (0, 1_500)],
+            vec![(0, 0), (0, 700), (0, 701), (0, 1_210), (1, 0), (1, 999)],
+            // Empty slices, a slice of a few bases, a cut inside an N run and at a contig's start.
+            vec![(0, 0), (0, 400), (0, 400), (0, 403), (0, 1_230), (1, 0), (1, 0), (2, 0)],
+            (0..40).map(|k| (0, k * 75)).chain((0..20).map(|k| (1, k * 100))).collect(),
+        ];
+        for cuts in &cut_sets {
+            let merged = sliced(&records, cuts, HANDOVER).unwrap();
+            assert_eq!(merged, whole, "seed {seed}, cuts {cuts:?}");
+            // A hand-over longer than any record's reach past its slice is also exact.
+            if cuts.windows(2).all(|w| w[0].0 != w[1].0 || w[1].1 - w[0].1 >= 400) {
+                assert_eq!(sliced(&records, cuts, 400).unwrap(), whole, "seed {seed}, cuts {cuts:?}");
+            }
+        }
+        // A hand-over shorter than the reads' reach is refused, never wrong.
+        let err = sliced(&records, &[(0, 0), (0, 1_500), (1, 300)], 10).unwrap_err();
+        assert!(err.to_string().contains("past"), "{err}");
+    }
 }

@@ -16,18 +16,23 @@
 //!    owners, each rank reduces its candidates, and the parts are all-gathered and merged, so
 //!    every rank has every mark.
 //! 4. **Write slices.** Each rank sorts its records, flags duplicates and writes
-//!    `work/align/mpi/rank-<r>.bam` (BGZF, htslib compression threads). Rank 0 joins the slices
-//!    in rank order without recompressing ([`concatenate_bam`]), indexes the result, runs the QC
-//!    pass over it and writes the QC files exactly as one process does.
+//!    `work/align/mpi/rank-<r>.bam` (BGZF, htslib compression threads) with its index built while
+//!    writing, and measures its slice with the alignment QC beside the writer
+//!    ([`AlignmentQc::for_slice`]: its own coordinates, edges handed over). Rank 0 joins the
+//!    slices in rank order without recompressing ([`concatenate_bam`]: the slices' indexes merged,
+//!    the MD5 taken while copying), merges the slices' QC ([`merge_slices`]) and writes the QC
+//!    files exactly as one process does. It reads the joined BAM back only where the QC does not
+//!    merge exactly (a record reaching more than 64 kb past its slice; reported as
+//!    `alignment_qc_reread`).
 //!
 //! Every fallible step passes through [`StageContext::agree`] before the next collective, so a
 //! failing rank fails the stage on every rank with its own message.
 //!
 //! Cost beyond one process: each rank decompresses every lane; each record crosses the network
-//! once (and candidates once, marks once to every rank); rank 0 reads the joined BAM once for
-//! QC and once for the index (one process also reads it for the index).
+//! once (and candidates once, marks once to every rank); rank 0 copies the slices into one file.
 
 use super::lanes::LaneTotals;
+use super::qc_beside::QcBeside;
 use super::{AlignCounts, AlignJob};
 use crate::align::AlignedBatch;
 use crate::alignments::keys::DupCandidate;
@@ -43,7 +48,7 @@ use crate::engine::stage::cluster::{decode, encode};
 use crate::engine::stage::{StageContext, StageError, StageOutputs};
 use crate::genome::Reference;
 use crate::outcome::Failure;
-use crate::qc::alignment::{AlignmentQc, territory_from_reference};
+use crate::qc::alignment::{AlignmentQc, SliceQc, merge_slices, territory_from_reference};
 use rust_htslib::bam::Read as _;
 
 /// Batches each rank maps between two exchanges (bounds the records held for sending:
@@ -212,16 +217,24 @@ pub(super) fn run(
     let header = ctx.agree("building the header", super::sam_header(ctx, sample, files, contigs, read_groups))?;
     let slice_dir = ctx.work_dir.join("mpi");
     let slice_path = |r: usize| slice_dir.join(format!("rank-{r}.bam"));
-    let written = (|| -> Result<(u64, crate::alignments::sort::SortStats), StageError> {
+    // This rank's slice of the coordinates, measured by the QC beside its writer.
+    let (from, to) = (slices.first_locus(rank), slices.first_locus(rank + 1));
+    let written = (|| -> Result<(SliceQc, crate::alignments::sort::SortStats), StageError> {
         std::fs::create_dir_all(&slice_dir)
             .map_err(|e| StageError::runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
         let mut writer = AlignmentWriter::create_slice(&slice_path(rank), &header, ctx.threads)?;
+        let mut qc = QcBeside::start(AlignmentQc::for_slice(territory.clone(), from, to))?;
         let sorted = routing.sorter.finish(ctx.pool)?;
-        let stats = super::lanes::write_marked(ctx, sorted, &marks, rank == 0, |record| Ok(writer.write(record)?))?;
-        let (_, records) = writer.finish_shard()?;
-        Ok((records, stats))
+        let stats = super::lanes::write_marked(ctx, sorted, &marks, rank == 0, |record| {
+            qc.observe(record);
+            Ok(writer.write(record)?)
+        })?;
+        writer.finish_shard()?;
+        Ok((qc.finish()?.finish_slice(), stats))
     })();
-    let (_, sort_stats) = ctx.agree("writing BAM slices", written)?;
+    let (slice_qc, sort_stats) = ctx.agree("writing BAM slices", written)?;
+    let slice_qcs = cluster.gather("collecting the slices' alignment QC", encode(&slice_qc)?)?;
+    drop(slice_qc);
     // Each rank's CPU up to its written slice, for the balance of the slices (rank 0 adds the
     // join and QC below).
     let slice_cpu = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6;
@@ -247,11 +260,42 @@ pub(super) fn run(
     let total_records = counts.align.records;
     let joined = concatenate_bam(&slices_written, &out_path, ctx.threads, total_records)?;
     let _ = std::fs::remove_dir_all(&slice_dir);
-    tracing::info!(ranks, records = total_records, "BAM slices joined and indexed; alignment QC");
+    tracing::info!(ranks, records = total_records, "BAM slices joined and indexed");
 
+    let parts = slice_qcs.iter().map(|b| decode::<SliceQc>(b, "a slice's alignment QC")).collect::<Result<_, _>>()?;
+    let (qc, reread) = match merge_slices(territory.clone(), parts) {
+        Ok(report) => (report, false),
+        Err(not_exact) => {
+            tracing::warn!("{not_exact}; measuring the joined BAM in one pass instead");
+            (qc_of_joined(&joined, territory, ctx.threads)?, true)
+        }
+    };
+    let measured = super::outputs::Measured { qc, marks: &marks, fastq: &fastq, align: &counts.align };
+    let mut outputs = super::outputs::write(ctx, sample, joined, measured, &markdup)?;
+    outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
+    outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
+    outputs.metrics.insert("mpi_ranks".into(), ranks.into());
+    outputs.metrics.insert("alignment_qc_reread".into(), reread.into());
+    // Rank 0 also joined the slices and merged their QC: its share of the stage includes them.
+    let join_and_qc = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6 - slice_cpu;
+    rank_cpu[0] += join_and_qc;
+    crate::stages::calling::insert_cpu_balance(&mut outputs.metrics, "rank", &rank_cpu);
+    let join_and_qc = (join_and_qc * 1000.0).round() / 1000.0;
+    outputs.metrics.insert("rank0_join_and_qc_cpu_seconds".into(), serde_json::json!(join_and_qc));
+    Ok(outputs)
+}
+
+/// Alignment QC by one pass over the joined BAM: only where the slices' QC does not merge
+/// exactly (a record reaching further past its slice than the hand-over, see
+/// [`crate::qc::alignment::coverage`]).
+fn qc_of_joined(
+    joined: &crate::alignments::writer::WrittenAlignment,
+    territory: Vec<crate::qc::alignment::ContigTerritory>,
+    threads: usize,
+) -> Result<crate::qc::alignment::AlignmentQcReport, StageError> {
     let mut qc = AlignmentQc::new(territory);
     let mut reader = rust_htslib::bam::Reader::from_path(&joined.data.path).map_err(StageError::as_runtime)?;
-    reader.set_threads(ctx.threads.max(1)).map_err(StageError::as_runtime)?;
+    reader.set_threads(threads.max(1)).map_err(StageError::as_runtime)?;
     let mut record = rust_htslib::bam::Record::new();
     let mut seen = 0u64;
     while let Some(r) = reader.read(&mut record) {
@@ -266,18 +310,7 @@ pub(super) fn run(
             joined.records
         )));
     }
-    let measured = super::outputs::Measured { qc: qc.finish(), marks: &marks, fastq: &fastq, align: &counts.align };
-    let mut outputs = super::outputs::write(ctx, sample, joined, measured, &markdup)?;
-    outputs.metrics.insert("sort_spilled_runs".into(), sort_stats.spilled_runs.into());
-    outputs.metrics.insert("sort_spilled_records".into(), sort_stats.spilled_records.into());
-    outputs.metrics.insert("mpi_ranks".into(), ranks.into());
-    // Rank 0 also joined the slices and ran the QC pass: its share of the stage includes them.
-    let join_and_qc = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6 - slice_cpu;
-    rank_cpu[0] += join_and_qc;
-    crate::stages::calling::insert_cpu_balance(&mut outputs.metrics, "rank", &rank_cpu);
-    let join_and_qc = (join_and_qc * 1000.0).round() / 1000.0;
-    outputs.metrics.insert("rank0_join_and_qc_cpu_seconds".into(), serde_json::json!(join_and_qc));
-    Ok(outputs)
+    Ok(qc.finish())
 }
 
 /// The partitioned duplicate reduction (see [`markdup`]'s module docs); every rank gets the
