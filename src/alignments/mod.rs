@@ -1,6 +1,8 @@
 //! Aligned records after the aligner: coordinate sorting (in-memory runs, spills, k-way merge),
-//! duplicate marking (a keyed reduction) and BAM/CRAM writing (alignment QC over them is `crate::qc::alignment`).
+//! duplicate marking (a keyed reduction) and BAM/CRAM writing (alignment QC over them is `crate::qc::alignment`),
+//! and BAI indexes read as data (merged for MPI slices, read for where the alignments' bytes lie).
 
+pub mod bai;
 pub mod header;
 pub mod keys;
 pub mod markdup;

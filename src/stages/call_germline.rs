@@ -21,7 +21,9 @@
 
 mod gather;
 
-use super::calling::{OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
+use super::calling::{
+    OnMismatch, PreparedReference, alignment_path, call_shards, expected_work, open_reader, prepared_reference,
+};
 use crate::call::germline::{GermlineConfig, call_shard};
 use crate::call::shards::shards;
 use crate::engine::stage::artifact::role;
@@ -183,9 +185,11 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     if ctx.rank_and_size().0 == 0 {
         tracing::info!(shards = all.len(), ranks = ctx.rank_and_size().1, sex = %sex, "calling");
     }
+    let expected = expected_work(&[&bam_path], &all);
     let called = call_shards(
         ctx,
         &all,
+        &expected,
         || open_reader(&bam_path, &fasta),
         |reader, shard| {
             let name = contigs.name(shard.tid);

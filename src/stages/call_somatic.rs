@@ -17,7 +17,9 @@
 //! over at least 20 sites the pair is refused as two individuals (exit 2) unless
 //! `identity_check: warn`.
 
-use super::calling::{OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference};
+use super::calling::{
+    OnMismatch, PreparedReference, alignment_path, call_shards, expected_work, open_reader, prepared_reference,
+};
 use crate::call::shards::shards;
 use crate::call::somatic::filters::{ResourceFilters, sort_calls};
 use crate::call::somatic::{IdentityCounts, SomaticConfig, call_shard_somatic, declared_filters, identity};
@@ -131,9 +133,11 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     cfg.tumour_in_normal = params.tumour_in_normal;
     let all = shards(&contigs, params.shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
     tracing::info!(shards = all.len(), tumour = %tumour.name, normal = %normal.name, "calling somatic variants");
+    let expected = expected_work(&[&tumour_bam, &normal_bam], &all);
     let results = call_shards(
         ctx,
         &all,
+        &expected,
         || Ok((open_reader(&tumour_bam, &fasta)?, open_reader(&normal_bam, &fasta)?)),
         |(t, n), shard| {
             let name = contigs.name(shard.tid);

@@ -4,6 +4,7 @@
 //! ranks of an MPI job where the stage is distributed.
 
 use crate::accounting::thread_cpu_micros;
+use crate::alignments::bai;
 use crate::call::shards::Shard;
 use crate::console::progress::Tracker;
 use crate::engine::stage::artifact::role;
@@ -12,7 +13,6 @@ use crate::engine::stage::{StageContext, StageError};
 use crate::genome::ContigTable;
 use crate::genome::Reference;
 use crate::outcome::Failure;
-use rayon::prelude::*;
 use rust_htslib::bam;
 use std::path::{Path, PathBuf};
 
@@ -99,19 +99,66 @@ fn max_and_median(values: &[f64]) -> (f64, f64) {
     (sorted[n - 1], median)
 }
 
-/// Runs `call` on every shard this process owns, in parallel on the stage's pool with one set of
-/// readers per thread (`open_readers`), and returns every shard's result in shard order with the
-/// CPU time each took ([`ShardWork`]); `None` on MPI ranks above 0, which hand their results to
+/// Expected work per shard, in the units of [`assign_shards`]: the compressed bytes of the inputs'
+/// alignments in the shard's core, from each BAM's index ([`bai::window_bytes`]; an estimate
+/// at BGZF-block grain), plus one unit per kb of core so that empty shards still weigh
+/// something. Where an input has no readable BAI (CRAM, an index of another kind), the shards
+/// are weighed by core length alone. Assignment only: shard results do not depend on it.
+pub(super) fn expected_work(alignments: &[&Path], shards: &[Shard]) -> Vec<u64> {
+    let by_length: Vec<u64> = shards.iter().map(|s| (s.end - s.start).div_ceil(1000)).collect();
+    let mut work = by_length.clone();
+    for path in alignments {
+        let bai = crate::output_file::with_suffix(path, "bai");
+        let windows = match std::fs::read(&bai).and_then(|bytes| bai::window_bytes(&bytes)) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::debug!("{}: {e}; shards weighed by length", bai.display());
+                return by_length;
+            }
+        };
+        for (shard, w) in shards.iter().zip(&mut work) {
+            let Some(contig) = windows.get(shard.tid as usize) else { continue };
+            let first = (shard.start >> 14) as usize;
+            let last = (shard.end.div_ceil(1 << 14) as usize).min(contig.len());
+            *w += contig.get(first..last).map_or(0, |b| b.iter().sum::<u64>());
+        }
+    }
+    work
+}
+
+/// Which rank calls each shard, and each rank's shards in the order to call them: longest
+/// processing time first (shards by expected work, heaviest first, ties in shard order, each to
+/// the rank with the least work so far, ties to the lower rank). A function of the expected work
+/// and the rank count only, so every rank computes the same plan.
+pub(super) fn assign_shards(expected: &[u64], ranks: usize) -> Vec<Vec<usize>> {
+    let ranks = ranks.max(1);
+    let mut order: Vec<usize> = (0..expected.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(expected[i]), i));
+    let mut load = vec![0u64; ranks];
+    let mut plan = vec![Vec::new(); ranks];
+    for i in order {
+        let r = (0..ranks).min_by_key(|&r| (load[r], r)).unwrap_or(0);
+        load[r] += expected[i];
+        plan[r].push(i);
+    }
+    plan
+}
+
+/// Runs `call` on every shard this process owns on the stage's pool, with one set of readers per
+/// worker thread (`open_readers`), and returns every shard's result in shard order with the CPU
+/// time each took ([`ShardWork`]); `None` on MPI ranks above 0, which hand their results to
 /// rank 0.
 ///
-/// Under `--mpi` (a distributed stage), rank r calls shards r, r + n, r + 2n, … (interleaved, so
-/// that dense and empty stretches of the genome spread over the ranks) and sends them to rank 0
-/// in one chunked gather; shard results are the same wherever they are computed, so rank 0's
-/// output is a one-process run's. Fault points `before_calling` and `after_calling`. Progress:
-/// rank 0's shards done (`crate::console::progress`).
+/// Shards go to ranks by [`assign_shards`] over `expected` work (under `--mpi`; one process owns
+/// all), and a rank's workers take its shards from one queue, heaviest first, so that a heavy
+/// shard starts early instead of finishing last. Shard results are the same wherever and in
+/// whatever order they are computed, so rank 0's output is a one-process run's. Ranks send their
+/// results to rank 0 in one chunked gather. Fault points `before_calling` and `after_calling`.
+/// Progress: rank 0's shards done (`crate::console::progress`).
 pub(super) fn call_shards<R, T>(
     ctx: &StageContext<'_>,
     shards: &[Shard],
+    expected: &[u64],
     open_readers: impl Fn() -> Result<R, StageError> + Sync + Send,
     call: impl Fn(&mut R, &Shard) -> Result<T, StageError> + Sync + Send,
 ) -> Result<Option<(Vec<T>, ShardWork)>, StageError>
@@ -119,64 +166,139 @@ where
     T: Send + serde::Serialize + serde::de::DeserializeOwned,
 {
     let (rank, ranks) = ctx.rank_and_size();
-    let mine: Vec<usize> = (rank..shards.len()).step_by(ranks).collect();
+    if expected.len() != shards.len() {
+        return Err(StageError::runtime("internal: expected work is not given for every shard"));
+    }
+    let plan = assign_shards(expected, ranks);
+    let mine = &plan[rank];
     ctx.agree("starting to call", ctx.fault_point("before_calling"))?;
-    // Rank 0 shows its own share, which the interleaving makes a fair sample of the job's.
     let progress = if rank == 0 {
         Tracker::start(format!("{} {}", ctx.stage_name, ctx.entity.label()), "shards")
     } else {
         Tracker::silent()
     };
     progress.set_total(mine.len() as u64);
-    let results: Vec<Result<(T, u64), StageError>> = ctx.pool.install(|| {
-        mine.par_iter()
-            .map_init(&open_readers, |readers, &i| {
-                if ctx.cancel.is_cancelled() {
-                    return Err(StageError::interrupted());
-                }
-                let readers = readers.as_mut().map_err(|e| e.copy_text())?;
-                let started = thread_cpu_micros();
-                let called = call(readers, &shards[i]);
-                let cpu = thread_cpu_micros().saturating_sub(started);
-                progress.inc(1);
-                called.map(|c| (c, cpu))
-            })
-            .collect()
+    let called = run_queue(ctx, mine.len(), &open_readers, |readers, k| {
+        let started = thread_cpu_micros();
+        let called = call(readers, &shards[mine[k]]);
+        let cpu = thread_cpu_micros().saturating_sub(started);
+        progress.inc(1);
+        called.map(|c| (c, cpu))
     });
     drop(progress);
-    let called: Result<Vec<(T, u64)>, StageError> = results.into_iter().collect();
     let called = ctx.agree("calling shards", called.and_then(|c| ctx.fault_point("after_calling").map(|()| c)))?;
-    let (called, cpu): (Vec<T>, Vec<u64>) = called.into_iter().unzip();
-    let seconds = |us: &[u64]| us.iter().map(|&u| u as f64 / 1e6).collect::<Vec<f64>>();
+    let seconds = |us: u64| us as f64 / 1e6;
     let Some(cluster) = ctx.cluster else {
-        let total = cpu.iter().sum::<u64>() as f64 / 1e6;
-        return Ok(Some((called, ShardWork { shard_cpu: seconds(&cpu), rank_cpu: vec![total] })));
+        let total: u64 = called.iter().map(|c| c.1).sum();
+        let mut slots: Vec<Option<(T, u64)>> = (0..shards.len()).map(|_| None).collect();
+        for (k, result) in called.into_iter().enumerate() {
+            slots[mine[k]] = Some(result);
+        }
+        return in_shard_order(slots, vec![seconds(total)]).map(Some);
     };
-    let gathered = cluster.gather("sending called shards to rank 0", encode(&(called, cpu))?)?;
+    let gathered = cluster.gather("sending called shards to rank 0", encode(&called)?)?;
     if rank != 0 {
         return Ok(None);
     }
-    let mut by_rank: Vec<std::vec::IntoIter<(T, u64)>> = Vec::new();
+    let mut slots: Vec<Option<(T, u64)>> = (0..shards.len()).map(|_| None).collect();
     let mut rank_cpu = Vec::with_capacity(ranks);
-    for bytes in &gathered {
-        let (part, cpu): (Vec<T>, Vec<u64>) = decode(bytes, "called shards")?;
-        if part.len() != cpu.len() {
-            return Err(StageError::runtime("internal: a rank sent shards and CPU times that do not pair up"));
+    for (r, bytes) in gathered.iter().enumerate() {
+        let part: Vec<(T, u64)> = decode(bytes, "called shards")?;
+        if part.len() != plan[r].len() {
+            return Err(StageError::runtime(format!(
+                "internal: rank {r} sent {} shards, not {}",
+                part.len(),
+                plan[r].len()
+            )));
         }
-        rank_cpu.push(cpu.iter().sum::<u64>() as f64 / 1e6);
-        by_rank.push(part.into_iter().zip(cpu).collect::<Vec<_>>().into_iter());
+        rank_cpu.push(seconds(part.iter().map(|p| p.1).sum()));
+        for (k, result) in part.into_iter().enumerate() {
+            slots[plan[r][k]] = Some(result);
+        }
     }
-    // Shard i was called by rank i % ranks, as its (i / ranks)-th.
-    let mut ordered = Vec::with_capacity(shards.len());
-    let mut shard_cpu = Vec::with_capacity(shards.len());
-    for i in 0..shards.len() {
-        let (shard, cpu) = by_rank[i % ranks]
-            .next()
-            .ok_or_else(|| StageError::runtime(format!("internal: rank {} sent too few shards", i % ranks)))?;
-        ordered.push(shard);
+    in_shard_order(slots, rank_cpu).map(Some)
+}
+
+/// The results in shard order with their CPU seconds; every shard must have one.
+fn in_shard_order<T>(slots: Vec<Option<(T, u64)>>, rank_cpu: Vec<f64>) -> Result<(Vec<T>, ShardWork), StageError> {
+    let mut results = Vec::with_capacity(slots.len());
+    let mut shard_cpu = Vec::with_capacity(slots.len());
+    for (i, slot) in slots.into_iter().enumerate() {
+        let (result, cpu) = slot.ok_or_else(|| StageError::runtime(format!("internal: shard {i} was not called")))?;
+        results.push(result);
         shard_cpu.push(cpu as f64 / 1e6);
     }
-    Ok(Some((ordered, ShardWork { shard_cpu, rank_cpu })))
+    Ok((results, ShardWork { shard_cpu, rank_cpu }))
+}
+
+/// Runs `job(readers, k)` for k in `0..n` on the stage's pool: each worker opens its readers once
+/// and takes the next k from one shared counter (so jobs start in order, and a worker that is
+/// done takes the next). Stops handing out jobs after the first error or a cancellation; the
+/// results in k order.
+fn run_queue<R, T: Send>(
+    ctx: &StageContext<'_>,
+    n: usize,
+    open_readers: &(impl Fn() -> Result<R, StageError> + Sync),
+    job: impl Fn(&mut R, usize) -> Result<T, StageError> + Sync,
+) -> Result<Vec<T>, StageError> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let first_error: Mutex<Option<(usize, StageError)>> = Mutex::new(None);
+    let fail = |k: usize, e: StageError| {
+        failed.store(true, Ordering::SeqCst);
+        if let Ok(mut first) = first_error.lock()
+            && first.as_ref().is_none_or(|(j, _)| k < *j)
+        {
+            *first = Some((k, e));
+        }
+    };
+    ctx.pool.broadcast(|_| {
+        if next.load(Ordering::SeqCst) >= n {
+            return;
+        }
+        let mut readers = match open_readers() {
+            Ok(r) => r,
+            Err(e) => return fail(0, e),
+        };
+        loop {
+            if failed.load(Ordering::SeqCst) {
+                return;
+            }
+            if ctx.cancel.is_cancelled() {
+                return fail(0, StageError::interrupted());
+            }
+            let k = next.fetch_add(1, Ordering::SeqCst);
+            if k >= n {
+                return;
+            }
+            match job(&mut readers, k) {
+                Ok(result) => {
+                    if let Ok(mut slot) = slots[k].lock() {
+                        *slot = Some(result);
+                    }
+                }
+                Err(e) => return fail(k, e),
+            }
+        }
+    });
+    if let Some((_, e)) =
+        first_error.into_inner().map_err(|_| StageError::runtime("internal: a calling worker panicked"))?
+    {
+        return Err(e);
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(k, slot)| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .ok_or_else(|| StageError::runtime(format!("internal: job {k} of the calling queue has no result")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -192,5 +314,23 @@ mod tests {
         assert_eq!(m["rank_cpu_seconds_max"], 6.0);
         assert_eq!(m["rank_cpu_seconds_median"], 4.0);
         assert_eq!(max_and_median(&[]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn shards_go_heaviest_first_to_the_least_loaded_rank() {
+        // One heavy shard and many light ones: the heavy one gets a rank to itself.
+        let expected = [1, 1, 1, 10, 1, 1, 1, 1, 2, 1];
+        let plan = assign_shards(&expected, 2);
+        assert_eq!(plan[0], vec![3]);
+        assert_eq!(plan[1], vec![8, 0, 1, 2, 4, 5, 6, 7, 9]);
+        // Every shard exactly once, for any rank count; ties go to the lower rank in shard order.
+        for ranks in 1..6 {
+            let plan = assign_shards(&expected, ranks);
+            let mut all: Vec<usize> = plan.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..expected.len()).collect::<Vec<_>>(), "{ranks} ranks");
+        }
+        assert_eq!(assign_shards(&[5, 5, 5, 5], 2), vec![vec![0, 2], vec![1, 3]]);
+        assert_eq!(assign_shards(&[], 3), vec![Vec::<usize>::new(); 3]);
     }
 }

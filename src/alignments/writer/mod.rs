@@ -29,7 +29,7 @@
 //! `bai`, no pass over any BAM) and hashes the joined data as it copies it: the joined file is
 //! never re-read.
 
-mod bai;
+use super::bai;
 
 use crate::output_file::{Sidecar, TempPath, WrittenFile, commit_with_index, remove_if_present, with_suffix};
 use crate::output_file::{clear_errno, write_failure_cause};

@@ -557,3 +557,34 @@ fn the_index_built_while_writing_matches_one_built_from_the_finished_file() {
         }
     }
 }
+
+/// The bytes per window read from an index: windows no record overlaps get none, and a
+/// reference's windows add up to its records' compressed span (from the pseudo-bin).
+#[test]
+fn window_bytes_follow_the_records_and_add_up_to_each_references_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, contigs, recs) = long_contigs_and_records();
+    let written = write(&dir.path().join("w.bam"), OutputFormat::Bam, &header, &recs, 2);
+    let windows = crate::alignments::bai::window_bytes(&std::fs::read(&written.index.path).unwrap()).unwrap();
+    let (per_ref, _) = index_summary(&written.index.path);
+    for (tid, (name, len)) in contigs.iter().enumerate() {
+        let bytes = windows.get(tid).cloned().unwrap_or_default();
+        let mut overlapped = vec![false; (*len as usize).div_ceil(1 << 14)];
+        for r in recs.iter().filter(|r| r.tid() == tid as i32) {
+            let end = if r.is_unmapped() { r.pos() + 1 } else { r.cigar().end_pos() };
+            for w in (r.pos() >> 14)..=((end - 1) >> 14) {
+                overlapped[w as usize] = true;
+            }
+        }
+        for (w, &b) in bytes.iter().enumerate() {
+            assert!(b == 0 || overlapped[w], "{name}: window {w} has no record but {b} bytes");
+        }
+        match per_ref[tid].0 {
+            Some([beg, end, _, _]) => {
+                assert_eq!(bytes.iter().sum::<u64>(), (end >> 16) - (beg >> 16), "{name}");
+                assert!(*len < 100_000 || bytes.iter().filter(|&&b| b > 0).count() > 3, "{name}: {bytes:?}");
+            }
+            None => assert!(bytes.iter().all(|&b| b == 0), "{name}"),
+        }
+    }
+}
