@@ -164,7 +164,12 @@ pub fn run(pipeline: &Pipeline, plan: &Plan, config: &SchedulerConfig, runner: &
                 let memory = if wanted_memory <= free_memory {
                     wanted_memory
                 } else if running == 0 && free_memory == config.max_memory {
-                    tracing::warn!(stage = %node.name, "asks for {} bytes, more than --max-memory; running with {}", wanted_memory, free_memory);
+                    tracing::warn!(
+                        stage = %node.name,
+                        "its resources ask for {} of memory, more than --max-memory; running within {}",
+                        crate::units::size_for_humans(wanted_memory),
+                        crate::units::size_for_humans(free_memory)
+                    );
                     free_memory
                 } else {
                     continue;
