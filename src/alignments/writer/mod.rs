@@ -366,17 +366,10 @@ const BGZF_EOF: [u8; 28] = [
 /// on a block boundary; [`record_blocks_start`] checks it. The index is the slices' `<slice>.bai`
 /// merged with their offsets moved to where their blocks land (module `bai`), and the MD5 comes
 /// from a thread that follows the growing file ([`TempPath::hash_while_written`], page-cache
-/// reads overlapping the copy): the finished file is not read back. `threads` is unused since
-/// nothing is compressed or indexed here any more; it stays for the callers. Cost: one copy of
-/// the slices' record blocks, plus O(size of their indexes).
-pub fn concatenate_bam(
-    shards: &[PathBuf],
-    final_path: &Path,
-    threads: usize,
-    records: u64,
-) -> Result<WrittenAlignment, WriteError> {
+/// reads overlapping the copy): the finished file is not read back. Cost: one copy of the
+/// slices' record blocks, plus O(size of their indexes).
+pub fn concatenate_bam(shards: &[PathBuf], final_path: &Path, records: u64) -> Result<WrittenAlignment, WriteError> {
     use std::io::{Read, Seek, SeekFrom, Write};
-    let _ = threads;
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| WriteError::Io { path: path.clone(), source }

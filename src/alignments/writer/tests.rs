@@ -267,7 +267,7 @@ fn bam_slices_join_into_one_indexed_bam_with_every_record() {
     assert!(names(dir.path()).iter().all(|n| !n.contains("whole.bam")), "{:?}", names(dir.path()));
 
     let out = dir.path().join("joined.bam");
-    let joined = concatenate_bam(&slices, &out, 2, recs.len() as u64).unwrap();
+    let joined = concatenate_bam(&slices, &out, recs.len() as u64).unwrap();
     assert!(joined.index.path.is_file() && with_suffix(&out, "md5").is_file());
     assert_eq!(joined.index.path, with_suffix(&out, "bai"));
     // The MD5 hashed while copying is the file's.
@@ -292,24 +292,24 @@ fn bam_slices_join_into_one_indexed_bam_with_every_record() {
     let index_1 = with_suffix(&slices[1], "bai");
     let saved = std::fs::read(&index_1).unwrap();
     std::fs::remove_file(&index_1).unwrap();
-    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 1, 0).unwrap_err().to_string();
+    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 0).unwrap_err().to_string();
     assert!(err.contains("rank-1.bam.bai"), "{err}");
     std::fs::write(&index_1, &saved[..saved.len() - 3]).unwrap();
-    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 1, 0).unwrap_err();
+    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 0).unwrap_err();
     assert!(matches!(&err, WriteError::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData), "{err}");
     assert!(err.to_string().contains("rank-1.bam.bai") && err.to_string().contains("BAI"), "{err}");
     // An index that is not this slice's (offsets beyond its blocks) is refused.
     std::fs::copy(with_suffix(&slices[3], "bai"), &index_1).unwrap();
-    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 1, 0).unwrap_err().to_string();
+    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 0).unwrap_err().to_string();
     assert!(err.contains("rank-1.bam.bai") && err.contains("outside the slice"), "{err}");
     std::fs::write(&index_1, &saved).unwrap();
     // A slice without its end-of-file block (a rank died while writing) is refused.
     let bytes = std::fs::read(&slices[2]).unwrap();
     std::fs::write(&slices[2], &bytes[..bytes.len() - 28]).unwrap();
-    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 1, 0).unwrap_err().to_string();
+    let err = concatenate_bam(&slices, &dir.path().join("bad.bam"), 0).unwrap_err().to_string();
     assert!(err.contains("rank-2.bam") && err.contains("end-of-file"), "{err}");
     assert!(names(dir.path()).iter().all(|n| !n.contains("bad.bam")), "nothing is committed: {:?}", names(dir.path()));
-    let err = concatenate_bam(&[], &dir.path().join("bad.bam"), 1, 0).unwrap_err().to_string();
+    let err = concatenate_bam(&[], &dir.path().join("bad.bam"), 0).unwrap_err().to_string();
     assert!(err.contains("no BAM slices"), "{err}");
 }
 
@@ -468,7 +468,7 @@ fn merged_slice_indexes_answer_region_queries_as_an_index_of_the_joined_file() {
         std::fs::create_dir(&case_dir).unwrap();
         let slices = write_slices(&case_dir, &header, &recs, cut);
         let joined = case_dir.join("joined.bam");
-        let merged_index = concatenate_bam(&slices, &joined, 1, recs.len() as u64).unwrap().index.path;
+        let merged_index = concatenate_bam(&slices, &joined, recs.len() as u64).unwrap().index.path;
         let built_index = case_dir.join("built.bai");
         build_index(&joined, &built_index, 1, &joined).unwrap();
 

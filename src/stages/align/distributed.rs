@@ -258,7 +258,7 @@ pub(super) fn run(
     let slices_written: Vec<std::path::PathBuf> = (0..ranks).map(slice_path).collect();
     let out_path = ctx.output_dir.join(format!("{}.bam", sample.name));
     let total_records = counts.align.records;
-    let joined = concatenate_bam(&slices_written, &out_path, ctx.threads, total_records)?;
+    let joined = concatenate_bam(&slices_written, &out_path, total_records)?;
     let _ = std::fs::remove_dir_all(&slice_dir);
     tracing::info!(ranks, records = total_records, "BAM slices joined and indexed");
 
