@@ -267,10 +267,8 @@ impl Coverage {
             .filter(|(_, p)| (p.tid, p.mate_pos) >= to)
             .map(|(name, p)| PairLoci { name, tid: p.tid, loci: p.loci })
             .collect();
-        let (head, mates_of_earlier) = match self.slice.as_mut() {
-            Some(s) => (std::mem::take(&mut s.head), std::mem::take(&mut s.mates_of_earlier)),
-            None => Default::default(),
-        };
+        // The slice's state is done with: the loci are flushed.
+        let (head, mates_of_earlier) = self.slice.take().map(|s| (s.head, s.mates_of_earlier)).unwrap_or_default();
         CoverageSlice { hist: std::mem::take(&mut self.hist), head, overhang, waiting, mates_of_earlier }
     }
 
