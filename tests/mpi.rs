@@ -216,3 +216,61 @@ fn a_long_stage_on_rank_0_alone_is_not_taken_for_a_lost_rank() {
     let statuses = common::statuses(&outdir);
     assert!(statuses.iter().all(|s| s.2 == "done"), "{statuses:?}");
 }
+
+/// A reference of the test contig and a second 1 Mb contig of random sequence that no read comes
+/// from, with its `.fai`.
+fn reference_with_an_empty_contig(dir: &Path) -> PathBuf {
+    let mut fasta = std::fs::read(testdata().join("ref/ref.fa")).unwrap();
+    let mut fai = std::fs::read_to_string(testdata().join("ref/ref.fa.fai")).unwrap();
+    let header = b">no_reads\n";
+    fai.push_str(&format!("no_reads\t1000000\t{}\t80\t81\n", fasta.len() + header.len()));
+    fasta.extend_from_slice(header);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..1_000_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        fasta.push(b"ACGT"[(state >> 32) as usize % 4]);
+        if i % 80 == 79 {
+            fasta.push(b'\n');
+        }
+    }
+    let path = dir.join("two_contigs.fa");
+    std::fs::write(&path, fasta).unwrap();
+    std::fs::write(dir.join("two_contigs.fa.fai"), fai).unwrap();
+    path
+}
+
+#[test]
+fn slices_follow_the_reads_not_the_reference_length() {
+    if !mpirun_available() {
+        return;
+    }
+    // Half the reference holds every read: slices of equal length would give rank 1 none.
+    let work = tempfile::tempdir().unwrap();
+    let reference = reference_with_an_empty_contig(work.path());
+    let outdir = work.path().join("out");
+    let mut args = run_args(work.path(), &outdir);
+    args[1] = "align".into();
+    let at = args.iter().position(|a| a == "--reference").unwrap();
+    args[at + 1] = reference.display().to_string();
+    let (code, _, err) = run(dagr().args(&args));
+    assert_eq!(code, 0, "single process: {err}");
+    let single = work.path().join("single");
+    std::fs::rename(&outdir, &single).unwrap();
+    let (code, _, err) = mpirun(2, &args, &[]);
+    assert_eq!(code, 0, "mpirun -np 2: {err}");
+    let (e, g) = (single.join("GERM"), outdir.join("GERM"));
+    assert!(sam_records(&e.join("GERM.bam")) == sam_records(&g.join("GERM.bam")), "BAM records differ");
+    for name in ["GERM.alignment_qc.json", "GERM.stats", "GERM.markdup_metrics.txt"] {
+        assert!(std::fs::read(e.join(name)).unwrap() == std::fs::read(g.join(name)).unwrap(), "{name} differs");
+    }
+    let report = common::report(&outdir);
+    let align = report["stages"].as_array().unwrap().iter().find(|s| s["stage"] == "align").unwrap();
+    let m = &align["metrics"];
+    let (fewest, most) = (m["rank_records_min"].as_u64().unwrap(), m["rank_records_max"].as_u64().unwrap());
+    // The cut by coverage splits the sampled records in two halves (every batch is in the sample
+    // here); bins of 1,024 bases and the floor for unsampled bins leave a few percent of slack.
+    assert!(fewest * 10 >= most * 9, "records per rank {fewest}..{most}: {m}");
+    assert_eq!(m["alignment_qc_reread"], false, "{m}");
+}

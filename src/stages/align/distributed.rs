@@ -4,18 +4,23 @@
 //! 1. **Split the batches.** Every rank reads the FASTQ lanes (decompression and checks are cheap
 //!    beside mapping) and maps the batches whose global ordinal `b` has `b % ranks == rank`.
 //!    Batches and pair ids are those of a single process, so records and keys are too.
-//! 2. **Exchange by genome slice and by duplicate key.** The genome (contigs in header order, end
-//!    to end) is cut into `ranks` slices of equal work, counted in non-N reference bases
-//!    ([`GenomeSlices::by_work`]; every rank scans the reference for N runs); rank r owns the records whose sort key
+//! 2. **Cut the genome by coverage.** The ranks hold the records of their first
+//!    [`EXCHANGE_EVERY`] batches, all-gather where those fall ([`PlacementSample`], a counter per
+//!    bin of about 1/4096 of the genome) and cut the genome (contigs in header order, end to end)
+//!    into `ranks` slices holding equal shares of them ([`GenomeSlices::by_coverage`]; every rank
+//!    computes the same cut). FASTQ order is unrelated to position, so the first batches are a
+//!    fair sample: reads that cover a region of the reference only still spread over every rank.
+//!    Where the cut falls changes no output.
+//! 3. **Exchange by genome slice and by duplicate key.** Rank r owns the records whose sort key
 //!    falls in slice r (records without a position: the last rank). Duplicate candidates go to
 //!    the rank [`markdup::shard_of`] names. Every [`EXCHANGE_EVERY`] batches per rank the buffers
 //!    are swapped ([`Cluster::exchange`], chunked rounds) and the received records go into this
 //!    rank's [`RecordSorter`] (spilling past the memory budget as usual).
-//! 3. **Mark duplicates as a keyed reduction** ([`markdup`]'s partitioned form): fragment ends
+//! 4. **Mark duplicates as a keyed reduction** ([`markdup`]'s partitioned form): fragment ends
 //!    are all-gathered, each rank answers which of them its pairs cover, answers go to the ends'
 //!    owners, each rank reduces its candidates, and the parts are all-gathered and merged, so
 //!    every rank has every mark.
-//! 4. **Write slices.** Each rank sorts its records, flags duplicates and writes
+//! 5. **Write slices.** Each rank sorts its records, flags duplicates and writes
 //!    `work/align/mpi/rank-<r>.bam` (BGZF, htslib compression threads) with its index built while
 //!    writing, and measures its slice with the alignment QC beside the writer
 //!    ([`AlignmentQc::for_slice`]: its own coordinates, edges handed over). Rank 0 joins the
@@ -35,11 +40,11 @@ use super::lanes::LaneTotals;
 use super::qc_beside::QcBeside;
 use super::{AlignCounts, AlignJob};
 use crate::align::AlignedBatch;
-use crate::alignments::keys::DupCandidate;
+use crate::alignments::keys::{DupCandidate, SortKey};
 use crate::alignments::markdup::{
     self, DuplicateMarks, EndKey, MarkdupOptions, MarksPart, covered_ends, end_shard, fragment_ends,
 };
-use crate::alignments::partition::GenomeSlices;
+use crate::alignments::partition::{GenomeSlices, PlacementSample};
 use crate::alignments::sort::wire::{decode_records, encode_record};
 use crate::alignments::sort::{RecordSorter, SortOptions};
 use crate::alignments::writer::{AlignmentWriter, OutputFormat, concatenate_bam};
@@ -50,21 +55,81 @@ use crate::genome::Reference;
 use crate::outcome::Failure;
 use crate::qc::alignment::{AlignmentQc, SliceQc, merge_slices, territory_from_reference};
 use rust_htslib::bam::Read as _;
+use rust_htslib::bam::Record;
 
 /// Batches each rank maps between two exchanges (bounds the records held for sending:
 /// 16 × 8192 pairs, about 100 MB for 150 bp reads).
 const EXCHANGE_EVERY: u64 = 16;
 
-/// Under MPI: this rank aligns batches `rank, rank + ranks, ...`; records it owns go to its own
-/// sorter, the others and every duplicate key are buffered for their ranks and exchanged every
-/// [`EXCHANGE_EVERY`] rounds of batches (every rank reaches each exchange after the same batch).
+/// Under MPI: this rank aligns batches `rank, rank + ranks, ...`; until the genome is cut, it
+/// holds their records; then records it owns go to its own sorter, the others and every
+/// duplicate key are buffered for their ranks and exchanged every [`EXCHANGE_EVERY`] rounds of
+/// batches (every rank reaches each exchange, and the cut, after the same batch).
 struct RankSink<'a> {
     ctx: &'a StageContext<'a>,
     cluster: &'a dyn Cluster,
     rank: usize,
     ranks: usize,
-    slices: &'a GenomeSlices,
+    cut: Cut<'a>,
     routing: Routing,
+}
+
+/// The genome's slices, or what they will be cut from.
+enum Cut<'a> {
+    /// Before the first exchange: the reference's contigs and N runs, and the records held.
+    Pending {
+        contigs: &'a [(u64, Vec<(u64, u64)>)],
+        held: Vec<(SortKey, Record)>,
+    },
+    Done(GenomeSlices),
+}
+
+impl RankSink<'_> {
+    /// Cuts the genome from the records every rank holds (a collective: every rank calls it
+    /// after the same batch) and files the held records by their owner. Does nothing once cut.
+    /// Every error it returns is every rank's.
+    fn cut_genome(&mut self) -> Result<(), StageError> {
+        let Cut::Pending { contigs, held } = &mut self.cut else { return Ok(()) };
+        let (contigs, held) = (*contigs, std::mem::take(held));
+        let lengths: Vec<u64> = contigs.iter().map(|c| c.0).collect();
+        let mut sample = PlacementSample::new(&lengths);
+        for (key, _) in &held {
+            sample.add(key);
+        }
+        let mine = self.ctx.agree("counting where the first records fall", encode(&sample))?;
+        let samples = self.cluster.all_gather("sharing where the first records fall", mine)?;
+        let mut all = PlacementSample::new(&lengths);
+        for bytes in &samples {
+            let part = decode::<PlacementSample>(bytes, "a placement sample")?;
+            all.merge(&part).map_err(|e| StageError::runtime(format!("internal: {e}")))?;
+        }
+        self.cut = Cut::Done(GenomeSlices::by_coverage(contigs.iter().cloned(), &all, self.ranks));
+        let filed = self.route(held).map_err(|stop| match stop {
+            Stop::Local(e) | Stop::Shared(e) => e,
+        });
+        self.ctx.agree("filing the first records", filed)
+    }
+
+    /// Sends each record towards its owner: its own sorter or the buffer for its rank.
+    fn route(&mut self, records: Vec<(SortKey, Record)>) -> Result<(), Stop> {
+        let slices = match &mut self.cut {
+            Cut::Done(slices) => slices,
+            Cut::Pending { held, .. } => {
+                held.extend(records);
+                return Ok(());
+            }
+        };
+        // Records this rank owns skip the encoding and go to its sorter directly.
+        let mut own = Vec::new();
+        for (key, record) in records {
+            match slices.owner(&key) {
+                owner if owner == self.rank => own.push((key, record)),
+                owner => encode_record(&mut self.routing.records_out[owner], &key, &record),
+            }
+        }
+        self.routing.sorter.push(own, self.ctx.pool)?;
+        Ok(())
+    }
 }
 
 impl super::lanes::BatchSink for RankSink<'_> {
@@ -73,15 +138,7 @@ impl super::lanes::BatchSink for RankSink<'_> {
         ordinal % self.ranks as u64 == self.rank as u64
     }
     fn take(&mut self, batch: AlignedBatch) -> Result<(), Stop> {
-        // Records this rank owns skip the encoding and go to its sorter directly.
-        let mut own = Vec::new();
-        for (key, record) in batch.records {
-            match self.slices.owner(&key) {
-                owner if owner == self.rank => own.push((key, record)),
-                owner => encode_record(&mut self.routing.records_out[owner], &key, &record),
-            }
-        }
-        self.routing.sorter.push(own, self.ctx.pool)?;
+        self.route(batch.records)?;
         for c in batch.candidates {
             self.routing.candidates_out[markdup::shard_of(&c.key, self.ranks)].push(c);
         }
@@ -90,6 +147,7 @@ impl super::lanes::BatchSink for RankSink<'_> {
     fn after_batch(&mut self, ordinal: u64) -> Result<(), Stop> {
         if ordinal.is_multiple_of(EXCHANGE_EVERY * self.ranks as u64) {
             self.cluster.agree("mapping read batches", Ok(())).map_err(Stop::Shared)?;
+            self.cut_genome().map_err(Stop::Shared)?;
             self.routing.exchange(self.ctx, self.cluster).map_err(Stop::Shared)?;
         }
         Ok(())
@@ -164,21 +222,21 @@ pub(super) fn run(
             )),
         );
     }
-    // Slices of equal non-N bases: every rank scans the reference's N runs (rank 0 keeps them for
-    // the coverage QC).
+    // Every rank scans the reference's N runs (the slices spread bins' work over non-N bases;
+    // rank 0 keeps them for the coverage QC).
     let territory = ctx.agree(
         "scanning the reference for N runs",
         Reference::open(&files.fasta, &files.fai)
             .and_then(|reference| territory_from_reference(&reference))
             .map_err(StageError::as_runtime),
     )?;
-    let slices = {
+    let contig_work: Vec<(u64, Vec<(u64, u64)>)> = {
         let n_runs: std::collections::HashMap<&str, &Vec<(u64, u64)>> =
             territory.iter().map(|t| (t.name.as_str(), &t.n_runs)).collect();
-        GenomeSlices::by_work(
-            contigs.iter().map(|c| (c.length, n_runs.get(c.name.as_str()).map(|r| (*r).clone()).unwrap_or_default())),
-            ranks,
-        )
+        contigs
+            .iter()
+            .map(|c| (c.length, n_runs.get(c.name.as_str()).map(|r| (*r).clone()).unwrap_or_default()))
+            .collect()
     };
     // Duplicate keys stay in memory here: a rank holds 1/ranks of them, within the candidates'
     // share up to ranks × that share in all.
@@ -190,12 +248,12 @@ pub(super) fn run(
         my_candidates: Vec::new(),
         sorter: ctx.agree("starting the sort", sorter)?,
     };
-    let mut sink = RankSink { ctx, cluster, rank, ranks, slices: &slices, routing };
+    let cut = Cut::Pending { contigs: &contig_work, held: Vec::new() };
+    let mut sink = RankSink { ctx, cluster, rank, ranks, cut, routing };
     // Map this rank's batches; a local failure is carried to the next agreement (every rank
     // reaches one), never returned past a collective.
     let mapped = super::lanes::map_lanes(ctx, sample, &aligner, libraries, &mut sink);
     drop(aligner);
-    let mut routing = sink.routing;
     // An error that came out of a collective is already every rank's; a local one is shared
     // here, where the other ranks are at this agreement or the one before an exchange.
     let LaneTotals { fastq, counts, read_groups } = match mapped {
@@ -203,6 +261,10 @@ pub(super) fn run(
         Err(Stop::Local(e)) => ctx.agree::<LaneTotals>("mapping read batches", Err(e))?,
         Ok(totals) => ctx.agree("mapping read batches", Ok(totals))?,
     };
+    // Fewer batches than one round: the genome is cut from all of them.
+    sink.cut_genome()?;
+    let Cut::Done(slices) = sink.cut else { return Err(StageError::runtime("internal: the genome was not cut")) };
+    let mut routing = sink.routing;
     routing.exchange(ctx, cluster)?;
     if rank == 0 {
         tracing::info!(ranks, "batches mapped and exchanged; marking duplicates");
@@ -238,15 +300,17 @@ pub(super) fn run(
     // Each rank's CPU up to its written slice, for the balance of the slices (rank 0 adds the
     // join and QC below).
     let slice_cpu = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6;
-    let rank_cpu = cluster.gather("collecting the ranks' CPU time", encode(&slice_cpu)?)?;
+    let rank_load = cluster.gather("collecting the ranks' CPU time", encode(&(slice_cpu, sort_stats.records))?)?;
     if rank == 0 {
         tracing::info!(ranks, "BAM slices written; joining them");
     }
     if rank != 0 {
         return Ok(StageOutputs::default());
     }
-    let mut rank_cpu =
-        rank_cpu.iter().map(|b| decode::<f64>(b, "a rank's CPU time")).collect::<Result<Vec<f64>, _>>()?;
+    let rank_load =
+        rank_load.iter().map(|b| decode::<(f64, u64)>(b, "a rank's CPU time")).collect::<Result<Vec<_>, _>>()?;
+    let mut rank_cpu: Vec<f64> = rank_load.iter().map(|l| l.0).collect();
+    let rank_records: Vec<u64> = rank_load.iter().map(|l| l.1).collect();
 
     // Rank 0: join, index, QC, metrics.
     let mut counts = AlignCounts::new(libraries.len());
@@ -280,6 +344,10 @@ pub(super) fn run(
     let join_and_qc = (crate::accounting::process_cpu_micros() - cpu_start) as f64 / 1e6 - slice_cpu;
     rank_cpu[0] += join_and_qc;
     crate::stages::calling::insert_cpu_balance(&mut outputs.metrics, "rank", &rank_cpu);
+    // Records per slice: how evenly the cut by coverage spread them.
+    let (fewest, most) = (rank_records.iter().min().copied(), rank_records.iter().max().copied());
+    outputs.metrics.insert("rank_records_min".into(), fewest.unwrap_or(0).into());
+    outputs.metrics.insert("rank_records_max".into(), most.unwrap_or(0).into());
     let join_and_qc = (join_and_qc * 1000.0).round() / 1000.0;
     outputs.metrics.insert("rank0_join_and_qc_cpu_seconds".into(), serde_json::json!(join_and_qc));
     Ok(outputs)
