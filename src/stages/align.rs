@@ -64,7 +64,7 @@ static OUTPUTS: [SlotSpec; 1] = [SlotSpec {
     kind: ArtifactKind::Alignments,
     doc: "<sample>.bam/.cram + index, alignment QC, duplicate metrics",
 }];
-static PARAMS: [ParamSpec; 3] = [
+static PARAMS: [ParamSpec; 4] = [
     ParamSpec {
         name: "format",
         kind: ParamKind::Choice(&["bam", "cram"]),
@@ -82,6 +82,13 @@ static PARAMS: [ParamSpec; 3] = [
         kind: ParamKind::Int { min: 50, max: 100_000 },
         default: ParamDefault::Int(800),
         doc: "longest fragment minimap2 pairs and the proper-pair flag accepts",
+    },
+    ParamSpec {
+        name: "compression_level",
+        kind: ParamKind::Int { min: 1, max: 9 },
+        default: ParamDefault::Int(crate::alignments::writer::DEFAULT_BAM_LEVEL as i64),
+        doc: "BAM deflate level: 5 (Picard's default) spends ~40 % less compression CPU than samtools' 6 for a \
+              ~1.5 % larger file; 1 fastest, 9 smallest (CRAM: not used)",
     },
 ];
 
@@ -223,6 +230,7 @@ struct AlignParams {
     format: Format,
     optical_pixel_distance: u32,
     max_fragment_length: usize,
+    compression_level: u8,
 }
 
 /// What both align paths (one process, MPI ranks) start from: the stage's inputs and parameters,
@@ -245,7 +253,7 @@ fn job<'a>(ctx: &'a StageContext<'_>) -> Result<AlignJob<'a>, StageError> {
     let files = prepared_files(ctx)?;
     let format = match params.format {
         Format::Cram => OutputFormat::Cram { reference_fasta: files.fasta.clone() },
-        Format::Bam => OutputFormat::Bam,
+        Format::Bam => OutputFormat::Bam { level: params.compression_level },
     };
     // The floor is checked from the index's counts before the index is loaded.
     let index_bytes = crate::align::index::index_resident_bytes(&files.mmi)

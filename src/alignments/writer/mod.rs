@@ -6,7 +6,7 @@
 //! the header goes out. Here every call is checked:
 //!
 //! 1. htslib writes `<stem>.bam|.cram` under a temporary name in the destination folder
-//!    ([`TempPath`]); BAM is BGZF at htslib's default level, CRAM is version 3.0 with the reference
+//!    ([`TempPath`]); BAM is BGZF at the level asked for ([`DEFAULT_BAM_LEVEL`]), CRAM is version 3.0 with the reference
 //!    external (`embed_ref=0`), the header written with our `M5`/`UR`, then the reference FASTA
 //!    (with its `.fai` beside it) attached for encoding. `threads` compression threads come from
 //!    an htslib pool owned by the file. BGZF blocks and CRAM containers are cut by content, not
@@ -44,23 +44,32 @@ use std::path::{Path, PathBuf};
 /// The container to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputFormat {
-    Bam,
+    /// BGZF at this deflate level (1 fastest to 9 smallest; see [`DEFAULT_BAM_LEVEL`]).
+    Bam { level: u8 },
     /// CRAM 3.0 against `reference_fasta`, which must have its `.fai` beside it.
-    Cram {
-        reference_fasta: PathBuf,
-    },
+    Cram { reference_fasta: PathBuf },
 }
 
+/// The align stage's default BAM deflate level: htsjdk's and Picard's default. samtools writes 6
+/// (libdeflate's lazier matcher): on a 30x BAM level 5 takes ~40 % less compression CPU for a file
+/// ~1.5 % larger.
+pub const DEFAULT_BAM_LEVEL: u8 = 5;
+
 impl OutputFormat {
+    /// BAM at [`DEFAULT_BAM_LEVEL`].
+    pub fn bam() -> OutputFormat {
+        OutputFormat::Bam { level: DEFAULT_BAM_LEVEL }
+    }
+
     fn extension(&self) -> &'static str {
         match self {
-            OutputFormat::Bam => "bam",
+            OutputFormat::Bam { .. } => "bam",
             OutputFormat::Cram { .. } => "cram",
         }
     }
     fn index_extension(&self) -> &'static str {
         match self {
-            OutputFormat::Bam => "bai",
+            OutputFormat::Bam { .. } => "bai",
             OutputFormat::Cram { .. } => "crai",
         }
     }
@@ -199,8 +208,8 @@ impl AlignmentWriter {
     /// A BAM that is one coordinate slice of a larger file (an MPI rank's share): indexed while
     /// written like a whole file (its `.bai` is what [`concatenate_bam`] merges), no MD5; finish
     /// it with [`AlignmentWriter::finish_shard`] and join the slices with [`concatenate_bam`].
-    pub fn create_slice(final_path: &Path, header: &Header, threads: usize) -> Result<Self, WriteError> {
-        Self::open(final_path, OutputFormat::Bam, header, threads, true)
+    pub fn create_slice(final_path: &Path, header: &Header, level: u8, threads: usize) -> Result<Self, WriteError> {
+        Self::open(final_path, OutputFormat::Bam { level }, header, threads, true)
     }
 
     fn open(
@@ -219,9 +228,10 @@ impl AlignmentWriter {
         let path = final_path.to_path_buf();
         let hts = |action| WriteError::Hts { path: path.clone(), action, cause: write_failure_cause(&path) };
         clear_errno();
-        let mode: &[u8] = match format {
-            OutputFormat::Bam => b"wb\0",
-            OutputFormat::Cram { .. } => b"wc\0",
+        // A digit in the mode is htslib's compression level.
+        let mode: Vec<u8> = match format {
+            OutputFormat::Bam { level } => format!("wb{}\0", level.clamp(1, 9)).into_bytes(),
+            OutputFormat::Cram { .. } => b"wc\0".to_vec(),
         };
         if let OutputFormat::Cram { reference_fasta } = &format {
             let fai = with_suffix(reference_fasta, "fai");

@@ -106,6 +106,22 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+fn bam_is_written_at_the_level_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fasta, contigs) = reference(dir.path());
+    let header = header_for(&fasta, &contigs);
+    let recs = records(4_000);
+    let fast = write(&dir.path().join("fast.bam"), OutputFormat::Bam { level: 1 }, &header, &recs, 0);
+    let small = write(&dir.path().join("small.bam"), OutputFormat::Bam { level: 9 }, &header, &recs, 0);
+    let default = write(&dir.path().join("default.bam"), OutputFormat::bam(), &header, &recs, 0);
+    let size = |w: &WrittenAlignment| std::fs::metadata(&w.data.path).unwrap().len();
+    assert!(size(&small) < size(&fast), "level 9 {} bytes, level 1 {}", size(&small), size(&fast));
+    assert!(size(&default) < size(&fast) && size(&default) >= size(&small));
+    let back = |w: &WrittenAlignment| read_all(&w.data.path, None).unwrap();
+    assert!(back(&fast) == back(&small) && back(&fast) == back(&default), "the level changes no record");
+}
+
+#[test]
 fn bam_is_indexed_committed_and_identical_at_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let (fasta, contigs) = reference(dir.path());
@@ -113,8 +129,8 @@ fn bam_is_indexed_committed_and_identical_at_any_thread_count() {
     let recs = records(4_000);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let one = write(&out.join("a.bam"), OutputFormat::Bam, &header, &recs, 0);
-    let four = write(&out.join("b.bam"), OutputFormat::Bam, &header, &recs, 4);
+    let one = write(&out.join("a.bam"), OutputFormat::bam(), &header, &recs, 0);
+    let four = write(&out.join("b.bam"), OutputFormat::bam(), &header, &recs, 4);
     assert_eq!(one.data.md5, four.data.md5, "BAM bytes depend on the thread count");
     assert_eq!(one.index.md5, four.index.md5);
     assert_eq!(one.records, recs.len() as u64);
@@ -193,12 +209,12 @@ fn abandoned_writer_leaves_nothing_and_replaces_stale_pairs() {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     {
-        let mut w = AlignmentWriter::create(&out.join("x.bam"), OutputFormat::Bam, &header, 2).unwrap();
+        let mut w = AlignmentWriter::create(&out.join("x.bam"), OutputFormat::bam(), &header, 2).unwrap();
         w.write(&recs[0]).unwrap();
     }
     assert!(names(&out).is_empty(), "{:?}", names(&out));
-    write(&out.join("x.bam"), OutputFormat::Bam, &header, &recs, 1);
-    let second = write(&out.join("x.bam"), OutputFormat::Bam, &header, &recs[..50], 1);
+    write(&out.join("x.bam"), OutputFormat::bam(), &header, &recs, 1);
+    let second = write(&out.join("x.bam"), OutputFormat::bam(), &header, &recs[..50], 1);
     assert_eq!(names(&out), ["x.bam", "x.bam.bai", "x.bam.bai.md5", "x.bam.md5"]);
     assert_eq!(read_all(&second.data.path, None).unwrap().len(), 50);
 }
@@ -208,18 +224,19 @@ fn bad_names_and_missing_fai_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (fasta, contigs) = reference(dir.path());
     let header = header_for(&fasta, &contigs);
-    let err = AlignmentWriter::create(&dir.path().join("x.sam"), OutputFormat::Bam, &header, 0).err().unwrap();
+    let err = AlignmentWriter::create(&dir.path().join("x.sam"), OutputFormat::bam(), &header, 0).err().unwrap();
     assert!(matches!(err, WriteError::BadName { expected: "bam", .. }), "{err}");
     let mut broken = Header::new();
     broken.push_record(rust_htslib::bam::header::HeaderRecord::new(b"SQ").push_tag(b"SN", "chr1"));
-    let err = AlignmentWriter::create(&dir.path().join("y.bam"), OutputFormat::Bam, &broken, 0).err().unwrap();
+    let err = AlignmentWriter::create(&dir.path().join("y.bam"), OutputFormat::bam(), &broken, 0).err().unwrap();
     assert!(matches!(err, WriteError::Hts { action: "parse the header", .. }), "{err}");
     assert!(names(dir.path()).iter().all(|n| !n.contains("y.bam")), "{:?}", names(dir.path()));
     std::fs::remove_file(dir.path().join("ref.fa.fai")).unwrap();
     let format = OutputFormat::Cram { reference_fasta: fasta };
     let err = AlignmentWriter::create(&dir.path().join("x.cram"), format, &header, 0).err().unwrap();
     assert!(matches!(err, WriteError::MissingFai { .. }), "{err}");
-    let err = AlignmentWriter::create(&dir.path().join("no/such/x.bam"), OutputFormat::Bam, &header, 0).err().unwrap();
+    let err =
+        AlignmentWriter::create(&dir.path().join("no/such/x.bam"), OutputFormat::bam(), &header, 0).err().unwrap();
     assert!(err.to_string().contains("x.bam"), "{err}");
 }
 
@@ -228,7 +245,7 @@ fn write_slices(dir: &Path, header: &Header, recs: &[Record], cut: &[usize]) -> 
     let mut slices = Vec::new();
     for (i, range) in cut.windows(2).enumerate() {
         let path = dir.join(format!("rank-{i}.bam"));
-        let mut w = AlignmentWriter::create_slice(&path, header, 2).unwrap();
+        let mut w = AlignmentWriter::create_slice(&path, header, DEFAULT_BAM_LEVEL, 2).unwrap();
         for r in &recs[range[0]..range[1]] {
             w.write(r).unwrap();
         }
@@ -262,7 +279,7 @@ fn bam_slices_join_into_one_indexed_bam_with_every_record() {
         assert!(start > 0 && start < std::fs::metadata(path).unwrap().len());
     }
     // A slice cannot be finished as a whole file.
-    let w = AlignmentWriter::create_slice(&dir.path().join("whole.bam"), &header, 0).unwrap();
+    let w = AlignmentWriter::create_slice(&dir.path().join("whole.bam"), &header, DEFAULT_BAM_LEVEL, 0).unwrap();
     assert!(matches!(w.finish(), Err(WriteError::Hts { action: "finish a slice as a whole file", .. })));
     assert!(names(dir.path()).iter().all(|n| !n.contains("whole.bam")), "{:?}", names(dir.path()));
 
@@ -547,7 +564,7 @@ fn the_index_built_while_writing_matches_one_built_from_the_finished_file() {
     let (fasta, contigs) = reference(dir.path());
     let header = header_for(&fasta, &contigs);
     let recs = records(3_000);
-    let formats = [(OutputFormat::Bam, "bam"), (OutputFormat::Cram { reference_fasta: fasta.clone() }, "cram")];
+    let formats = [(OutputFormat::bam(), "bam"), (OutputFormat::Cram { reference_fasta: fasta.clone() }, "cram")];
     for (format, ext) in formats {
         for threads in [0, 2] {
             let written = write(&dir.path().join(format!("t{threads}.{ext}")), format.clone(), &header, &recs, threads);
@@ -564,7 +581,7 @@ fn the_index_built_while_writing_matches_one_built_from_the_finished_file() {
 fn window_bytes_follow_the_records_and_add_up_to_each_references_span() {
     let dir = tempfile::tempdir().unwrap();
     let (header, contigs, recs) = long_contigs_and_records();
-    let written = write(&dir.path().join("w.bam"), OutputFormat::Bam, &header, &recs, 2);
+    let written = write(&dir.path().join("w.bam"), OutputFormat::bam(), &header, &recs, 2);
     let windows = crate::alignments::bai::window_bytes(&std::fs::read(&written.index.path).unwrap()).unwrap();
     let (per_ref, _) = index_summary(&written.index.path);
     for (tid, (name, len)) in contigs.iter().enumerate() {

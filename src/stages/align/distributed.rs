@@ -213,7 +213,7 @@ pub(super) fn run(
     let AlignJob { sample, files, format, aligner, contigs, libraries, markdup, memory } = job;
     let (libraries, files) = (&libraries[..], &files);
     let (rank, ranks) = (cluster.rank(), cluster.size());
-    if matches!(format, OutputFormat::Cram { .. }) {
+    let OutputFormat::Bam { level } = format else {
         return ctx.agree(
             "checking the output format",
             Err(StageError::bad_input(
@@ -221,7 +221,7 @@ pub(super) fn run(
                  `samtools view -C`) or run without --mpi",
             )),
         );
-    }
+    };
     // Every rank scans the reference's N runs (the slices spread bins' work over non-N bases;
     // rank 0 keeps them for the coverage QC).
     let territory = ctx.agree(
@@ -284,7 +284,7 @@ pub(super) fn run(
     let written = (|| -> Result<(SliceQc, crate::alignments::sort::SortStats), StageError> {
         std::fs::create_dir_all(&slice_dir)
             .map_err(|e| StageError::runtime(format!("{}: cannot create folder: {e}", slice_dir.display())))?;
-        let mut writer = AlignmentWriter::create_slice(&slice_path(rank), &header, ctx.threads)?;
+        let mut writer = AlignmentWriter::create_slice(&slice_path(rank), &header, level, ctx.threads)?;
         let mut qc = QcBeside::start(AlignmentQc::for_slice(territory.clone(), from, to))?;
         let sorted = routing.sorter.finish(ctx.pool)?;
         let stats = super::lanes::write_marked(ctx, sorted, &marks, rank == 0, |record| {
