@@ -32,7 +32,7 @@ Examples:
   dagr run qc --samplesheet samples.csv --reference GRCh38.fa --outdir results --resume --dry-run
 
 Samplesheet (CSV, nf-core/sarek columns; relative paths resolve against the samplesheet's folder):
-  patient,sex,status,sample,lane,fastq_1,fastq_2[,library]
+  patient,sex,status,sample,lane,fastq_1,fastq_2[,library]    (sex, status, library optional)
   P1,XX,0,P1_normal,L001,P1_N_L001_R1.fastq.gz,P1_N_L001_R2.fastq.gz
 
 Exit codes: 0 success, 1 runtime failure (any sample), 2 bad usage or bad input, 3 interrupted.";
@@ -42,7 +42,7 @@ Exit codes: 0 success, 1 runtime failure (any sample), 2 bad usage or bad input,
 pub struct RunArgs {
     /// Pipeline: a YAML file or a shipped name (qc, align, germline, somatic)
     pub pipeline: String,
-    /// Samplesheet CSV (patient,sex,status,sample,lane,fastq_1,fastq_2[,library])
+    /// Samplesheet CSV (patient,[sex,status,]sample,lane,fastq_1,fastq_2[,library])
     #[arg(long, conflicts_with_all = ["sample", "fastq1", "fastq2"])]
     pub samplesheet: Option<PathBuf>,
     /// One sample without a samplesheet: its name (needs --fastq1 and --fastq2)

@@ -68,7 +68,7 @@ pub enum ResourceSource {
 pub struct SubmitArgs {
     /// Pipeline: a YAML file or a shipped name (qc, align, germline, somatic)
     pub pipeline: String,
-    /// Samplesheet CSV (patient,sex,status,sample,lane,fastq_1,fastq_2[,library])
+    /// Samplesheet CSV (patient,[sex,status,]sample,lane,fastq_1,fastq_2[,library])
     #[arg(long)]
     pub samplesheet: PathBuf,
     /// Reference FASTA

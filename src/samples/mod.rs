@@ -3,7 +3,7 @@
 //! from.
 //!
 //! - [`sheet`]: reading and checking a samplesheet (nf-core/sarek's CSV columns
-//!   `patient,sex,status,sample,lane,fastq_1,fastq_2` plus an optional `library` column); errors
+//!   `patient,sample,lane,fastq_1,fastq_2`, optionally `sex`, `status` and `library`); errors
 //!   name the file, the line and the column.
 //! - [`csv`]: writing one back (absolute paths), for the frozen copy and the one-entity sheets of
 //!   Slurm tasks.

@@ -1,5 +1,7 @@
-//! Reading a samplesheet: nf-core/sarek's CSV columns `patient,sex,status,sample,lane,fastq_1,fastq_2`
-//! plus an optional `library` column (default: the sample name).
+//! Reading a samplesheet: nf-core/sarek's CSV columns `patient,sample,lane,fastq_1,fastq_2`, with
+//! `sex` (default `NA`: inferred from coverage where a stage needs it), `status` (default 0,
+//! normal) and `library` (default: the sample name) optional, as sarek has them: a column may be
+//! absent or a cell empty.
 //!
 //! Rows of one sample (several lanes) become one [`Sample`] with one [`Lane`] per row, each later a
 //! read group. Relative FASTQ paths resolve against the samplesheet's folder. Everything is checked
@@ -45,8 +47,8 @@ impl Classify for SamplesheetError {
     }
 }
 
-const REQUIRED: [&str; 7] = ["patient", "sex", "status", "sample", "lane", "fastq_1", "fastq_2"];
-const OPTIONAL: [&str; 1] = ["library"];
+const REQUIRED: [&str; 5] = ["patient", "sample", "lane", "fastq_1", "fastq_2"];
+const OPTIONAL: [&str; 3] = ["sex", "status", "library"];
 
 impl Samplesheet {
     /// Reads and validates a samplesheet CSV.
@@ -102,7 +104,11 @@ impl Samplesheet {
             if !REQUIRED.contains(&c.as_str()) && !OPTIONAL.contains(&c.as_str()) {
                 return Err(invalid(
                     header_line,
-                    format!("unknown column `{c}`; columns are {} and optionally `library`", REQUIRED.join(",")),
+                    format!(
+                        "unknown column `{c}`; columns are {} and optionally {}",
+                        REQUIRED.join(","),
+                        OPTIONAL.join(",")
+                    ),
                 ));
             }
         }
@@ -113,7 +119,7 @@ impl Samplesheet {
             }
         }
         let col = |name: &str| index_of(name).expect("required column checked above");
-        let library_col = index_of("library");
+        let optional_col = |name: &str| index_of(name);
 
         let mut samples: Vec<Sample> = Vec::new();
         let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
@@ -133,16 +139,18 @@ impl Samplesheet {
                 ));
             }
             let get = |name: &str| fields[col(name)];
+            let get_optional = |name: &str| optional_col(name).map_or("", |i| fields[i]);
             let name = get("sample");
             check_sample_name(name).map_err(|m| invalid(line_no, format!("column `sample`: {m}")))?;
             let patient = get("patient");
             check_safe_name(patient).map_err(|m| invalid(line_no, format!("column `patient`: {m}")))?;
             let lane = get("lane");
             check_safe_name(lane).map_err(|m| invalid(line_no, format!("column `lane`: {m}")))?;
-            let sex = Sex::parse(get("sex"))
-                .ok_or_else(|| invalid(line_no, format!("column `sex`: `{}` is not XX, XY or NA", get("sex"))))?;
-            let status = match get("status") {
-                "0" => TissueStatus::Normal,
+            let sex = Sex::parse(get_optional("sex")).ok_or_else(|| {
+                invalid(line_no, format!("column `sex`: `{}` is not XX, XY or NA", get_optional("sex")))
+            })?;
+            let status = match get_optional("status") {
+                "0" | "" => TissueStatus::Normal,
                 "1" => TissueStatus::Tumour,
                 other => {
                     return Err(invalid(
@@ -151,8 +159,8 @@ impl Samplesheet {
                     ));
                 }
             };
-            let library = match library_col.map(|i| fields[i]) {
-                Some(l) if !l.is_empty() => {
+            let library = match get_optional("library") {
+                l if !l.is_empty() => {
                     check_safe_name(l).map_err(|m| invalid(line_no, format!("column `library`: {m}")))?;
                     l.to_string()
                 }
@@ -320,6 +328,25 @@ mod tests {
     }
 
     const HEADER: &str = "patient,sex,status,sample,lane,fastq_1,fastq_2\n";
+
+    #[test]
+    fn sex_and_status_are_optional_as_in_sarek() {
+        let d = tempfile::tempdir().unwrap();
+        // Without the columns: sex NA, normal.
+        let s = sheet(d.path(), "patient,sample,lane,fastq_1,fastq_2\nP1,N1,L1,a_R1.fq,a_R2.fq\n").unwrap();
+        assert_eq!((s.samples[0].sex, s.samples[0].status), (Sex::Unknown, TissueStatus::Normal));
+        // Empty cells: the same defaults; given values still count.
+        let s = sheet(d.path(), &format!("{HEADER}P1,,,N1,L1,a_R1.fq,a_R2.fq\nP1,XY,1,T1,L1,b_R1.fq,b_R2.fq\n")).unwrap();
+        assert_eq!((s.samples[0].sex, s.samples[0].status), (Sex::Unknown, TissueStatus::Normal));
+        assert_eq!((s.samples[1].sex, s.samples[1].status), (Sex::XY, TissueStatus::Tumour));
+        // Wrong values are still refused; the required columns are still required.
+        let e = sheet(d.path(), "patient,sample,lane,status,fastq_1,fastq_2\nP1,N1,L1,2,a_R1.fq,a_R2.fq\n").unwrap_err();
+        assert!(e.to_string().contains("column `status`: `2` is not 0"), "{e}");
+        let e = sheet(d.path(), "patient,sample,fastq_1,fastq_2\nP1,N1,a_R1.fq,a_R2.fq\n").unwrap_err();
+        assert!(e.to_string().contains("missing column `lane`"), "{e}");
+        let e = sheet(d.path(), "patient,sample,lane,fastq_1,fastq_2,bam\nP1,N1,L1,a_R1.fq,a_R2.fq,x.bam\n").unwrap_err();
+        assert!(e.to_string().contains("unknown column `bam`") && e.to_string().contains("optionally sex,status,library"), "{e}");
+    }
 
     #[test]
     fn lanes_group_into_samples_and_paths_resolve_against_the_sheet() {
