@@ -190,6 +190,8 @@ pub struct AlignmentWriter {
     /// [`AlignmentWriter::finish_shard`] finishes it.
     slice: bool,
     records: u64,
+    /// htslib's compression threads, charged to the stage when the file is finished.
+    compression_threads: crate::accounting::ForeignThreads,
 }
 
 impl AlignmentWriter {
@@ -247,6 +249,7 @@ impl AlignmentWriter {
         }
         let file = HtsFile(fp);
         let header = HtsHeader::parse(header).ok_or_else(|| hts("parse the header"))?;
+        let mut compression_threads = crate::accounting::ForeignThreads::default();
         // SAFETY: `file.0` is open; options take the documented argument types.
         unsafe {
             if let OutputFormat::Cram { .. } = format {
@@ -263,8 +266,14 @@ impl AlignmentWriter {
                     return Err(hts("keep the reference external"));
                 }
             }
-            if threads > 0 && htslib::hts_set_threads(file.0, c_int::try_from(threads).unwrap_or(c_int::MAX)) != 0 {
-                return Err(hts("start compression threads"));
+            if threads > 0 {
+                // htslib's pool threads are charged to this stage's CPU (see `accounting`).
+                let n = c_int::try_from(threads).unwrap_or(c_int::MAX);
+                let (rc, threads) = crate::accounting::start_foreign(|| htslib::hts_set_threads(file.0, n));
+                compression_threads = threads;
+                if rc != 0 {
+                    return Err(hts("start compression threads"));
+                }
             }
             if htslib::sam_hdr_write(file.0, header.0) != 0 {
                 return Err(hts("write the header"));
@@ -287,7 +296,7 @@ impl AlignmentWriter {
         if !slice {
             data.hash_while_written().map_err(|source| WriteError::Io { path: path.clone(), source })?;
         }
-        Ok(AlignmentWriter { file, header, data, index, index_name, slice, records: 0 })
+        Ok(AlignmentWriter { file, header, data, index, index_name, slice, records: 0, compression_threads })
     }
 
     /// Appends one record (records must come in coordinate order for the index).
@@ -316,8 +325,8 @@ impl AlignmentWriter {
             let path = self.data.final_path().to_path_buf();
             return Err(WriteError::Hts { path, action: "finish a slice as a whole file", cause: None });
         }
-        let AlignmentWriter { file, header, data, index, index_name, records, .. } = self;
-        save_index_and_close(file, data.final_path(), index.path())?;
+        let AlignmentWriter { file, header, data, index, index_name, records, mut compression_threads, .. } = self;
+        save_index_and_close(file, data.final_path(), index.path(), &mut compression_threads)?;
         drop(header);
         drop(index_name);
         let (data, index) = commit_with_index(data, index).map_err(|(path, source)| WriteError::Io { path, source })?;
@@ -331,9 +340,9 @@ impl AlignmentWriter {
     /// order is [`commit_with_index`]'s (an index of an earlier run first removed, the data, the
     /// index last). [`concatenate_bam`] joins the slices and merges their indexes.
     pub fn finish_shard(self) -> Result<(PathBuf, u64), WriteError> {
-        let AlignmentWriter { file, header, data, index, index_name, records, .. } = self;
+        let AlignmentWriter { file, header, data, index, index_name, records, mut compression_threads, .. } = self;
         let final_path = data.final_path().to_path_buf();
-        save_index_and_close(file, &final_path, index.path())?;
+        save_index_and_close(file, &final_path, index.path(), &mut compression_threads)?;
         drop(header);
         drop(index_name);
         remove_if_present(&[index.final_path().to_path_buf()])
@@ -345,12 +354,20 @@ impl AlignmentWriter {
     }
 }
 
-/// Saves the index started by `sam_idx_init` (`sam_idx_save`, once, before closing) and closes
-/// the file, both checked.
-fn save_index_and_close(file: HtsFile, final_path: &Path, index_tmp: &Path) -> Result<(), WriteError> {
+/// Saves the index started by `sam_idx_init` (`sam_idx_save`, once, before closing; it flushes
+/// every block), charges the compression threads' CPU while they still exist, and closes the
+/// file, both checked.
+fn save_index_and_close(
+    file: HtsFile,
+    final_path: &Path,
+    index_tmp: &Path,
+    compression_threads: &mut crate::accounting::ForeignThreads,
+) -> Result<(), WriteError> {
     clear_errno();
     // SAFETY: open file with an index started by `sam_idx_init`; saved once, before closing.
-    if unsafe { htslib::sam_idx_save(file.0) } != 0 {
+    let saved = unsafe { htslib::sam_idx_save(file.0) };
+    compression_threads.charge();
+    if saved != 0 {
         let cause = write_failure_cause(index_tmp);
         return Err(WriteError::Index { path: final_path.to_path_buf(), code: -1, cause });
     }

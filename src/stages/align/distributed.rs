@@ -363,7 +363,9 @@ fn qc_of_joined(
 ) -> Result<crate::qc::alignment::AlignmentQcReport, StageError> {
     let mut qc = AlignmentQc::new(territory);
     let mut reader = rust_htslib::bam::Reader::from_path(&joined.data.path).map_err(StageError::as_runtime)?;
-    reader.set_threads(threads.max(1)).map_err(StageError::as_runtime)?;
+    // htslib's decompression threads are charged to the stage (see `accounting`).
+    let (started, mut decompression) = crate::accounting::start_foreign(|| reader.set_threads(threads.max(1)));
+    started.map_err(StageError::as_runtime)?;
     let mut record = rust_htslib::bam::Record::new();
     let mut seen = 0u64;
     while let Some(r) = reader.read(&mut record) {
@@ -371,6 +373,7 @@ fn qc_of_joined(
         qc.observe(&record);
         seen += 1;
     }
+    decompression.charge();
     if seen != joined.records {
         return Err(StageError::runtime(format!(
             "{}: {seen} records read back, {} written by the ranks",

@@ -18,6 +18,8 @@ use std::path::Path;
 /// An open BGZF file for writing; closed (unchecked) on drop unless [`BgzfFile::close`] ran.
 pub(super) struct BgzfFile {
     fp: *mut htslib::BGZF,
+    /// htslib's compression threads, charged to the stage at close.
+    threads: crate::accounting::ForeignThreads,
 }
 
 // SAFETY: the handle is only used through `&mut self` (one thread at a time); htslib's
@@ -35,11 +37,13 @@ impl BgzfFile {
         if fp.is_null() {
             return Err(hts(named, path, "create the BGZF file"));
         }
-        let file = BgzfFile { fp };
+        let mut file = BgzfFile { fp, threads: crate::accounting::ForeignThreads::default() };
         if threads > 0 {
             let n = c_int::try_from(threads).unwrap_or(c_int::MAX);
             // SAFETY: open handle; 256 sub-blocks per job is htslib's own default.
-            if unsafe { htslib::bgzf_mt(file.fp, n, 256) } != 0 {
+            let (rc, started) = crate::accounting::start_foreign(|| unsafe { htslib::bgzf_mt(file.fp, n, 256) });
+            file.threads = started;
+            if rc != 0 {
                 return Err(hts(named, path, "start compression threads"));
             }
         }
@@ -64,8 +68,11 @@ impl BgzfFile {
     pub(super) fn close(mut self, named: &Path) -> Result<(), VcfWriteError> {
         let fp = std::mem::replace(&mut self.fp, std::ptr::null_mut());
         clear_errno();
+        // SAFETY: open handle; flushing every queued block before the threads' CPU is read.
+        let flushed = unsafe { htslib::bgzf_flush(fp) };
+        self.threads.charge();
         // SAFETY: `fp` came from bgzf_open and is closed exactly once.
-        if unsafe { htslib::bgzf_close(fp) } != 0 {
+        if unsafe { htslib::bgzf_close(fp) } != 0 || flushed != 0 {
             return Err(hts(named, named, "finish the BGZF file (close)"));
         }
         Ok(())
