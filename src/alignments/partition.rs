@@ -15,7 +15,7 @@
 //!
 //! Where the cut falls changes no output: records are sorted globally and the slices' QC merges
 //! exactly at any cut. Records without a position go to the last rank.
-//! Cost: a binary search over one contig's N runs per record; the sample is one counter per bin.
+//! Cost: four binary searches over one contig's N runs per record; the sample is one counter per bin.
 
 use super::keys::SortKey;
 
