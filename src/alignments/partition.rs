@@ -27,6 +27,11 @@ const BIN_LENGTH_RANGE: (u64, u64) = (1024, 1 << 20);
 /// A full bin of non-N bases that the sample missed weighs `1 / UNSAMPLED_BIN_SHARE` of a record.
 const UNSAMPLED_BIN_SHARE: u64 = 8;
 
+/// The bin length for a genome of `total` bases: it depends only on the contigs' lengths.
+fn bin_length_for(total: u64) -> u64 {
+    (total / BINS_AIMED_AT).clamp(BIN_LENGTH_RANGE.0, BIN_LENGTH_RANGE.1)
+}
+
 /// How many records of a sample fall in each bin of each contig; the ranks' samples add up.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PlacementSample {
@@ -39,8 +44,7 @@ pub struct PlacementSample {
 impl PlacementSample {
     /// An empty sample over contigs of these lengths (header order).
     pub fn new(contig_lengths: &[u64]) -> PlacementSample {
-        let total: u64 = contig_lengths.iter().sum();
-        let bin_length = (total / BINS_AIMED_AT).clamp(BIN_LENGTH_RANGE.0, BIN_LENGTH_RANGE.1);
+        let bin_length = bin_length_for(contig_lengths.iter().sum());
         let mut first_bin = Vec::with_capacity(contig_lengths.len() + 1);
         let mut bins = 0usize;
         for &length in contig_lengths {
@@ -185,8 +189,7 @@ impl GenomeSlices {
     /// the next, whatever the gaps. The cut depends only on the reference and `ranks`.
     pub fn by_work(contigs: impl IntoIterator<Item = (u64, Vec<(u64, u64)>)>, ranks: usize) -> GenomeSlices {
         let contigs: Vec<(u64, Vec<(u64, u64)>)> = contigs.into_iter().collect();
-        let lengths: Vec<u64> = contigs.iter().map(|c| c.0).collect();
-        let bin_length = PlacementSample::new(&lengths).bin_length();
+        let bin_length = bin_length_for(contigs.iter().map(|c| c.0).sum());
         Self::weighed(contigs, ranks, bin_length, |_, _, bases| bases)
     }
 

@@ -105,12 +105,17 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-#[test]
-fn bam_is_written_at_the_level_asked_for() {
+/// A folder with the test reference, a header for it and `n` records.
+fn fixture(n: usize) -> (tempfile::TempDir, Header, Vec<Record>) {
     let dir = tempfile::tempdir().unwrap();
     let (fasta, contigs) = reference(dir.path());
     let header = header_for(&fasta, &contigs);
-    let recs = records(4_000);
+    (dir, header, records(n))
+}
+
+#[test]
+fn bam_is_written_at_the_level_asked_for() {
+    let (dir, header, recs) = fixture(4_000);
     let fast = write(&dir.path().join("fast.bam"), OutputFormat::Bam { level: 1 }, &header, &recs, 0);
     let small = write(&dir.path().join("small.bam"), OutputFormat::Bam { level: 9 }, &header, &recs, 0);
     let default = write(&dir.path().join("default.bam"), OutputFormat::bam(), &header, &recs, 0);
@@ -123,10 +128,7 @@ fn bam_is_written_at_the_level_asked_for() {
 
 #[test]
 fn bam_is_indexed_committed_and_identical_at_any_thread_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fasta, contigs) = reference(dir.path());
-    let header = header_for(&fasta, &contigs);
-    let recs = records(4_000);
+    let (dir, header, recs) = fixture(4_000);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     let one = write(&out.join("a.bam"), OutputFormat::bam(), &header, &recs, 0);
