@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{dagr, require_tool, run, sam_records, testdata};
+use common::{dagr, reference_with_an_empty_contig, require_tool, run, sam_records, testdata};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -215,30 +215,6 @@ fn a_long_stage_on_rank_0_alone_is_not_taken_for_a_lost_rank() {
     assert!(err.contains("injected 10 s delay at prepare_reference:start"), "the delay happened: {err}");
     let statuses = common::statuses(&outdir);
     assert!(statuses.iter().all(|s| s.2 == "done"), "{statuses:?}");
-}
-
-/// A reference of the test contig and a second 1 Mb contig of random sequence that no read comes
-/// from, with its `.fai`.
-fn reference_with_an_empty_contig(dir: &Path) -> PathBuf {
-    let mut fasta = std::fs::read(testdata().join("ref/ref.fa")).unwrap();
-    let mut fai = std::fs::read_to_string(testdata().join("ref/ref.fa.fai")).unwrap();
-    let header = b">no_reads\n";
-    fai.push_str(&format!("no_reads\t1000000\t{}\t80\t81\n", fasta.len() + header.len()));
-    fasta.extend_from_slice(header);
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    for i in 0..1_000_000 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        fasta.push(b"ACGT"[(state >> 32) as usize % 4]);
-        if i % 80 == 79 {
-            fasta.push(b'\n');
-        }
-    }
-    let path = dir.join("two_contigs.fa");
-    std::fs::write(&path, fasta).unwrap();
-    std::fs::write(dir.join("two_contigs.fa.fai"), fai).unwrap();
-    path
 }
 
 #[test]

@@ -22,10 +22,10 @@
 mod gather;
 
 use super::calling::{
-    OnMismatch, PreparedReference, alignment_path, call_shards, expected_work, open_reader, prepared_reference,
+    OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference, work_map,
 };
 use crate::call::germline::{GermlineConfig, call_shard};
-use crate::call::shards::shards;
+use crate::call::shards::balanced_shards;
 use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
@@ -154,6 +154,8 @@ struct Setup {
     ploidy: PloidyMap,
     cfg: GermlineConfig,
     shards: Vec<crate::call::shards::Shard>,
+    /// Each shard's expected work, for the assignment to ranks and workers.
+    expected: Vec<u64>,
 }
 
 fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
@@ -171,21 +173,23 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     cfg.reads.min_mapq = params.min_mapq;
     cfg.gq_bands = GqBands::new(params.gq_bands).map_err(StageError::runtime)?;
     cfg.depth_guard = depth_guard(ctx, params.depth_guard)?;
-    let shards = shards(&prepared.contigs, params.shard_size, cfg.shard_padding.max(cfg.active.min_shard_padding()));
-    Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards })
+    let work = work_map(&[&bam_path]);
+    let padding = cfg.shard_padding.max(cfg.active.min_shard_padding());
+    let shards = balanced_shards(&prepared.contigs, params.shard_size, padding, &work);
+    let expected = work.expected(&shards);
+    Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards, expected })
 }
 
 /// Shards are called by [`call_shards`] (over the ranks too, under `--mpi`); rank 0 writes the
 /// outputs exactly as one process does.
 fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let sample = ctx.sample()?;
-    let Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards: all } =
+    let Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards: all, expected } =
         ctx.agree("preparing to call variants", setup(ctx))?;
     let PreparedReference { fasta, reference, contigs } = prepared;
     if ctx.rank_and_size().0 == 0 {
         tracing::info!(shards = all.len(), ranks = ctx.rank_and_size().1, sex = %sex, "calling");
     }
-    let expected = expected_work(&[&bam_path], &all);
     let called = call_shards(
         ctx,
         &all,

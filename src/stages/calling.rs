@@ -5,7 +5,7 @@
 
 use crate::accounting::thread_cpu_micros;
 use crate::alignments::bai;
-use crate::call::shards::Shard;
+use crate::call::shards::{Shard, WorkMap};
 use crate::console::progress::Tracker;
 use crate::engine::stage::artifact::role;
 use crate::engine::stage::cluster::{decode, encode};
@@ -68,10 +68,12 @@ pub(super) struct ShardWork {
 }
 
 impl ShardWork {
-    /// `shard_cpu_seconds_max`/`_median` and `rank_cpu_seconds_max`/`_median` (the balance of the
-    /// work: a max far above the median is a shard or a rank the others wait for).
+    /// `shards` (how many the layout cut), `shard_cpu_seconds_max`/`_median` and
+    /// `rank_cpu_seconds_max`/`_median` (the balance of the work: a max far above the median is a
+    /// shard or a rank the others wait for).
     pub fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
+        m.insert("shards".into(), serde_json::json!(self.shard_cpu.len()));
         for (name, values) in [("shard", &self.shard_cpu), ("rank", &self.rank_cpu)] {
             insert_cpu_balance(&mut m, name, values);
         }
@@ -99,31 +101,24 @@ fn max_and_median(values: &[f64]) -> (f64, f64) {
     (sorted[n - 1], median)
 }
 
-/// Expected work per shard, in the units of [`assign_shards`]: the compressed bytes of the inputs'
-/// alignments in the shard's core, from each BAM's index ([`bai::window_bytes`]; an estimate
-/// at BGZF-block grain), plus one unit per kb of core so that empty shards still weigh
-/// something. Where an input has no readable BAI (CRAM, an index of another kind), the shards
-/// are weighed by core length alone. Assignment only: shard results do not depend on it.
-pub(super) fn expected_work(alignments: &[&Path], shards: &[Shard]) -> Vec<u64> {
-    let by_length: Vec<u64> = shards.iter().map(|s| (s.end - s.start).div_ceil(1000)).collect();
-    let mut work = by_length.clone();
+/// Where the calling work lies, from the inputs' BAIs: the compressed bytes of their alignments
+/// per 16 kb window ([`bai::window_bytes`]; an estimate at BGZF-block grain), summed over the
+/// inputs. Where an input has no readable BAI (CRAM, an index of another kind), an empty map: the
+/// shards are then cut at fixed length and weighed by length. It shapes the layout and the
+/// assignment only: the calls do not depend on it (see [`crate::call::shards`]).
+pub(super) fn work_map(alignments: &[&Path]) -> WorkMap {
+    let mut map = WorkMap::default();
     for path in alignments {
         let bai = crate::output_file::with_suffix(path, "bai");
-        let windows = match std::fs::read(&bai).and_then(|bytes| bai::window_bytes(&bytes)) {
-            Ok(w) => w,
+        match std::fs::read(&bai).and_then(|bytes| bai::window_bytes(&bytes)) {
+            Ok(windows) => map.add_input(windows),
             Err(e) => {
-                tracing::debug!("{}: {e}; shards weighed by length", bai.display());
-                return by_length;
+                tracing::debug!("{}: {e}; shards cut and weighed by length", bai.display());
+                return WorkMap::default();
             }
-        };
-        for (shard, w) in shards.iter().zip(&mut work) {
-            let Some(contig) = windows.get(shard.tid as usize) else { continue };
-            let first = (shard.start >> 14) as usize;
-            let last = (shard.end.div_ceil(1 << 14) as usize).min(contig.len());
-            *w += contig.get(first..last).map_or(0, |b| b.iter().sum::<u64>());
         }
     }
-    work
+    map
 }
 
 /// Which rank calls each shard, and each rank's shards in the order to call them: longest
@@ -194,7 +189,7 @@ where
         for (k, result) in called.into_iter().enumerate() {
             slots[mine[k]] = Some(result);
         }
-        return in_shard_order(slots, vec![seconds(total)]).map(Some);
+        return in_shard_order(slots, vec![seconds(total)]).map(|done| Some(log_shards(shards, expected, done)));
     };
     let gathered = cluster.gather("sending called shards to rank 0", encode(&called)?)?;
     if rank != 0 {
@@ -216,7 +211,18 @@ where
             slots[plan[r][k]] = Some(result);
         }
     }
-    in_shard_order(slots, rank_cpu).map(Some)
+    in_shard_order(slots, rank_cpu).map(|done| Some(log_shards(shards, expected, done)))
+}
+
+/// Logs every shard's core, expected work and CPU seconds at debug level (to check the layout
+/// against what the work cost); passes the results through.
+fn log_shards<T>(shards: &[Shard], expected: &[u64], done: (Vec<T>, ShardWork)) -> (Vec<T>, ShardWork) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for ((shard, work), cpu) in shards.iter().zip(expected).zip(&done.1.shard_cpu) {
+            tracing::debug!(tid = shard.tid, start = shard.start, end = shard.end, expected = work, cpu, "shard");
+        }
+    }
+    done
 }
 
 /// The results in shard order with their CPU seconds; every shard must have one.
@@ -309,6 +315,7 @@ mod tests {
     fn work_metrics_give_the_max_and_the_median_per_shard_and_per_rank() {
         let work = ShardWork { shard_cpu: vec![1.0, 4.0, 2.0, 3.0], rank_cpu: vec![6.0, 4.0, 0.5] };
         let m = work.metrics();
+        assert_eq!(m["shards"], 4);
         assert_eq!(m["shard_cpu_seconds_max"], 4.0);
         assert_eq!(m["shard_cpu_seconds_median"], 2.5);
         assert_eq!(m["rank_cpu_seconds_max"], 6.0);

@@ -120,3 +120,27 @@ pub fn germ_sheet_with_extra_lane(dir: &Path, folder: &str, lane: &str) -> PathB
     std::fs::write(&sheet, text).unwrap();
     sheet
 }
+
+/// A reference of the test contig and a second 1 Mb contig of random sequence that no read comes
+/// from, with its `.fai`.
+pub fn reference_with_an_empty_contig(dir: &Path) -> PathBuf {
+    let mut fasta = std::fs::read(testdata().join("ref/ref.fa")).unwrap();
+    let mut fai = std::fs::read_to_string(testdata().join("ref/ref.fa.fai")).unwrap();
+    let header = b">no_reads\n";
+    fai.push_str(&format!("no_reads\t1000000\t{}\t80\t81\n", fasta.len() + header.len()));
+    fasta.extend_from_slice(header);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..1_000_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        fasta.push(b"ACGT"[(state >> 32) as usize % 4]);
+        if i % 80 == 79 {
+            fasta.push(b'\n');
+        }
+    }
+    let path = dir.join("two_contigs.fa");
+    std::fs::write(&path, fasta).unwrap();
+    std::fs::write(dir.join("two_contigs.fa.fai"), fai).unwrap();
+    path
+}
