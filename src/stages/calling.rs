@@ -4,7 +4,7 @@
 //! ranks of an MPI job where the stage is distributed.
 
 use crate::accounting::thread_cpu_micros;
-use crate::alignments::bai;
+use crate::alignments::{bai, crai};
 use crate::call::shards::{Shard, WorkMap};
 use crate::console::progress::Tracker;
 use crate::engine::stage::artifact::role;
@@ -101,19 +101,25 @@ fn max_and_median(values: &[f64]) -> (f64, f64) {
     (sorted[n - 1], median)
 }
 
-/// Where the calling work lies, from the inputs' BAIs: the compressed bytes of their alignments
-/// per 16 kb window ([`bai::window_bytes`]; an estimate at BGZF-block grain), summed over the
-/// inputs. Where an input has no readable BAI (CRAM, an index of another kind), an empty map: the
-/// shards are then cut at fixed length and weighed by length. It shapes the layout and the
-/// assignment only: the calls do not depend on it (see [`crate::call::shards`]).
+/// Where the calling work lies, from the inputs' indexes: the compressed bytes of their
+/// alignments per 16 kb window, summed over the inputs (a BAI's linear index, an estimate at
+/// BGZF-block grain: [`bai::window_bytes`]; a CRAI's slice sizes spread over their spans:
+/// [`crai::window_bytes`]). Where an input's index cannot be read, an empty map: the shards are
+/// then cut at fixed length and weighed by length. It shapes the layout and the assignment only:
+/// the calls do not depend on it (see [`crate::call::shards`]).
 pub(super) fn work_map(alignments: &[&Path]) -> WorkMap {
     let mut map = WorkMap::default();
     for path in alignments {
-        let bai = crate::output_file::with_suffix(path, "bai");
-        match std::fs::read(&bai).and_then(|bytes| bai::window_bytes(&bytes)) {
+        let is_cram = path.extension().is_some_and(|e| e == "cram");
+        let index = crate::output_file::with_suffix(path, if is_cram { "crai" } else { "bai" });
+        let windows = std::fs::read(&index).and_then(|bytes| match is_cram {
+            true => crai::window_bytes(&bytes),
+            false => bai::window_bytes(&bytes),
+        });
+        match windows {
             Ok(windows) => map.add_input(windows),
             Err(e) => {
-                tracing::debug!("{}: {e}; shards cut and weighed by length", bai.display());
+                tracing::debug!("{}: {e}; shards cut and weighed by length", index.display());
                 return WorkMap::default();
             }
         }
