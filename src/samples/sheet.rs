@@ -49,6 +49,24 @@ impl Classify for SamplesheetError {
 
 const REQUIRED: [&str; 5] = ["patient", "sample", "lane", "fastq_1", "fastq_2"];
 const OPTIONAL: [&str; 3] = ["sex", "status", "library"];
+/// Columns of sarek's samplesheets for its later start steps, and what dagr says to each.
+const SAREK_LATER_STEPS: [(&str, &str); 9] = [
+    ("bam", ALIGNED_INPUT),
+    ("bai", ALIGNED_INPUT),
+    ("cram", ALIGNED_INPUT),
+    ("crai", ALIGNED_INPUT),
+    ("spring_1", SPRING_INPUT),
+    ("spring_2", SPRING_INPUT),
+    (
+        "table",
+        "is a base-recalibration table of sarek's --step variant_calling; dagr does no BQSR and needs none: give the FASTQ in fastq_1,fastq_2",
+    ),
+    ("vcf", ANNOTATION_INPUT),
+    ("variantcaller", ANNOTATION_INPUT),
+];
+const ALIGNED_INPUT: &str = "names aligned reads (sarek's --step markduplicates, prepare_recalibration or variant_calling); dagr does not start from BAM/CRAM yet: give the FASTQ in fastq_1,fastq_2 (`samtools collate -u -O in.bam | samtools fastq -1 R1.fq.gz -2 R2.fq.gz -0 /dev/null -s /dev/null -`)";
+const SPRING_INPUT: &str = "names SPRING-compressed reads, which dagr does not read: decompress them (`spring -d -i in.spring -o R1.fastq.gz R2.fastq.gz -g`) and give fastq_1,fastq_2";
+const ANNOTATION_INPUT: &str = "belongs to sarek's --step annotate (VCFs to annotate); dagr calls variants from FASTQ and does not annotate: give fastq_1,fastq_2";
 
 impl Samplesheet {
     /// Reads and validates a samplesheet CSV.
@@ -101,6 +119,9 @@ impl Samplesheet {
             }
         }
         for c in &columns {
+            if let Some((_, why)) = SAREK_LATER_STEPS.iter().find(|(name, _)| name == c) {
+                return Err(invalid(header_line, format!("column `{c}` {why}")));
+            }
             if !REQUIRED.contains(&c.as_str()) && !OPTIONAL.contains(&c.as_str()) {
                 return Err(invalid(
                     header_line,
@@ -336,16 +357,33 @@ mod tests {
         let s = sheet(d.path(), "patient,sample,lane,fastq_1,fastq_2\nP1,N1,L1,a_R1.fq,a_R2.fq\n").unwrap();
         assert_eq!((s.samples[0].sex, s.samples[0].status), (Sex::Unknown, TissueStatus::Normal));
         // Empty cells: the same defaults; given values still count.
-        let s = sheet(d.path(), &format!("{HEADER}P1,,,N1,L1,a_R1.fq,a_R2.fq\nP1,XY,1,T1,L1,b_R1.fq,b_R2.fq\n")).unwrap();
+        let s =
+            sheet(d.path(), &format!("{HEADER}P1,,,N1,L1,a_R1.fq,a_R2.fq\nP1,XY,1,T1,L1,b_R1.fq,b_R2.fq\n")).unwrap();
         assert_eq!((s.samples[0].sex, s.samples[0].status), (Sex::Unknown, TissueStatus::Normal));
         assert_eq!((s.samples[1].sex, s.samples[1].status), (Sex::XY, TissueStatus::Tumour));
         // Wrong values are still refused; the required columns are still required.
-        let e = sheet(d.path(), "patient,sample,lane,status,fastq_1,fastq_2\nP1,N1,L1,2,a_R1.fq,a_R2.fq\n").unwrap_err();
+        let e =
+            sheet(d.path(), "patient,sample,lane,status,fastq_1,fastq_2\nP1,N1,L1,2,a_R1.fq,a_R2.fq\n").unwrap_err();
         assert!(e.to_string().contains("column `status`: `2` is not 0"), "{e}");
         let e = sheet(d.path(), "patient,sample,fastq_1,fastq_2\nP1,N1,a_R1.fq,a_R2.fq\n").unwrap_err();
         assert!(e.to_string().contains("missing column `lane`"), "{e}");
-        let e = sheet(d.path(), "patient,sample,lane,fastq_1,fastq_2,bam\nP1,N1,L1,a_R1.fq,a_R2.fq,x.bam\n").unwrap_err();
-        assert!(e.to_string().contains("unknown column `bam`") && e.to_string().contains("optionally sex,status,library"), "{e}");
+        let e =
+            sheet(d.path(), "patient,sample,lane,fastq_1,fastq_2,flowcell\nP1,N1,L1,a_R1.fq,a_R2.fq,x\n").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown column `flowcell`")
+                && e.to_string().contains("optionally sex,status,library"),
+            "{e}"
+        );
+        // sarek's columns for its later steps: each named, with what to give instead.
+        for (column, says) in [
+            ("bam", "does not start from BAM/CRAM yet"),
+            ("spring_1", "spring -d"),
+            ("table", "no BQSR"),
+            ("vcf", "does not annotate"),
+        ] {
+            let e = sheet(d.path(), &format!("patient,sample,lane,{column}\nP1,N1,L1,x\n")).unwrap_err().to_string();
+            assert!(e.contains(&format!("column `{column}`")) && e.contains(says) && e.contains("s.csv:1:"), "{e}");
+        }
     }
 
     #[test]
