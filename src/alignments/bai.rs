@@ -38,6 +38,8 @@ use std::collections::BTreeMap;
 use std::io;
 
 const MAGIC: &[u8; 4] = b"BAI\x01";
+/// Bases per window of the linear index (SAM spec 5.2), the grain of [`window_bytes`].
+pub const LINEAR_WINDOW: u64 = 1 << 14;
 /// htslib's pseudo-bin (`META_BIN` for BAI's 5 levels): reference begin/end offsets and counts.
 const PSEUDO_BIN: u32 = 37450;
 

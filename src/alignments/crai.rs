@@ -12,7 +12,7 @@ use std::io::{self, BufRead, BufReader, Read};
 
 /// Bases per window: the grain of a BAI's linear index, so that both kinds of index give the
 /// same map.
-const WINDOW: u64 = 1 << 14;
+const WINDOW: u64 = super::bai::LINEAR_WINDOW;
 
 fn bad(line: usize, what: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("not a CRAI: line {line}: {what}"))

@@ -108,6 +108,7 @@ fn max_and_median(values: &[f64]) -> (f64, f64) {
 /// then cut at fixed length and weighed by length. It shapes the layout and the assignment only:
 /// the calls do not depend on it (see [`crate::call::shards`]).
 pub(super) fn work_map(alignments: &[&Path]) -> WorkMap {
+    const { assert!(bai::LINEAR_WINDOW == crate::call::shards::WORK_WINDOW, "index windows are the work map's") };
     let mut map = WorkMap::default();
     for path in alignments {
         let is_cram = path.extension().is_some_and(|e| e == "cram");
