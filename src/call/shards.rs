@@ -5,7 +5,7 @@
 //! - [`shards`]: pieces of `shard_size` bases.
 //! - [`balanced_shards`]: pieces of about equal expected work, cut on [`WORK_WINDOW`] boundaries
 //!   from a [`WorkMap`] (the compressed bytes of the input alignments per 16 kb window, from their
-//!   BAIs). A shard holds about the work of `shard_size` bases at the inputs' typical coverage
+//!   indexes). A shard holds about the work of `shard_size` bases at the inputs' typical coverage
 //!   (the median of the windows that hold reads), so at even coverage the layout is close to the
 //!   fixed one, a pileup or a deeper stretch is cut finer, and a stretch without reads (a gap, a
 //!   region outside a panel or a test region) goes in pieces of up to
@@ -34,6 +34,18 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// The shard of core `start..end` of contig `tid` (of length `contig_length`), with `padding`
+    /// bases on both sides clipped to the contig.
+    fn padded(tid: u32, start: u64, end: u64, padding: u64, contig_length: u64) -> Shard {
+        Shard {
+            tid,
+            start,
+            end,
+            padded_start: start.saturating_sub(padding),
+            padded_end: (end + padding).min(contig_length),
+        }
+    }
+
     /// Whether a variant (or any record) starting at `tid:pos` belongs to this shard.
     pub fn owns(&self, tid: u32, pos: u64) -> bool {
         tid == self.tid && pos >= self.start && pos < self.end
@@ -55,13 +67,7 @@ pub fn shards(contigs: &[Contig], shard_size: u64, padding: u64) -> Vec<Shard> {
         let mut start = 0;
         while start < len {
             let end = (start + size).min(len);
-            out.push(Shard {
-                tid: tid as u32,
-                start,
-                end,
-                padded_start: start.saturating_sub(padding),
-                padded_end: (end + padding).min(len),
-            });
+            out.push(Shard::padded(tid as u32, start, end, padding, len));
             start = end;
         }
     }
@@ -151,13 +157,7 @@ pub fn balanced_shards(contigs: &[Contig], shard_size: u64, padding: u64, work: 
             held += work.work(tid, w * WORK_WINDOW, ((w + 1) * WORK_WINDOW).min(len));
             if held >= target || w + 1 - first >= max_windows || w + 1 == windows {
                 let (start, end) = (first * WORK_WINDOW, ((w + 1) * WORK_WINDOW).min(len));
-                out.push(Shard {
-                    tid,
-                    start,
-                    end,
-                    padded_start: start.saturating_sub(padding),
-                    padded_end: (end + padding).min(len),
-                });
+                out.push(Shard::padded(tid, start, end, padding, len));
                 (first, held) = (w + 1, 0);
             }
         }
