@@ -8,7 +8,7 @@
 //! the windows its span overlaps, in proportion to the overlap. Lines of unmapped reads (id -1)
 //! weigh nothing. Cost: O(lines + windows).
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 
 /// Bases per window: the grain of a BAI's linear index, so that both kinds of index give the
 /// same map.
@@ -24,8 +24,7 @@ pub fn window_bytes(crai: &[u8]) -> io::Result<Vec<Vec<u64>>> {
     let mut text = String::new();
     flate2::read::MultiGzDecoder::new(crai).read_to_string(&mut text)?;
     let mut out: Vec<Vec<u64>> = Vec::new();
-    for (n, line) in BufReader::new(text.as_bytes()).lines().enumerate() {
-        let line = line?;
+    for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }

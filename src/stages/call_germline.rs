@@ -22,10 +22,9 @@
 mod gather;
 
 use super::calling::{
-    OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference, work_map,
+    OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference, shard_layout,
 };
 use crate::call::germline::{GermlineConfig, call_shard};
-use crate::call::shards::balanced_shards;
 use crate::engine::stage::artifact::role;
 use crate::engine::stage::{
     ArtifactKind, ParamDefault, ParamKind, ParamSpec, Params, Resources, Scope, SlotSpec, Stage, StageContext,
@@ -173,10 +172,8 @@ fn setup(ctx: &StageContext<'_>) -> Result<Setup, StageError> {
     cfg.reads.min_mapq = params.min_mapq;
     cfg.gq_bands = GqBands::new(params.gq_bands).map_err(StageError::runtime)?;
     cfg.depth_guard = depth_guard(ctx, params.depth_guard)?;
-    let work = work_map(&[&bam_path]);
     let padding = cfg.shard_padding.max(cfg.active.min_shard_padding());
-    let shards = balanced_shards(&prepared.contigs, params.shard_size, padding, &work);
-    let expected = work.expected(&shards);
+    let (shards, expected) = shard_layout(&[&bam_path], &prepared.contigs, params.shard_size, padding);
     Ok(Setup { sample_sex: sex, inferred, bam_path, prepared, ploidy, cfg, shards, expected })
 }
 

@@ -18,9 +18,8 @@
 //! `identity_check: warn`.
 
 use super::calling::{
-    OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference, work_map,
+    OnMismatch, PreparedReference, alignment_path, call_shards, open_reader, prepared_reference, shard_layout,
 };
-use crate::call::shards::balanced_shards;
 use crate::call::somatic::filters::{ResourceFilters, sort_calls};
 use crate::call::somatic::{IdentityCounts, SomaticConfig, call_shard_somatic, declared_filters, identity};
 use crate::engine::stage::artifact::role;
@@ -131,11 +130,9 @@ fn run(ctx: &StageContext<'_>) -> Result<StageOutputs, StageError> {
     let mut cfg = SomaticConfig::default();
     cfg.reads.min_mapq = params.min_mapq;
     cfg.tumour_in_normal = params.tumour_in_normal;
-    let work = work_map(&[&tumour_bam, &normal_bam]);
     let padding = cfg.shard_padding.max(cfg.active.min_shard_padding());
-    let all = balanced_shards(&contigs, params.shard_size, padding, &work);
+    let (all, expected) = shard_layout(&[&tumour_bam, &normal_bam], &contigs, params.shard_size, padding);
     tracing::info!(shards = all.len(), tumour = %tumour.name, normal = %normal.name, "calling somatic variants");
-    let expected = work.expected(&all);
     let results = call_shards(
         ctx,
         &all,

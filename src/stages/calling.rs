@@ -5,7 +5,7 @@
 
 use crate::accounting::thread_cpu_micros;
 use crate::alignments::{bai, crai};
-use crate::call::shards::{Shard, WorkMap};
+use crate::call::shards::{Shard, WorkMap, balanced_shards};
 use crate::console::progress::Tracker;
 use crate::engine::stage::artifact::role;
 use crate::engine::stage::cluster::{decode, encode};
@@ -107,7 +107,7 @@ fn max_and_median(values: &[f64]) -> (f64, f64) {
 /// [`crai::window_bytes`]). Where an input's index cannot be read, an empty map: the shards are
 /// then cut at fixed length and weighed by length. It shapes the layout and the assignment only:
 /// the calls do not depend on it (see [`crate::call::shards`]).
-pub(super) fn work_map(alignments: &[&Path]) -> WorkMap {
+fn work_map(alignments: &[&Path]) -> WorkMap {
     const { assert!(bai::LINEAR_WINDOW == crate::call::shards::WORK_WINDOW, "index windows are the work map's") };
     let mut map = WorkMap::default();
     for path in alignments {
@@ -126,6 +126,20 @@ pub(super) fn work_map(alignments: &[&Path]) -> WorkMap {
         }
     }
     map
+}
+
+/// The shards of `contigs` cut by the expected work of `alignments` ([`work_map`],
+/// [`balanced_shards`]) and each shard's expected work, for [`call_shards`].
+pub(super) fn shard_layout(
+    alignments: &[&Path],
+    contigs: &[crate::genome::Contig],
+    shard_size: u64,
+    padding: u64,
+) -> (Vec<Shard>, Vec<u64>) {
+    let work = work_map(alignments);
+    let shards = balanced_shards(contigs, shard_size, padding, &work);
+    let expected = work.expected(&shards);
+    (shards, expected)
 }
 
 /// Which rank calls each shard, and each rank's shards in the order to call them: longest
